@@ -1,0 +1,22 @@
+"""flask_clerk: Clerk-grade authentication and user management for Flask, self-hosted.
+
+    from flask_clerk import ClerkAuth, auth, current_user, login_required
+
+    clerk = ClerkAuth(app, protect=["/dashboard(.*)"])
+"""
+
+from .errors import ClerkConfigError, ClerkError
+from .extension import ClerkAuth
+from .request import Auth, auth, current_user, login_required
+from .user import ClerkUser
+
+__all__ = [
+    "Auth",
+    "ClerkAuth",
+    "ClerkConfigError",
+    "ClerkError",
+    "ClerkUser",
+    "auth",
+    "current_user",
+    "login_required",
+]

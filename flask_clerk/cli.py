@@ -1,0 +1,98 @@
+"""``flask clerk ...``: create an instance, migrate the identity store, rotate keys.
+
+Registered as a ``flask.commands`` entry point, so ``flask clerk init`` works
+before the app can start (it has no keys yet).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from pathlib import Path
+
+import click
+from dotenv import dotenv_values, set_key
+from flask import current_app
+from flask.cli import ScriptInfo, with_appcontext
+
+from .core.keys import ensure_signing_key, rotate_signing_key
+
+
+@click.group("clerk")
+def clerk() -> None:
+    """flask_clerk: instance keys, identity store, signing keys."""
+
+
+def _state():  # type: ignore[no-untyped-def]
+    return current_app.extensions["clerk"]
+
+
+def new_instance_keys(frontend_host: str) -> dict[str, str]:
+    """A development instance: ``pk_test_<base64("host$")>`` and ``sk_test_…``."""
+    encoded = base64.b64encode(f"{frontend_host}$".encode()).decode().rstrip("=")
+    return {
+        "CLERK_PUBLISHABLE_KEY": f"pk_test_{encoded}",
+        "CLERK_SECRET_KEY": f"sk_test_{secrets.token_urlsafe(32)}",
+        "FLASK_SECRET_KEY": secrets.token_hex(32),
+    }
+
+
+@clerk.command("init")
+@click.option("--env-file", default=".env", show_default=True, type=click.Path(dir_okay=False))
+@click.option("--host", default="127.0.0.1:5000", show_default=True,
+              help="Host (and port) the app is served on; encoded in the publishable key.")
+@click.pass_context
+def init(ctx: click.Context, env_file: str, host: str) -> None:
+    """Create the instance: keys in .env, identity store migrated, signing key made.
+
+    Idempotent: keys already in the environment or the file are kept.
+    """
+    path = Path(env_file)
+    path.touch(exist_ok=True)
+    existing = {**dotenv_values(path), **os.environ}
+    for key, value in new_instance_keys(f"{host}/__clerk").items():
+        if existing.get(key):
+            click.echo(f"  {key} already set, kept")
+            continue
+        set_key(str(path), key, value, quote_mode="never")
+        os.environ[key] = value
+        click.echo(f"  {key} written to {path}")
+    app = ctx.ensure_object(ScriptInfo).load_app()
+    with app.app_context():
+        state = app.extensions["clerk"]
+        state.instance.store.upgrade()
+        with state.instance.store.session() as db:
+            pair = ensure_signing_key(db)
+    click.echo(f"Identity store ready at {state.settings.database_url}; signing key {pair.kid}.")
+
+
+@clerk.group("db")
+def db() -> None:
+    """The identity store's schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+@with_appcontext
+def db_upgrade(revision: str) -> None:
+    """Apply the library's migrations to CLERK_DATABASE_URL."""
+    store = _state().instance.store
+    store.upgrade(revision)
+    click.echo(f"Identity store at revision {store.current_revision()}.")
+
+
+@clerk.group("keys")
+def keys() -> None:
+    """Session token signing keys."""
+
+
+@keys.command("rotate")
+@with_appcontext
+def keys_rotate() -> None:
+    """New signing key; tokens signed by the old one verify until they expire."""
+    instance = _state().instance
+    with instance.store.session() as session:
+        pair = rotate_signing_key(session)
+    instance.forget_signing_key()
+    click.echo(f"New signing key {pair.kid}.")

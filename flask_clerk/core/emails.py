@@ -1,0 +1,43 @@
+"""The texts of the mails the instance sends (subject, body)."""
+
+from __future__ import annotations
+
+
+def _app(application_name: str | None) -> str:
+    return application_name or "your account"
+
+
+def sign_up_code(code: str, application_name: str | None, minutes: int) -> tuple[str, str]:
+    return (
+        f"{code} is your verification code",
+        f"Enter this code to finish creating your account for {_app(application_name)}:\n\n"
+        f"    {code}\n\nIt expires in {minutes} minutes. If you did not try to sign up, "
+        "you can ignore this email.",
+    )
+
+
+def sign_up_existing(application_name: str | None, sign_in_url: str) -> tuple[str, str]:
+    return (
+        "Someone tried to sign up with your email address",
+        f"Someone (probably you) tried to create an account for {_app(application_name)} with "
+        "this email address, which already has an account.\n\n"
+        f"To get in, sign in instead: {sign_in_url}\nForgot your password? Use "
+        "“Forgot password?” on the sign-in page.\n\nIf it was not you, you can ignore this email.",
+    )
+
+
+def reset_password_code(code: str, application_name: str | None, minutes: int) -> tuple[str, str]:
+    return (
+        f"{code} is your password reset code",
+        f"Enter this code to reset your password for {_app(application_name)}:\n\n    {code}\n\n"
+        f"It expires in {minutes} minutes. If you did not ask to reset your password, "
+        "you can ignore this email; your password has not changed.",
+    )
+
+
+def email_address_code(code: str, application_name: str | None, minutes: int) -> tuple[str, str]:
+    return (
+        f"{code} is your verification code",
+        f"Enter this code to add this email address to your account for "
+        f"{_app(application_name)}:\n\n    {code}\n\nIt expires in {minutes} minutes.",
+    )

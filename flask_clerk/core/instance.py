@@ -1,0 +1,112 @@
+"""An instance of the engine: its settings and the services the flows use.
+
+Built once by ``ClerkAuth.init_app``; flows take it as their first argument,
+together with a database session, and never touch Flask's request globals.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..settings import Settings
+from ..tokens import KeyPair, RevocationList, TokenVerifier, mint_session_token
+from . import clock
+from .keys import ensure_signing_key, public_jwks
+from .mail import DevMailbox, Mailer
+from .passwords import PasswordHasher
+from .ratelimit import RateLimiter
+from .store import Store
+
+
+@dataclass(frozen=True)
+class RequestInfo:
+    """What the flows may know about the HTTP request that started them."""
+
+    ip_address: str | None = None
+    user_agent: str | None = None
+    origin: str | None = None
+
+
+@dataclass
+class Instance:
+    settings: Settings
+    store: Store
+    hasher: PasswordHasher
+    mailer: Mailer
+    dev_mailbox: DevMailbox | None
+    rate_limiter: RateLimiter
+    verifier: TokenVerifier
+    revoked: RevocationList
+    _signing_key: KeyPair | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def create(cls, settings: Settings, **engine_options: Any) -> Instance:
+        store = Store(settings.database_url, **engine_options)
+        dev_mailbox = DevMailbox() if settings.dev_mailbox else None
+        revoked = RevocationList()
+
+        def load_keys() -> list[dict[str, Any]]:
+            with store.session() as db:
+                return public_jwks(
+                    db, token_lifetime=settings.session_token_lifetime, skew=settings.clock_skew
+                )
+
+        return cls(
+            settings=settings,
+            store=store,
+            hasher=PasswordHasher(**settings.password_hash),
+            mailer=Mailer(sender=settings.mail_sender, smtp_url=settings.smtp_url,
+                          dev_mailbox=dev_mailbox),
+            dev_mailbox=dev_mailbox,
+            rate_limiter=RateLimiter(
+                settings.rate_limits,
+                storage_uri=settings.redis_url or "memory://",
+                enabled=settings.ratelimit_enabled,
+            ),
+            verifier=TokenVerifier(
+                load_keys,
+                skew=settings.clock_skew,
+                authorized_parties=settings.authorized_parties,
+                cache_size=settings.token_cache_size,
+                revoked=revoked,
+                clock=lambda: clock.now().timestamp(),
+            ),
+            revoked=revoked,
+        )
+
+    def signing_key(self) -> KeyPair:
+        if self._signing_key is None:
+            with self._lock, self.store.session() as db:
+                self._signing_key = ensure_signing_key(db)
+        return self._signing_key
+
+    def forget_signing_key(self) -> None:
+        """After a rotation: the next token is signed with the new key."""
+        self._signing_key = None
+        self.verifier.reload_keys()
+
+    def mint_token(self, *, user_id: str, session_id: str, first_factor_age_minutes: int,
+                   azp: str | None) -> str:
+        return mint_session_token(
+            key=self.signing_key(),
+            issuer=self.settings.issuer,
+            user_id=user_id,
+            session_id=session_id,
+            lifetime=self.settings.session_token_lifetime,
+            azp=azp,
+            first_factor_age_minutes=first_factor_age_minutes,
+            now=clock.now().timestamp(),
+            skew=self.settings.clock_skew,
+        )
+
+    def revoke_token_of(self, session_id: str) -> None:
+        """Tokens of an ended session stop verifying in this process at once."""
+        self.revoked.revoke(
+            session_id, self.settings.session_token_lifetime + self.settings.clock_skew + 1
+        )
+
+

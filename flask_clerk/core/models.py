@@ -1,0 +1,203 @@
+"""The identity store: SQLAlchemy 2.0 typed models.
+
+It lives in its own database (``CLERK_DATABASE_URL``) with its own metadata and
+migrations, apart from the application's tables.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from ..ids import new_id
+from . import clock
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given to the identity store")
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
+
+
+class Timestamps:
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
+
+
+class CodeVerification:
+    """Columns of a pending one-time code (see :mod:`flask_clerk.core.codes`)."""
+
+    code_hash: Mapped[str | None] = mapped_column(String(64))
+    code_expires_at: Mapped[datetime | None]
+    code_sent_at: Mapped[datetime | None]
+    code_attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class User(Timestamps, Base):
+    __tablename__ = "clerk_users"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("user"))
+    external_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    username: Mapped[str | None] = mapped_column(String(64), unique=True)
+    first_name: Mapped[str | None] = mapped_column(String(100))
+    last_name: Mapped[str | None] = mapped_column(String(100))
+    image_url: Mapped[str | None] = mapped_column(String(2048))
+    password_digest: Mapped[str | None] = mapped_column(String(512))
+    password_last_updated_at: Mapped[datetime | None]
+    primary_email_address_id: Mapped[str | None] = mapped_column(String(40))
+    public_metadata: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    private_metadata: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    unsafe_metadata: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    banned: Mapped[bool] = mapped_column(default=False)
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]
+    last_sign_in_at: Mapped[datetime | None]
+    last_active_at: Mapped[datetime | None]
+
+    email_addresses: Mapped[list[EmailAddress]] = relationship(
+        back_populates="user",
+        cascade="all, delete-orphan",
+        order_by="EmailAddress.created_at",
+        lazy="selectin",
+    )
+    sessions: Mapped[list[Session]] = relationship(
+        back_populates="user", cascade="all, delete-orphan"
+    )
+
+    @property
+    def primary_email(self) -> EmailAddress | None:
+        for email in self.email_addresses:
+            if email.id == self.primary_email_address_id:
+                return email
+        return None
+
+    def is_locked(self, at: datetime) -> bool:
+        return self.locked_until is not None and self.locked_until > at
+
+
+class EmailAddress(Timestamps, CodeVerification, Base):
+    __tablename__ = "clerk_email_addresses"
+    __table_args__ = (
+        Index(
+            "uq_clerk_email_addresses_verified",
+            "email_address",
+            unique=True,
+            sqlite_where=text("verification_status = 'verified'"),
+            postgresql_where=text("verification_status = 'verified'"),
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("idn"))
+    user_id: Mapped[str] = mapped_column(ForeignKey("clerk_users.id", ondelete="CASCADE"))
+    # Stored lower-cased. Only a *verified* address is unique (one account per
+    # mailbox); a pending one may name a taken address without revealing that.
+    email_address: Mapped[str] = mapped_column(String(320), index=True)
+    verification_status: Mapped[str] = mapped_column(String(20), default="unverified")
+    verification_strategy: Mapped[str | None] = mapped_column(String(40))
+
+    user: Mapped[User] = relationship(back_populates="email_addresses")
+
+    @property
+    def verified(self) -> bool:
+        return self.verification_status == "verified"
+
+
+class Client(Timestamps, Base):
+    """A browser: holds the sessions signed in on it (Clerk's Client)."""
+
+    __tablename__ = "clerk_clients"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("client"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    last_active_session_id: Mapped[str | None] = mapped_column(String(40))
+
+
+class Session(Timestamps, Base):
+    __tablename__ = "clerk_sessions"
+    __table_args__ = (Index("ix_clerk_sessions_user_status", "user_id", "status"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("sess"))
+    client_id: Mapped[str] = mapped_column(ForeignKey("clerk_clients.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(ForeignKey("clerk_users.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    last_active_at: Mapped[datetime] = mapped_column(default=clock.now)
+    expire_at: Mapped[datetime]
+    abandon_at: Mapped[datetime | None]
+    first_factor_verified_at: Mapped[datetime] = mapped_column(default=clock.now)
+    ip_address: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(Text)
+
+    user: Mapped[User] = relationship(back_populates="sessions")
+    client: Mapped[Client] = relationship()
+
+
+class SignUp(Timestamps, CodeVerification, Base):
+    """A sign-up in progress; the user exists only once its email is verified."""
+
+    __tablename__ = "clerk_sign_ups"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("sua"))
+    flow_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    email_address: Mapped[str] = mapped_column(String(320))
+    first_name: Mapped[str | None] = mapped_column(String(100))
+    last_name: Mapped[str | None] = mapped_column(String(100))
+    password_digest: Mapped[str | None] = mapped_column(String(512))
+    # True when the address already had an account: the flow looks the same, but
+    # no code exists that could complete it (the owner got a notice instead).
+    email_taken: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[str] = mapped_column(String(30), default="missing_requirements")
+    expire_at: Mapped[datetime]
+
+
+class SignIn(Timestamps, CodeVerification, Base):
+    """A sign-in in progress (identifier known, factor pending, or password reset)."""
+
+    __tablename__ = "clerk_sign_ins"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("sia"))
+    flow_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    identifier: Mapped[str] = mapped_column(String(320))
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("clerk_users.id", ondelete="CASCADE"))
+    # needs_first_factor -> (reset: needs_reset_code -> needs_new_password) -> complete
+    status: Mapped[str] = mapped_column(String(30), default="needs_first_factor")
+    expire_at: Mapped[datetime]
+
+
+class SigningKey(Base):
+    """An RSA key pair that signs session tokens; retired keys verify until expiry."""
+
+    __tablename__ = "clerk_signing_keys"
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    private_key_pem: Mapped[str] = mapped_column(Text)
+    public_jwk: Mapped[dict[str, Any]] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    retired_at: Mapped[datetime | None]

@@ -1,0 +1,161 @@
+"""Sign-in: identifier, then password; or reset the password with an emailed code.
+
+An unknown identifier walks the same steps as a real one: the password step runs
+a dummy hash, a reset code is issued but sent to no one.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy.orm import Session as DbSession
+
+from ..errors import ClerkError
+from ..ids import new_id, new_token, token_hash
+from . import clock, emails
+from .codes import check_code, issue_code
+from .flows import FLOW_LIFETIME, find_flow, require_flow
+from .instance import Instance, RequestInfo
+from .models import SignIn, User
+from .sessions import SignedIn, create_session, revoke_user_sessions
+from .users import (
+    check_new_password,
+    find_user_by_email,
+    normalize_email,
+    password_context,
+    raise_if_locked,
+    register_failed_attempt,
+)
+
+
+def start_sign_in(
+    instance: Instance, db: DbSession, request: RequestInfo, *, identifier: str
+) -> tuple[SignIn, str]:
+    instance.rate_limiter.hit("sign_in", request.ip_address or "-")
+    address = normalize_email(identifier, field="identifier")
+    user = find_user_by_email(db, address)
+    flow_token = new_token()
+    sign_in = SignIn(
+        id=new_id("sia"), flow_token_hash=token_hash(flow_token), identifier=address,
+        user_id=user.id if user else None, status="needs_first_factor",
+        expire_at=clock.now() + timedelta(seconds=FLOW_LIFETIME),
+    )
+    db.add(sign_in)
+    db.commit()
+    return sign_in, flow_token
+
+
+def attempt_password(
+    instance: Instance, db: DbSession, request: RequestInfo, flow_token: str | None,
+    password: str, *, previous_client_token: str | None = None,
+) -> SignedIn:
+    instance.rate_limiter.hit("sign_in", request.ip_address or "-")
+    sign_in = _flow(db, flow_token, "needs_first_factor")
+    if not password:
+        raise ClerkError("form_param_missing", field="password")
+    if len(password) > instance.settings.password_max_length:
+        # No stored password is this long: refuse before hashing a megabyte.
+        raise ClerkError("form_password_incorrect", field="password")
+    user = db.get(User, sign_in.user_id) if sign_in.user_id else None
+    if user is not None:
+        raise_if_locked(user)
+    if not instance.hasher.verify(user.password_digest if user else None, password):
+        if user is not None:
+            register_failed_attempt(instance, user)
+            db.commit()
+        raise ClerkError("form_password_incorrect", field="password")
+    assert user is not None and user.password_digest is not None
+    if user.banned:
+        raise ClerkError("user_banned", status=403)
+    if instance.hasher.needs_rehash(user.password_digest):
+        user.password_digest = instance.hasher.hash(password)
+    return _complete(instance, db, request, sign_in, user, previous_client_token)
+
+
+def start_password_reset(
+    instance: Instance, db: DbSession, request: RequestInfo, flow_token: str | None
+) -> None:
+    """Mail a reset code (to no one for an unknown identifier)."""
+    settings = instance.settings
+    instance.rate_limiter.hit("send_code", request.ip_address or "-")
+    sign_in = require_flow(db, SignIn, flow_token)
+    if sign_in.status not in {"needs_first_factor", "needs_reset_code"}:
+        raise ClerkError("sign_in_expired", status=400)
+    code = issue_code(sign_in, key=settings.code_key, lifetime=settings.code_lifetime,
+                      resend_interval=settings.code_resend_interval, now=clock.now())
+    sign_in.status = "needs_reset_code"
+    db.commit()
+    if sign_in.user_id:
+        subject, text = emails.reset_password_code(code, settings.application_name,
+                                                   settings.code_lifetime // 60)
+        instance.mailer.send(sign_in.identifier, subject, text)
+
+
+def verify_reset_code(
+    instance: Instance, db: DbSession, request: RequestInfo, flow_token: str | None, code: str
+) -> None:
+    settings = instance.settings
+    instance.rate_limiter.hit("verify", request.ip_address or "-")
+    sign_in = _flow(db, flow_token, "needs_reset_code")
+    user = db.get(User, sign_in.user_id) if sign_in.user_id else None
+    if user is None:
+        sign_in.code_hash = new_token()  # nothing was sent: no guess may succeed
+    try:
+        check_code(sign_in, code, key=settings.code_key, max_attempts=settings.code_attempts,
+                   now=clock.now())
+    except ClerkError:
+        if user is not None:
+            register_failed_attempt(instance, user)
+        db.commit()
+        raise
+    sign_in.status = "needs_new_password"
+    db.commit()
+
+
+def reset_password(
+    instance: Instance, db: DbSession, request: RequestInfo, flow_token: str | None,
+    password: str, confirm_password: str, *, previous_client_token: str | None = None,
+) -> SignedIn:
+    """Set the new password, sign out every other session, lift a lockout, sign in."""
+    sign_in = _flow(db, flow_token, "needs_new_password")
+    user = db.get(User, sign_in.user_id) if sign_in.user_id else None
+    if user is None:
+        raise ClerkError("sign_in_expired", status=400)
+    primary = user.primary_email
+    check_new_password(
+        instance, password, confirm_password,
+        password_context(instance, primary.email_address if primary else None,
+                         user.first_name, user.last_name),
+    )
+    if user.banned:
+        raise ClerkError("user_banned", status=403)
+    user.password_digest = instance.hasher.hash(password)
+    user.password_last_updated_at = clock.now()
+    revoke_user_sessions(instance, db, user.id)
+    return _complete(instance, db, request, sign_in, user, previous_client_token)
+
+
+def cancel_sign_in(db: DbSession, flow_token: str | None) -> None:
+    """"Use another account" / edit the identifier: forget the flow."""
+    sign_in = find_flow(db, SignIn, flow_token)
+    if sign_in is not None:
+        db.delete(sign_in)
+        db.commit()
+
+
+def _flow(db: DbSession, flow_token: str | None, status: str) -> SignIn:
+    sign_in = require_flow(db, SignIn, flow_token)
+    if sign_in.status != status:
+        raise ClerkError("sign_in_expired", status=400)
+    return sign_in
+
+
+def _complete(
+    instance: Instance, db: DbSession, request: RequestInfo, sign_in: SignIn, user: User,
+    previous_client_token: str | None,
+) -> SignedIn:
+    signed_in = create_session(instance, db, user, request,
+                               previous_client_token=previous_client_token)
+    db.delete(sign_in)
+    db.commit()
+    return signed_in

@@ -1,0 +1,117 @@
+"""Sign-up with email and password: start, verify the email code, done.
+
+The user row is created only when the code is verified. An address that already
+has an account goes through the very same steps (same answers, same timing), but
+its owner receives a notice instead of a code, so sign-up reveals nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session as DbSession
+
+from ..errors import ClerkError
+from ..ids import new_id, new_token, token_hash
+from . import clock, emails
+from .codes import check_code, issue_code
+from .flows import FLOW_LIFETIME, require_flow
+from .instance import Instance, RequestInfo
+from .models import SignUp
+from .sessions import SignedIn, create_session
+from .users import (
+    check_new_password,
+    clean_name,
+    create_user,
+    find_user_by_email,
+    normalize_email,
+    password_context,
+)
+
+
+def start_sign_up(
+    instance: Instance, db: DbSession, request: RequestInfo, *, email_address: str,
+    password: str, first_name: str | None = None, last_name: str | None = None,
+) -> tuple[SignUp, str]:
+    """Validate everything, mail a code; returns the flow and its browser token."""
+    settings, now = instance.settings, clock.now()
+    instance.rate_limiter.hit("sign_up", request.ip_address or "-")
+    name_mode = settings.sign_up_name
+    first = last = None
+    if name_mode != "off":
+        first = clean_name(first_name, "first_name", required=name_mode == "required")
+        last = clean_name(last_name, "last_name", required=name_mode == "required")
+    address = normalize_email(email_address)
+    check_new_password(instance, password, None, password_context(instance, address, first, last))
+    digest = instance.hasher.hash(password)
+    taken = find_user_by_email(db, address) is not None
+    flow_token = new_token()
+    sign_up = SignUp(
+        id=new_id("sua"), flow_token_hash=token_hash(flow_token), email_address=address,
+        first_name=first, last_name=last, password_digest=None if taken else digest,
+        email_taken=taken, status="missing_requirements",
+        expire_at=now + timedelta(seconds=FLOW_LIFETIME),
+    )
+    db.add(sign_up)
+    _send_code(instance, sign_up)
+    db.commit()
+    return sign_up, flow_token
+
+
+def resend_sign_up_code(
+    instance: Instance, db: DbSession, request: RequestInfo, flow_token: str | None
+) -> None:
+    instance.rate_limiter.hit("send_code", request.ip_address or "-")
+    sign_up = require_flow(db, SignUp, flow_token)
+    _send_code(instance, sign_up)
+    db.commit()
+
+
+def _send_code(instance: Instance, sign_up: SignUp) -> None:
+    settings = instance.settings
+    # For a taken address a code is issued too (never sent), so that the flow's
+    # state, timing and later answers are the same as for a new address.
+    code = issue_code(sign_up, key=settings.code_key, lifetime=settings.code_lifetime,
+                      resend_interval=settings.code_resend_interval, now=clock.now())
+    if sign_up.email_taken:
+        subject, text = emails.sign_up_existing(settings.application_name, settings.sign_in_url)
+    else:
+        subject, text = emails.sign_up_code(code, settings.application_name,
+                                            settings.code_lifetime // 60)
+    instance.mailer.send(sign_up.email_address, subject, text)
+
+
+def verify_sign_up(
+    instance: Instance, db: DbSession, request: RequestInfo, flow_token: str | None, code: str,
+    *, previous_client_token: str | None = None,
+) -> SignedIn:
+    """Check the emailed code; create the user and sign them in."""
+    settings = instance.settings
+    instance.rate_limiter.hit("verify", request.ip_address or "-")
+    sign_up = require_flow(db, SignUp, flow_token)
+    if sign_up.email_taken:
+        # Never completes: the code was not sent to anyone. Burn the code (the
+        # owner's mailbox is the only way in) while answering like a wrong guess.
+        sign_up.code_hash = new_token()
+    try:
+        check_code(sign_up, code, key=settings.code_key, max_attempts=settings.code_attempts,
+                   now=clock.now())
+    except ClerkError:
+        db.commit()
+        raise
+    user = create_user(
+        db, email_address=sign_up.email_address, password_digest=sign_up.password_digest,
+        first_name=sign_up.first_name, last_name=sign_up.last_name,
+    )
+    db.delete(sign_up)
+    try:
+        db.flush()
+    except IntegrityError:
+        # Two sign-ups for one address raced and the other one won.
+        db.rollback()
+        raise ClerkError("form_identifier_exists", field="email_address") from None
+    signed_in = create_session(instance, db, user, request,
+                               previous_client_token=previous_client_token)
+    db.commit()
+    return signed_in

@@ -1,0 +1,63 @@
+"""The identity store's engine, sessions and library-owned migrations."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+VERSION_TABLE = "clerk_alembic_version"
+
+
+class Store:
+    """Engine and session factory for ``CLERK_DATABASE_URL``."""
+
+    def __init__(self, url: str, **engine_options: Any) -> None:
+        if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+            os.makedirs(os.path.dirname(url[len("sqlite:///") :]) or ".", exist_ok=True)
+        if url.startswith("sqlite"):
+            engine_options.setdefault("connect_args", {"check_same_thread": False})
+        self.engine: Engine = create_engine(url, **engine_options)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
+
+    def session(self) -> Session:
+        return self.session_factory()
+
+    def upgrade(self, revision: str = "head") -> None:
+        """Apply the library's migrations (``flask clerk db upgrade``)."""
+        from alembic import command
+
+        with self.engine.begin() as connection:
+            command.upgrade(_alembic_config(connection), revision)
+
+    def current_revision(self) -> str | None:
+        from alembic.runtime.migration import MigrationContext
+
+        with self.engine.connect() as connection:
+            context = MigrationContext.configure(
+                connection, opts={"version_table": VERSION_TABLE}
+            )
+            return context.get_current_revision()
+
+
+def _alembic_config(connection: Any) -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()

@@ -1,0 +1,252 @@
+"""Users and their email addresses: lookups, validation, and the profile flows."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session as DbSession
+
+from ..errors import ClerkError, NotFound
+from ..ids import new_id
+from . import clock, emails
+from .codes import check_code, issue_code
+from .instance import Instance
+from .models import EmailAddress, User
+from .passwords import check_password
+from .sessions import end_session, revoke_user_sessions
+
+_EMAIL = re.compile(r"^[^@\s\x00-\x1f]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}\.)+[A-Za-z0-9-]{2,63}$")
+NAME_MAX = 100
+
+
+def normalize_email(value: str | None, field: str = "email_address") -> str:
+    value = (value or "").strip()
+    if not value:
+        raise ClerkError("form_param_missing", field=field)
+    if len(value) > 320 or not _EMAIL.match(value):
+        raise ClerkError("form_email_invalid", field=field)
+    return value.lower()
+
+
+def clean_name(value: str | None, field: str, *, required: bool) -> str | None:
+    value = " ".join((value or "").split())
+    if not value:
+        if required:
+            raise ClerkError("form_param_missing", field=field)
+        return None
+    if len(value) > NAME_MAX:
+        raise ClerkError("form_param_too_long", field=field)
+    return value
+
+
+def find_user_by_email(db: DbSession, email_address: str) -> User | None:
+    """The user owning a *verified* address (the only kind that identifies anyone)."""
+    return db.scalars(
+        select(User)
+        .join(EmailAddress, EmailAddress.user_id == User.id)
+        .where(
+            EmailAddress.email_address == email_address,
+            EmailAddress.verification_status == "verified",
+        )
+    ).first()
+
+
+def password_context(
+    instance: Instance, email_address: str | None, first_name: str | None, last_name: str | None
+) -> dict[str, str | None]:
+    return {
+        "email address": email_address,
+        "first name": first_name,
+        "last name": last_name,
+        "application name": instance.settings.application_name,
+    }
+
+
+def check_new_password(
+    instance: Instance, password: str, confirm: str | None, context: dict[str, str | None],
+    field: str = "password",
+) -> None:
+    settings = instance.settings
+    check_password(
+        password, min_length=settings.password_min_length,
+        max_length=settings.password_max_length, context=context, field=field,
+    )
+    if confirm is not None and confirm != password:
+        raise ClerkError("form_password_mismatch", field="confirm_password")
+
+
+def register_failed_attempt(instance: Instance, user: User) -> None:
+    """Count a failed password or code; lock the account past the limit."""
+    settings = instance.settings
+    user.failed_attempts = (user.failed_attempts or 0) + 1
+    if user.failed_attempts >= settings.lockout_attempts:
+        user.locked_until = clock.now() + timedelta(seconds=settings.lockout_duration)
+
+
+def raise_if_locked(user: User) -> None:
+    now = clock.now()
+    if user.locked_until is not None and user.locked_until > now:
+        minutes = max(1, int((user.locked_until - now).total_seconds() + 59) // 60)
+        raise ClerkError("user_locked", status=403, minutes=minutes)
+
+
+def create_user(
+    db: DbSession, *, email_address: str, password_digest: str | None,
+    first_name: str | None, last_name: str | None, email_strategy: str = "email_code",
+) -> User:
+    """A user with one verified, primary email address. The caller commits."""
+    now = clock.now()
+    user = User(
+        id=new_id("user"), first_name=first_name, last_name=last_name,
+        password_digest=password_digest,
+        password_last_updated_at=now if password_digest else None,
+        public_metadata={}, private_metadata={}, unsafe_metadata={},
+    )
+    email = EmailAddress(
+        id=new_id("idn"), user_id=user.id, email_address=email_address,
+        verification_status="verified", verification_strategy=email_strategy,
+    )
+    user.primary_email_address_id = email.id
+    user.email_addresses.append(email)
+    db.add(user)
+    return user
+
+
+# --- Profile flows (the signed-in user acting on their own account) ---------------
+
+
+def update_profile(
+    instance: Instance, db: DbSession, user: User, *, first_name: str | None, last_name: str | None
+) -> None:
+    required = instance.settings.sign_up_name == "required"
+    user.first_name = clean_name(first_name, "first_name", required=required)
+    user.last_name = clean_name(last_name, "last_name", required=required)
+    db.commit()
+
+
+def add_email_address(instance: Instance, db: DbSession, user: User, email_address: str) -> str:
+    """Add an unverified address and mail it a code; returns the new address's id."""
+    address = normalize_email(email_address)
+    existing = next((e for e in user.email_addresses if e.email_address == address), None)
+    if existing is not None and existing.verified:
+        raise ClerkError("form_identifier_exists", field="email_address")
+    email = existing or EmailAddress(id=new_id("idn"), user_id=user.id, email_address=address)
+    if existing is None:
+        user.email_addresses.append(email)
+    _send_email_code(instance, db, user, email)
+    return email.id
+
+
+def resend_email_code(instance: Instance, db: DbSession, user: User, email_id: str) -> None:
+    email = _own_email(user, email_id)
+    if not email.verified:
+        _send_email_code(instance, db, user, email)
+
+
+def _send_email_code(instance: Instance, db: DbSession, user: User, email: EmailAddress) -> None:
+    """Mail a code to ``email``. An address that already belongs to someone else gets
+    the same answer here, and its owner a notice instead of a code, so adding an
+    address cannot be used to probe for accounts."""
+    settings = instance.settings
+    code = issue_code(email, key=settings.code_key, lifetime=settings.code_lifetime,
+                      resend_interval=settings.code_resend_interval, now=clock.now())
+    db.commit()
+    owner = find_user_by_email(db, email.email_address)
+    if owner is not None and owner.id != user.id:
+        subject, text = emails.sign_up_existing(settings.application_name, settings.sign_in_url)
+    else:
+        subject, text = emails.email_address_code(
+            code, settings.application_name, settings.code_lifetime // 60
+        )
+    instance.mailer.send(email.email_address, subject, text)
+
+
+def _own_email(user: User, email_id: str) -> EmailAddress:
+    email = next((e for e in user.email_addresses if e.id == email_id), None)
+    if email is None:
+        raise NotFound("resource_not_found")
+    return email
+
+
+def verify_email_address(
+    instance: Instance, db: DbSession, user: User, email_id: str, code: str
+) -> None:
+    settings = instance.settings
+    email = _own_email(user, email_id)
+    try:
+        check_code(email, code, key=settings.code_key, max_attempts=settings.code_attempts,
+                   now=clock.now())
+    except ClerkError:
+        register_failed_attempt(instance, user)
+        db.commit()
+        raise
+    email.verification_status = "verified"
+    email.verification_strategy = "email_code"
+    try:
+        db.commit()
+    except IntegrityError:
+        db.rollback()
+        raise ClerkError("form_identifier_exists", field="email_address") from None
+
+
+def set_primary_email(db: DbSession, user: User, email_id: str) -> None:
+    email = _own_email(user, email_id)
+    if not email.verified:
+        raise ClerkError("email_address_not_verified", field="email_address")
+    user.primary_email_address_id = email.id
+    db.commit()
+
+
+def remove_email_address(db: DbSession, user: User, email_id: str) -> None:
+    email = _own_email(user, email_id)
+    if email.id == user.primary_email_address_id:
+        raise ClerkError("primary_email_cannot_be_removed", field="email_address")
+    user.email_addresses.remove(email)
+    db.delete(email)
+    db.commit()
+
+
+def change_password(
+    instance: Instance, db: DbSession, user: User, *, current_password: str,
+    new_password: str, confirm_password: str, current_session_id: str | None,
+) -> int:
+    """Change the password (current one required); other sessions are signed out.
+
+    Returns how many other sessions were revoked.
+    """
+    raise_if_locked(user)
+    if len(current_password) > instance.settings.password_max_length or not (
+        instance.hasher.verify(user.password_digest, current_password)
+    ):
+        register_failed_attempt(instance, user)
+        db.commit()
+        raise ClerkError("form_password_incorrect", field="current_password")
+    primary = user.primary_email
+    check_new_password(
+        instance, new_password, confirm_password,
+        password_context(instance, primary.email_address if primary else None,
+                         user.first_name, user.last_name),
+        field="new_password",
+    )
+    user.password_digest = instance.hasher.hash(new_password)
+    user.password_last_updated_at = clock.now()
+    user.failed_attempts = 0
+    revoked = revoke_user_sessions(instance, db, user.id, keep_session_id=current_session_id)
+    db.commit()
+    return revoked
+
+
+DELETE_CONFIRMATION = "Delete account"
+
+
+def delete_user(instance: Instance, db: DbSession, user: User, *, confirmation: str) -> None:
+    if confirmation.strip() != DELETE_CONFIRMATION:
+        raise ClerkError("form_confirmation_mismatch", field="confirmation",
+                         expected=DELETE_CONFIRMATION)
+    for session in user.sessions:
+        end_session(instance, session, "removed")
+    db.delete(user)
+    db.commit()

@@ -1,0 +1,107 @@
+"""One error hierarchy with Clerk's machine codes.
+
+Every flow raises :class:`ClerkError` (or a subclass) with a stable ``code``; the
+human text comes from :data:`MESSAGES`, one table that an application can
+override or translate (``CLERK_MESSAGES``). Views turn errors into a message next
+to the form field, JSON APIs into ``{"errors": [...]}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+MESSAGES: dict[str, str] = {
+    "form_param_missing": "Enter a value.",
+    "form_param_format_invalid": "Enter a valid value.",
+    "form_param_too_long": "This value is too long.",
+    "form_param_nil": "Enter a value.",
+    "form_email_invalid": "Enter a valid email address.",
+    "form_identifier_exists": "That email address is already in use.",
+    "form_password_incorrect": "Password is incorrect. Try again, or use another method.",
+    "form_password_length_too_short": "Your password must contain {min} or more characters.",
+    "form_password_length_too_long": "Your password must contain at most {max} characters.",
+    "form_password_pwned": (
+        "This password is among the most commonly used and easily guessed passwords. "
+        "Choose a different one."
+    ),
+    "form_password_context": (
+        "This password contains your {word}, which makes it easy to guess. "
+        "Choose a different one."
+    ),
+    "form_password_mismatch": "Passwords don't match.",
+    "form_code_incorrect": "Incorrect code.",
+    "form_code_expired": "This code has expired. Request a new one.",
+    "form_code_attempts_exceeded": "Too many incorrect attempts. Request a new code.",
+    "form_confirmation_mismatch": "Type “{expected}” to confirm.",
+    "verification_resend_too_soon": "Wait {seconds} seconds before requesting a new code.",
+    "sign_in_expired": "This sign-in has expired. Start again.",
+    "sign_up_expired": "This sign-up has expired. Start again.",
+    "user_locked": "Your account is locked. You will be able to try again in {minutes} minutes.",
+    "user_banned": "This account has been suspended.",
+    "session_exists": "You're already signed in.",
+    "primary_email_cannot_be_removed": (
+        "This is your primary email address. Make another address primary first."
+    ),
+    "email_address_not_verified": "Verify this email address before making it primary.",
+    "resource_not_found": "Not found.",
+    "authentication_invalid": "You need to sign in to access this resource.",
+    "authorization_invalid": "You are not authorized to access this resource.",
+    "csrf_invalid": "Your form expired. Reload the page and try again.",
+    "too_many_requests": "Too many requests. Try again in {seconds} seconds.",
+}
+
+
+class ClerkError(Exception):
+    """A failure a user or client can act on, with Clerk's ``code``."""
+
+    status = 422
+
+    def __init__(
+        self,
+        code: str,
+        *,
+        field: str | None = None,
+        status: int | None = None,
+        **params: Any,
+    ) -> None:
+        self.code = code
+        self.field = field
+        self.params = params
+        if status is not None:
+            self.status = status
+        super().__init__(code)
+
+    def message(self, overrides: Mapping[str, str] | None = None) -> str:
+        template = (overrides or {}).get(self.code) or MESSAGES.get(self.code) or self.code
+        try:
+            return template.format(**self.params)
+        except (KeyError, IndexError):
+            return template
+
+    def to_json(self, overrides: Mapping[str, str] | None = None) -> dict[str, Any]:
+        message = self.message(overrides)
+        meta: dict[str, Any] = {}
+        if self.field:
+            meta["param_name"] = self.field
+        return {"code": self.code, "message": message, "long_message": message, "meta": meta}
+
+
+class AuthenticationError(ClerkError):
+    status = 401
+
+
+class NotFound(ClerkError):
+    status = 404
+
+
+class RateLimited(ClerkError):
+    status = 429
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("too_many_requests", seconds=retry_after)
+        self.retry_after = retry_after
+
+
+class ClerkConfigError(RuntimeError):
+    """Raised at start-up for settings that cannot work; the message says what to set."""

@@ -1,0 +1,202 @@
+"""``ClerkAuth``: reads the settings once and wires the engine into a Flask app."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, g, request
+from sqlalchemy.orm import Session as DbSession
+from werkzeug.routing import BaseConverter
+from werkzeug.wrappers import Response
+
+from .components import Components
+from .components.appearance import Appearance
+from .core import sessions
+from .core.instance import Instance, RequestInfo
+from .core.models import User
+from .core.serializers import user_json
+from .errors import ClerkConfigError
+from .request import (
+    CLIENT_COOKIE,
+    SESSION_COOKIE,
+    compile_route_patterns,
+    load_auth,
+    unauthenticated_response,
+)
+from .settings import DEFAULTS, Settings, apply_defaults
+from .tokens import TokenInvalid
+from .user import ClerkUser
+
+# ClerkAuth(app, protect=[...], appearance={...}): keyword -> config key.
+_OPTION_KEYS = {"protect": "CLERK_PROTECTED_ROUTES"}
+
+
+@dataclass
+class ClerkState:
+    """Per-app state in ``app.extensions["clerk"]``."""
+
+    settings: Settings
+    instance: Instance
+    appearance: Appearance
+    components: Components
+    protected: re.Pattern[str] | None
+
+    def refresh(self, client_token: str) -> tuple[dict[str, Any], str] | None:
+        with self.instance.store.session() as db:
+            result = sessions.refresh_session(self.instance, db, client_token, request_info())
+        if result is None:
+            return None
+        token = result[1]
+        try:
+            return self.instance.verifier.verify(token), token
+        except TokenInvalid:
+            return None
+
+    def load_user(self, user_id: str) -> ClerkUser | None:
+        user = db_session().get(User, user_id)
+        return ClerkUser(user_json(user)) if user is not None else None
+
+
+def request_info() -> RequestInfo:
+    return RequestInfo(
+        ip_address=request.remote_addr,
+        user_agent=request.user_agent.string or None,
+        origin=f"{request.scheme}://{request.host}",
+    )
+
+
+def db_session() -> DbSession:
+    """The identity store session of the current request (closed at teardown)."""
+    if "_clerk_db" not in g:
+        g._clerk_db = state().instance.store.session()
+    return g._clerk_db  # type: ignore[no-any-return]
+
+
+def state() -> ClerkState:
+    from flask import current_app
+
+    return current_app.extensions["clerk"]  # type: ignore[no-any-return]
+
+
+class ClerkAuth:
+    """Authentication and user management for a Flask app.
+
+    ``ClerkAuth(app)`` or, in a factory, ``clerk = ClerkAuth(); clerk.init_app(app)``.
+    Keyword options override ``CLERK_*`` settings: ``protect=["/dashboard(.*)"]`` is
+    ``CLERK_PROTECTED_ROUTES``, ``appearance={...}`` is ``CLERK_APPEARANCE``, and any
+    other ``name=value`` is ``CLERK_<NAME>``.
+    """
+
+    def __init__(self, app: Flask | None = None, **options: Any) -> None:
+        self._options = options
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask, **options: Any) -> None:
+        """Register the extension on ``app``.
+
+        Settings (all ``CLERK_*``, read once here; see ``flask_clerk.settings.DEFAULTS``):
+        ``PUBLISHABLE_KEY``, ``SECRET_KEY``, ``DATABASE_URL``, ``APPLICATION_NAME``,
+        ``SIGN_IN_URL``, ``SIGN_UP_URL``, ``USER_PROFILE_URL``, ``AFTER_SIGN_IN_URL``,
+        ``AFTER_SIGN_UP_URL``, ``AFTER_SIGN_OUT_URL``, ``ACCOUNT_PAGES``,
+        ``ALLOWED_REDIRECT_ORIGINS``, ``PROTECTED_ROUTES``, ``AUTHORIZED_PARTIES``,
+        ``SESSION_TOKEN_LIFETIME``, ``SESSION_MAX_LIFETIME``, ``SESSION_INACTIVITY_TIMEOUT``,
+        ``CLIENT_LIFETIME``, ``CLOCK_SKEW``, ``TOKEN_CACHE_SIZE``, ``COOKIE_SECURE``,
+        ``SIGN_UP_NAME``, ``PASSWORD_MIN_LENGTH``, ``PASSWORD_MAX_LENGTH``,
+        ``PASSWORD_HASH_TIME_COST``, ``PASSWORD_HASH_MEMORY_COST``,
+        ``PASSWORD_HASH_PARALLELISM``, ``CODE_LIFETIME``, ``CODE_ATTEMPTS``,
+        ``CODE_RESEND_INTERVAL``, ``LOCKOUT_ATTEMPTS``, ``LOCKOUT_DURATION``,
+        ``RATELIMIT_ENABLED``, ``RATE_LIMITS``, ``REDIS_URL``, ``SMTP_URL``,
+        ``MAIL_SENDER``, ``DEV_MAILBOX``, ``APPEARANCE``, ``MESSAGES``.
+        """
+        if "clerk" in app.extensions:
+            raise RuntimeError("ClerkAuth is already registered on this app.")
+        for name, value in {**self._options, **options}.items():
+            key = _OPTION_KEYS.get(name, f"CLERK_{name.upper()}")
+            if key not in DEFAULTS:
+                close = difflib.get_close_matches(name, [k[6:].lower() for k in DEFAULTS] + ["protect"])
+                hint = f" Did you mean {close[0]!r}?" if close else ""
+                raise TypeError(f"ClerkAuth got an unknown option {name!r}.{hint}")
+            app.config[key] = value
+        apply_defaults(app.config)
+        if not app.secret_key:
+            raise ClerkConfigError(
+                "flask_clerk needs the app's SECRET_KEY (it signs CSRF tokens and form state). "
+                "`flask clerk init` writes FLASK_SECRET_KEY to .env; load it with "
+                "app.config.from_prefixed_env() or set app.secret_key."
+            )
+        settings = Settings.from_config(
+            app.config, instance_path=app.instance_path, debug=app.debug or app.testing
+        )
+        appearance = Appearance.parse(app.config["CLERK_APPEARANCE"])
+        instance = Instance.create(settings)
+        clerk_state = ClerkState(
+            settings=settings,
+            instance=instance,
+            appearance=appearance,
+            components=Components(settings, appearance),
+            protected=compile_route_patterns(settings.protected_routes),
+        )
+        app.extensions["clerk"] = clerk_state
+        app.before_request(_before_request)
+        app.after_request(_after_request)
+        app.teardown_appcontext(_close_db)
+        app.jinja_env.globals["clerk"] = clerk_state.components
+
+        from .web import register_blueprints
+
+        register_blueprints(app, settings)
+
+
+def _before_request() -> Response | None:
+    clerk_state = state()
+    load_auth(clerk_state)
+    protected = clerk_state.protected
+    if protected is not None and protected.fullmatch(request.path):
+        if g._clerk_auth.user_id is None:
+            return unauthenticated_response()
+    return None
+
+
+def _after_request(response: Response) -> Response:
+    token = g.get("_clerk_set_session")
+    if token is not None:
+        set_session_cookies(response, token)
+    elif g.get("_clerk_clear_cookies"):
+        clear_session_cookies(response)
+    return response
+
+
+def set_session_cookies(response: Response, token: str, client_token: str | None = None) -> None:
+    settings = state().settings
+    response.set_cookie(SESSION_COOKIE, token, max_age=settings.session_token_lifetime,
+                        httponly=True, secure=settings.cookie_secure, samesite="Lax")
+    if client_token is not None:
+        response.set_cookie(CLIENT_COOKIE, client_token, max_age=settings.client_lifetime,
+                            httponly=True, secure=settings.cookie_secure, samesite="Lax")
+
+
+def clear_session_cookies(response: Response) -> None:
+    settings = state().settings
+    for name in (SESSION_COOKIE, CLIENT_COOKIE):
+        response.delete_cookie(name, httponly=True, secure=settings.cookie_secure,
+                               samesite="Lax")
+
+
+def _close_db(_exc: BaseException | None) -> None:
+    db = g.pop("_clerk_db", None)
+    if db is not None:
+        db.close()
+
+
+class AccountPageConverter(BaseConverter):
+    """Matches the configured account page paths; loses to any static app route."""
+
+    part_isolating = False
+
+    def __init__(self, url_map: Any, *paths: str) -> None:
+        super().__init__(url_map)
+        self.regex = "(?:" + "|".join(re.escape(p.strip("/")) for p in paths) + ")"

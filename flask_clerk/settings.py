@@ -1,0 +1,278 @@
+"""Typed, frozen settings read once from the ``CLERK_*`` configuration keys.
+
+:data:`DEFAULTS` is the one table of settings and their defaults. ``init_app``
+fills ``app.config`` from it (``setdefault``: explicit config wins, then the
+environment, e.g. values from ``.env``, then the default) and builds
+:class:`Settings` once; nothing reads ``app.config`` per request.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import ClerkConfigError
+
+DEFAULTS: dict[str, Any] = {
+    # Instance keys (written to .env by `flask clerk init`)
+    "CLERK_PUBLISHABLE_KEY": None,
+    "CLERK_SECRET_KEY": None,
+    "CLERK_DATABASE_URL": None,  # default: sqlite:///<instance folder>/clerk.db
+    "CLERK_APPLICATION_NAME": None,
+    # Account pages and redirects
+    "CLERK_SIGN_IN_URL": "/sign-in",
+    "CLERK_SIGN_UP_URL": "/sign-up",
+    "CLERK_USER_PROFILE_URL": "/user",
+    "CLERK_AFTER_SIGN_IN_URL": "/",
+    "CLERK_AFTER_SIGN_UP_URL": "/",
+    "CLERK_AFTER_SIGN_OUT_URL": "/",
+    "CLERK_ACCOUNT_PAGES": True,
+    "CLERK_ALLOWED_REDIRECT_ORIGINS": (),
+    # Route protection and tokens
+    "CLERK_PROTECTED_ROUTES": (),
+    "CLERK_AUTHORIZED_PARTIES": (),
+    "CLERK_SESSION_TOKEN_LIFETIME": 60,
+    "CLERK_SESSION_MAX_LIFETIME": 7 * 24 * 3600,
+    "CLERK_SESSION_INACTIVITY_TIMEOUT": None,
+    "CLERK_CLIENT_LIFETIME": 365 * 24 * 3600,
+    "CLERK_CLOCK_SKEW": 5,
+    "CLERK_TOKEN_CACHE_SIZE": 10_000,
+    "CLERK_COOKIE_SECURE": None,  # default: not in debug/testing
+    # Sign-up and passwords
+    "CLERK_SIGN_UP_NAME": "optional",  # "optional" | "required" | "off"
+    "CLERK_PASSWORD_MIN_LENGTH": 8,
+    "CLERK_PASSWORD_MAX_LENGTH": 256,
+    "CLERK_PASSWORD_HASH_TIME_COST": 2,
+    "CLERK_PASSWORD_HASH_MEMORY_COST": 19 * 1024,  # KiB
+    "CLERK_PASSWORD_HASH_PARALLELISM": 1,
+    # Codes, lockout, rate limits
+    "CLERK_CODE_LIFETIME": 600,
+    "CLERK_CODE_ATTEMPTS": 5,
+    "CLERK_CODE_RESEND_INTERVAL": 30,
+    "CLERK_LOCKOUT_ATTEMPTS": 10,
+    "CLERK_LOCKOUT_DURATION": 3600,
+    "CLERK_RATELIMIT_ENABLED": True,
+    "CLERK_RATE_LIMITS": {},
+    "CLERK_REDIS_URL": None,
+    # Mail
+    "CLERK_SMTP_URL": None,
+    "CLERK_MAIL_SENDER": None,
+    "CLERK_DEV_MAILBOX": None,  # default: on for development (sk_test_) instances
+    # Look and words
+    "CLERK_APPEARANCE": {},
+    "CLERK_MESSAGES": {},
+}
+
+RATE_LIMITS: dict[str, str] = {
+    "sign_in": "20/minute",
+    "sign_up": "10/minute",
+    "send_code": "5/minute",
+    "verify": "30/minute",
+}
+
+_TUPLES = {
+    "CLERK_ALLOWED_REDIRECT_ORIGINS",
+    "CLERK_PROTECTED_ROUTES",
+    "CLERK_AUTHORIZED_PARTIES",
+}
+
+
+def _from_env(key: str, default: Any) -> Any:
+    raw = os.environ.get(key)
+    if raw is None or isinstance(default, dict):
+        return default
+    if key in _TUPLES:
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    if isinstance(default, bool):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int):
+        return int(raw)
+    return raw
+
+
+def apply_defaults(config: dict[str, Any]) -> None:
+    for key, default in DEFAULTS.items():
+        config.setdefault(key, _from_env(key, default))
+
+
+def frontend_api_from_publishable_key(key: str) -> str:
+    """``pk_test_<base64("host/path$")>`` -> ``http(s)://host/path``."""
+    try:
+        encoded = key.split("_", 2)[2]
+        decoded = base64.b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
+    except (IndexError, ValueError, UnicodeDecodeError) as exc:
+        raise ClerkConfigError(f"CLERK_PUBLISHABLE_KEY is malformed: {key!r}") from exc
+    if not decoded.endswith("$"):
+        raise ClerkConfigError(f"CLERK_PUBLISHABLE_KEY is malformed: {key!r}")
+    host = decoded[:-1]
+    local = re.match(r"^(localhost|127\.0\.0\.1|\[::1\])(:|/|$)", host)
+    return ("http://" if local else "https://") + host
+
+
+@dataclass(frozen=True)
+class Settings:
+    publishable_key: str
+    secret_key: str
+    development: bool
+    issuer: str
+    database_url: str
+    application_name: str | None
+    sign_in_url: str
+    sign_up_url: str
+    user_profile_url: str
+    after_sign_in_url: str
+    after_sign_up_url: str
+    after_sign_out_url: str
+    account_pages: bool
+    allowed_redirect_origins: tuple[str, ...]
+    protected_routes: tuple[str, ...]
+    authorized_parties: tuple[str, ...]
+    session_token_lifetime: int
+    session_max_lifetime: int
+    session_inactivity_timeout: int | None
+    client_lifetime: int
+    clock_skew: int
+    token_cache_size: int
+    cookie_secure: bool
+    sign_up_name: str
+    password_min_length: int
+    password_max_length: int
+    password_hash: Mapping[str, int]
+    code_lifetime: int
+    code_attempts: int
+    code_resend_interval: int
+    lockout_attempts: int
+    lockout_duration: int
+    ratelimit_enabled: bool
+    rate_limits: Mapping[str, str]
+    redis_url: str | None
+    smtp_url: str | None
+    mail_sender: str
+    dev_mailbox: bool
+    messages: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def code_key(self) -> bytes:
+        """Key for hashing short codes: derived from the instance's secret key."""
+        return ("flask_clerk.codes:" + self.secret_key).encode()
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], *, instance_path: str, debug: bool) -> Settings:
+        get = config.get
+        secret_key = get("CLERK_SECRET_KEY") or ""
+        publishable_key = get("CLERK_PUBLISHABLE_KEY") or ""
+        if not secret_key or not publishable_key:
+            raise ClerkConfigError(
+                "CLERK_SECRET_KEY and CLERK_PUBLISHABLE_KEY are not set. Run `flask clerk init` "
+                "to create an instance (it writes both to .env), or set them in the config."
+            )
+        if not secret_key.startswith(("sk_test_", "sk_live_")):
+            raise ClerkConfigError("CLERK_SECRET_KEY must start with sk_test_ or sk_live_.")
+        if not publishable_key.startswith(("pk_test_", "pk_live_")):
+            raise ClerkConfigError("CLERK_PUBLISHABLE_KEY must start with pk_test_ or pk_live_.")
+        development = secret_key.startswith("sk_test_")
+        if development != publishable_key.startswith("pk_test_"):
+            raise ClerkConfigError("CLERK_PUBLISHABLE_KEY and CLERK_SECRET_KEY mix test and live.")
+        smtp_url = get("CLERK_SMTP_URL") or _smtp_url_from_mail_settings(config)
+        dev_mailbox = get("CLERK_DEV_MAILBOX")
+        if dev_mailbox is None:
+            dev_mailbox = development
+        if not development and (dev_mailbox or not smtp_url):
+            raise ClerkConfigError(
+                "A production (sk_live_) instance needs real mail: set CLERK_SMTP_URL "
+                "(smtp://user:password@host:587?starttls=1) and leave CLERK_DEV_MAILBOX off."
+            )
+        lockout_attempts = int(get("CLERK_LOCKOUT_ATTEMPTS"))
+        if not 1 <= lockout_attempts <= 100:
+            raise ClerkConfigError("CLERK_LOCKOUT_ATTEMPTS must be between 1 and 100.")
+        sign_up_name = get("CLERK_SIGN_UP_NAME")
+        if sign_up_name not in {"optional", "required", "off"}:
+            raise ClerkConfigError('CLERK_SIGN_UP_NAME must be "optional", "required" or "off".')
+        min_len, max_len = int(get("CLERK_PASSWORD_MIN_LENGTH")), int(
+            get("CLERK_PASSWORD_MAX_LENGTH")
+        )
+        if not 1 <= min_len <= 64 or max_len < max(64, min_len) or max_len > 4096:
+            raise ClerkConfigError(
+                "CLERK_PASSWORD_MIN_LENGTH must be 1–64 and CLERK_PASSWORD_MAX_LENGTH 64–4096."
+            )
+        rate_limits = {**RATE_LIMITS, **(get("CLERK_RATE_LIMITS") or {})}
+        unknown = set(rate_limits) - set(RATE_LIMITS)
+        if unknown:
+            raise ClerkConfigError(
+                f"CLERK_RATE_LIMITS has unknown keys {sorted(unknown)}; known: {sorted(RATE_LIMITS)}"
+            )
+        cookie_secure = get("CLERK_COOKIE_SECURE")
+        database_url = get("CLERK_DATABASE_URL") or "sqlite:///" + os.path.join(
+            instance_path, "clerk.db"
+        )
+        return cls(
+            publishable_key=publishable_key,
+            secret_key=secret_key,
+            development=development,
+            issuer=frontend_api_from_publishable_key(publishable_key),
+            database_url=database_url,
+            application_name=get("CLERK_APPLICATION_NAME"),
+            sign_in_url=get("CLERK_SIGN_IN_URL"),
+            sign_up_url=get("CLERK_SIGN_UP_URL"),
+            user_profile_url=get("CLERK_USER_PROFILE_URL"),
+            after_sign_in_url=get("CLERK_AFTER_SIGN_IN_URL"),
+            after_sign_up_url=get("CLERK_AFTER_SIGN_UP_URL"),
+            after_sign_out_url=get("CLERK_AFTER_SIGN_OUT_URL"),
+            account_pages=bool(get("CLERK_ACCOUNT_PAGES")),
+            allowed_redirect_origins=tuple(get("CLERK_ALLOWED_REDIRECT_ORIGINS") or ()),
+            protected_routes=tuple(get("CLERK_PROTECTED_ROUTES") or ()),
+            authorized_parties=tuple(get("CLERK_AUTHORIZED_PARTIES") or ()),
+            session_token_lifetime=int(get("CLERK_SESSION_TOKEN_LIFETIME")),
+            session_max_lifetime=int(get("CLERK_SESSION_MAX_LIFETIME")),
+            session_inactivity_timeout=(
+                int(get("CLERK_SESSION_INACTIVITY_TIMEOUT"))
+                if get("CLERK_SESSION_INACTIVITY_TIMEOUT")
+                else None
+            ),
+            client_lifetime=int(get("CLERK_CLIENT_LIFETIME")),
+            clock_skew=int(get("CLERK_CLOCK_SKEW")),
+            token_cache_size=int(get("CLERK_TOKEN_CACHE_SIZE")),
+            cookie_secure=(not debug) if cookie_secure is None else bool(cookie_secure),
+            sign_up_name=sign_up_name,
+            password_min_length=min_len,
+            password_max_length=max_len,
+            password_hash={
+                "time_cost": int(get("CLERK_PASSWORD_HASH_TIME_COST")),
+                "memory_cost": int(get("CLERK_PASSWORD_HASH_MEMORY_COST")),
+                "parallelism": int(get("CLERK_PASSWORD_HASH_PARALLELISM")),
+            },
+            code_lifetime=int(get("CLERK_CODE_LIFETIME")),
+            code_attempts=int(get("CLERK_CODE_ATTEMPTS")),
+            code_resend_interval=int(get("CLERK_CODE_RESEND_INTERVAL")),
+            lockout_attempts=lockout_attempts,
+            lockout_duration=int(get("CLERK_LOCKOUT_DURATION")),
+            ratelimit_enabled=bool(get("CLERK_RATELIMIT_ENABLED")),
+            rate_limits=rate_limits,
+            redis_url=get("CLERK_REDIS_URL"),
+            smtp_url=smtp_url,
+            mail_sender=get("CLERK_MAIL_SENDER")
+            or config.get("MAIL_DEFAULT_SENDER")
+            or "no-reply@localhost",
+            dev_mailbox=bool(dev_mailbox),
+            messages=dict(get("CLERK_MESSAGES") or {}),
+        )
+
+
+def _smtp_url_from_mail_settings(config: Mapping[str, Any]) -> str | None:
+    """Flask-Mail style ``MAIL_*`` settings as an SMTP URL."""
+    server = config.get("MAIL_SERVER")
+    if not server:
+        return None
+    from urllib.parse import quote
+
+    scheme = "smtps" if config.get("MAIL_USE_SSL") else "smtp"
+    user = config.get("MAIL_USERNAME")
+    password = config.get("MAIL_PASSWORD") or ""
+    auth = f"{quote(user, safe='')}:{quote(password, safe='')}@" if user else ""
+    port = config.get("MAIL_PORT") or (465 if scheme == "smtps" else 25)
+    query = "?starttls=1" if config.get("MAIL_USE_TLS") else ""
+    return f"{scheme}://{auth}{server}:{port}{query}"

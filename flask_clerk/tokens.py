@@ -1,0 +1,208 @@
+"""Session tokens: RS256 JWTs with Clerk's v2 claims, JWKS, and verification.
+
+Nothing here imports Flask. The verifier keeps a bounded cache of tokens it has
+already verified: a browser sends the same ``__session`` for its whole 60 s
+life, so after the first request the signature check is a dictionary lookup
+(expiry and revocation are re-checked on every hit).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
+
+from .ids import new_id, new_token
+
+ALGORITHM = "RS256"
+_REQUIRED_CLAIMS = ("exp", "iat", "nbf", "sub", "sid")
+
+
+class TokenInvalid(Exception):
+    """The token must not be trusted; ``reason`` says why (for logs and tests)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class KeyPair:
+    kid: str
+    private_key_pem: str
+    public_jwk: dict[str, Any]
+
+
+def generate_key_pair() -> KeyPair:
+    private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = private_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    kid = "ins_" + new_token(18)
+    jwk = json.loads(RSAAlgorithm.to_jwk(private_key.public_key()))
+    jwk.update({"kid": kid, "use": "sig", "alg": ALGORITHM})
+    return KeyPair(kid=kid, private_key_pem=pem, public_jwk=jwk)
+
+
+def jwks(public_jwks: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    return {"keys": [dict(k) for k in public_jwks]}
+
+
+def mint_session_token(
+    *,
+    key: KeyPair,
+    issuer: str,
+    user_id: str,
+    session_id: str,
+    lifetime: int,
+    azp: str | None,
+    first_factor_age_minutes: int,
+    now: float | None = None,
+    skew: int = 5,
+) -> str:
+    issued = int(now if now is not None else time.time())
+    claims: dict[str, Any] = {
+        "sub": user_id,
+        "sid": session_id,
+        "iss": issuer,
+        "iat": issued,
+        "nbf": issued - skew,
+        "exp": issued + lifetime,
+        "jti": new_id("jti")[4:24],
+        "fva": [first_factor_age_minutes, -1],
+        "v": 2,
+    }
+    if azp:
+        claims["azp"] = azp
+    return jwt.encode(
+        claims, key.private_key_pem, algorithm=ALGORITHM, headers={"kid": key.kid, "typ": "JWT"}
+    )
+
+
+class RevocationList:
+    """Session ids revoked in this process, remembered as long as their tokens live."""
+
+    def __init__(self) -> None:
+        self._until: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def revoke(self, session_id: str, remember_for: float) -> None:
+        with self._lock:
+            now = time.time()
+            self._until = {sid: t for sid, t in self._until.items() if t > now}
+            self._until[session_id] = now + remember_for
+
+    def __contains__(self, session_id: object) -> bool:
+        return session_id in self._until
+
+
+class TokenVerifier:
+    """Verifies session JWTs against the instance's public keys.
+
+    ``load_keys`` returns the current public JWKs; it is called on first use and
+    again (at most once a minute) when a token names an unknown ``kid``.
+    """
+
+    def __init__(
+        self,
+        load_keys: Callable[[], list[dict[str, Any]]],
+        *,
+        skew: int = 5,
+        authorized_parties: tuple[str, ...] = (),
+        cache_size: int = 10_000,
+        revoked: RevocationList | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._load_keys = load_keys
+        self._keys: dict[str, Any] | None = None
+        self._keys_loaded_at = 0.0
+        self._skew = skew
+        self._authorized_parties = authorized_parties
+        self._cache: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+        self.revoked = revoked or RevocationList()
+        self.clock = clock
+
+    def reload_keys(self) -> None:
+        self._keys = {
+            jwk["kid"]: RSAAlgorithm.from_jwk(json.dumps(jwk)) for jwk in self._load_keys()
+        }
+        self._keys_loaded_at = time.monotonic()
+        with self._lock:
+            self._cache.clear()
+
+    def verify(self, token: str) -> dict[str, Any]:
+        """Claims of a valid token, or :class:`TokenInvalid`."""
+        claims = self._cache.get(token)
+        if claims is None:
+            claims = self._verify_signature(token)
+            with self._lock:
+                self._cache[token] = claims
+                if len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        now = self.clock()
+        if now > claims["exp"] + self._skew:
+            raise TokenInvalid("expired")
+        if now < claims["nbf"] - self._skew:
+            raise TokenInvalid("not yet valid")
+        if claims["sid"] in self.revoked:
+            raise TokenInvalid("session revoked")
+        return claims
+
+    def _key_for(self, kid: object) -> Any:
+        if not isinstance(kid, str):
+            raise TokenInvalid("missing kid")
+        if self._keys is None:
+            self.reload_keys()
+        assert self._keys is not None
+        if kid not in self._keys and time.monotonic() - self._keys_loaded_at > 60:
+            self.reload_keys()
+        key = self._keys.get(kid)
+        if key is None:
+            raise TokenInvalid("unknown kid")
+        return key
+
+    def _verify_signature(self, token: str) -> dict[str, Any]:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise TokenInvalid("malformed") from exc
+        # Only our algorithm, only our keys: `jku`, `x5u` and `jwk` headers are never read.
+        if header.get("alg") != ALGORITHM:
+            raise TokenInvalid("algorithm not allowed")
+        key = self._key_for(header.get("kid"))
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key,
+                algorithms=[ALGORITHM],
+                # Time claims are checked by `verify` against `self.clock`, on every hit.
+                options={
+                    "require": list(_REQUIRED_CLAIMS),
+                    "verify_aud": False,
+                    "verify_exp": False,
+                    "verify_nbf": False,
+                    "verify_iat": False,
+                },
+            )
+        except jwt.PyJWTError as exc:
+            raise TokenInvalid(str(exc) or "invalid") from exc
+        if not all(isinstance(claims[c], int | float) for c in ("exp", "nbf", "iat")):
+            raise TokenInvalid("time claims must be numbers")
+        if not isinstance(claims.get("sub"), str) or not isinstance(claims.get("sid"), str):
+            raise TokenInvalid("sub and sid must be strings")
+        if self._authorized_parties and claims.get("azp") not in self._authorized_parties:
+            raise TokenInvalid("azp not authorized")
+        return claims

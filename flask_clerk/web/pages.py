@@ -1,0 +1,91 @@
+"""Default account pages (``/sign-in``, ``/sign-up``, ``/user``), JWKS and the dev mailbox."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from flask import Blueprint, abort, jsonify, redirect, render_template, request
+from werkzeug.routing import BaseConverter
+from werkzeug.wrappers import Response
+
+from ..core.keys import public_jwks
+from ..extension import db_session, state
+from ..redirects import safe_redirect_url
+from ..request import auth, unauthenticated_response
+from ..settings import Settings
+from ..tokens import jwks
+
+public = Blueprint("clerk_public", __name__)
+
+
+def account_page_converter(settings: Settings) -> type[BaseConverter]:
+    """A converter matching exactly the configured account page paths.
+
+    A rule with a converter ranks below any static rule, so an app that defines
+    its own ``/sign-in`` view keeps it, whenever it registers it.
+    """
+    paths = [settings.sign_in_url, settings.sign_up_url, settings.user_profile_url]
+    pattern = "|".join(re.escape(p.strip("/")) for p in paths if p.startswith("/"))
+
+    class AccountPage(BaseConverter):
+        regex = f"(?:{pattern})"
+        part_isolating = "/" not in pattern
+
+    return AccountPage
+
+
+def account_page(page: str) -> Response | str:
+    settings = state().settings
+    path = "/" + page
+    if path == settings.user_profile_url:
+        if not auth().is_signed_in:
+            return unauthenticated_response()
+        component = "user_profile"
+    else:
+        component = "sign_in" if path == settings.sign_in_url else "sign_up"
+        if auth().is_signed_in:
+            destination = settings.after_sign_in_url if component == "sign_in" else (
+                settings.after_sign_up_url)
+            return redirect(safe_redirect_url(
+                request.args.get("redirect_url"), fallback=destination,
+                allowed_origins=settings.allowed_redirect_origins))
+    return render_template("clerk/account_page.html", component=component,
+                           application_name=settings.application_name)
+
+
+@public.get("/.well-known/jwks.json")
+@public.get("/v1/jwks")
+def jwks_endpoint() -> Response:
+    settings = state().settings
+    keys = public_jwks(db_session(), token_lifetime=settings.session_token_lifetime,
+                       skew=settings.clock_skew)
+    response = jsonify(jwks(keys))
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@public.get("/__clerk/dev/mail")
+def dev_mailbox() -> Response | str:
+    """Development instances only, and only to this machine: the mails sent."""
+    mailbox = state().instance.dev_mailbox
+    if mailbox is None or not _is_loopback(request.remote_addr):
+        abort(404)
+    mails = mailbox.mails(request.args.get("to"))
+    if request.args.get("format") == "json" or not _wants_html():
+        return jsonify([
+            {"to": m.to, "subject": m.subject, "text": m.text, "sent_at": m.sent_at.isoformat()}
+            for m in mails
+        ])
+    return render_template("clerk/dev_mail.html", mails=mails)
+
+
+def _wants_html() -> bool:
+    return "text/html" in request.accept_mimetypes.values()
+
+
+def _is_loopback(address: str | None) -> bool:
+    try:
+        return address is not None and ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False

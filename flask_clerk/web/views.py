@@ -1,0 +1,342 @@
+"""The frontend API's form endpoints (``/__clerk/...``): thin adapters over the flows.
+
+Each view reads the form, calls one flow, sets cookies and redirects; errors are
+shown in place by :func:`~flask_clerk.web.forms.form_action`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, g, redirect, request
+from werkzeug.wrappers import Response
+
+from ..components import SIGN_IN_FLOW_COOKIE, SIGN_UP_FLOW_COOKIE
+from ..core import sessions, sign_in, sign_up, users
+from ..core.flows import FLOW_LIFETIME, find_flow
+from ..core.models import SignIn, SignUp, User
+from ..core.sessions import SignedIn
+from ..errors import AuthenticationError
+from ..extension import (
+    clear_session_cookies,
+    db_session,
+    request_info,
+    set_session_cookies,
+    state,
+)
+from ..redirects import safe_redirect_url
+from ..request import CLIENT_COOKIE, auth
+from .devices import describe_device
+from .forms import form_action, form_state, return_to
+
+bp = Blueprint(
+    "clerk", __name__, url_prefix="/__clerk",
+    template_folder="../components/templates", static_folder="../components/static",
+)
+
+
+@bp.before_request
+def _load_signing_key() -> None:
+    # Flows mint tokens inside their own write transaction; with SQLite a first-ever
+    # key created then, from a second connection, would wait on that transaction.
+    state().instance.signing_key()
+
+
+def _field(name: str) -> str:
+    return request.form.get(name, "")
+
+
+def _flow_token(cookie: str) -> str | None:
+    return request.cookies.get(cookie)
+
+
+def _set_flow(response: Response, cookie: str, token: str) -> None:
+    response.set_cookie(cookie, token, max_age=FLOW_LIFETIME, httponly=True,
+                        secure=state().settings.cookie_secure, samesite="Lax")
+
+
+def _clear_flow(response: Response, cookie: str) -> None:
+    response.delete_cookie(cookie, httponly=True, secure=state().settings.cookie_secure,
+                           samesite="Lax")
+
+
+def _back(fallback: str) -> Response:
+    return redirect(return_to(fallback), 303)
+
+
+def _signed_in(signed_in: SignedIn, destination: str, flow_cookie: str) -> Response:
+    settings = state().settings
+    target = safe_redirect_url(_field("redirect_url"), fallback=destination,
+                               allowed_origins=settings.allowed_redirect_origins)
+    response = redirect(target, 303)
+    set_session_cookies(response, signed_in.session_token, signed_in.client_token)
+    _clear_flow(response, flow_cookie)
+    g._clerk_set_session = None  # the new cookies win over any refresh of this request
+    g._clerk_clear_cookies = False
+    return response
+
+
+# -- Sign in ------------------------------------------------------------------------
+
+
+@bp.post("/sign-in")
+@form_action("sign_in.start", keep=("identifier",))
+def sign_in_start() -> Response:
+    _, token = sign_in.start_sign_in(state().instance, db_session(), request_info(),
+                                     identifier=_field("identifier"))
+    response = _back(state().settings.sign_in_url)
+    _set_flow(response, SIGN_IN_FLOW_COOKIE, token)
+    return response
+
+
+@bp.post("/sign-in/password")
+@form_action("sign_in.password")
+def sign_in_password() -> Response:
+    signed_in = sign_in.attempt_password(
+        state().instance, db_session(), request_info(), _flow_token(SIGN_IN_FLOW_COOKIE),
+        _field("password"), previous_client_token=request.cookies.get(CLIENT_COOKIE),
+    )
+    return _signed_in(signed_in, state().settings.after_sign_in_url, SIGN_IN_FLOW_COOKIE)
+
+
+@bp.post("/sign-in/forgot-password")
+@form_action("sign_in.reset_code")
+def sign_in_forgot_password() -> Response:
+    sign_in.start_password_reset(state().instance, db_session(), request_info(),
+                                 _flow_token(SIGN_IN_FLOW_COOKIE))
+    return _back(state().settings.sign_in_url)
+
+
+@bp.post("/sign-in/reset-code")
+@form_action("sign_in.reset_code")
+def sign_in_reset_code() -> Response:
+    sign_in.verify_reset_code(state().instance, db_session(), request_info(),
+                              _flow_token(SIGN_IN_FLOW_COOKIE), _field("code"))
+    return _back(state().settings.sign_in_url)
+
+
+@bp.post("/sign-in/new-password")
+@form_action("sign_in.new_password")
+def sign_in_new_password() -> Response:
+    signed_in = sign_in.reset_password(
+        state().instance, db_session(), request_info(), _flow_token(SIGN_IN_FLOW_COOKIE),
+        _field("password"), _field("confirm_password"),
+        previous_client_token=request.cookies.get(CLIENT_COOKIE),
+    )
+    return _signed_in(signed_in, state().settings.after_sign_in_url, SIGN_IN_FLOW_COOKIE)
+
+
+@bp.post("/sign-in/restart")
+@form_action("sign_in.start")
+def sign_in_restart() -> Response:
+    sign_in.cancel_sign_in(db_session(), _flow_token(SIGN_IN_FLOW_COOKIE))
+    response = _back(state().settings.sign_in_url)
+    _clear_flow(response, SIGN_IN_FLOW_COOKIE)
+    return response
+
+
+def sign_in_step() -> dict[str, Any]:
+    """The sign-in component's state: which card, and the flow's identifier."""
+    if auth().is_signed_in:
+        return {"name": "signed_in", "form": form_state()}
+    flow = find_flow(db_session(), SignIn, _flow_token(SIGN_IN_FLOW_COOKIE))
+    name = {
+        None: "start",
+        "needs_first_factor": "password",
+        "needs_reset_code": "reset_code",
+        "needs_new_password": "new_password",
+    }.get(flow.status if flow else None, "start")
+    return {
+        "name": name,
+        "identifier": flow.identifier if flow else None,
+        "form": form_state(f"sign_in.{name}"),
+    }
+
+
+# -- Sign up ------------------------------------------------------------------------
+
+
+@bp.post("/sign-up")
+@form_action("sign_up.start", keep=("email_address", "first_name", "last_name"),
+             fallback="sign_up_url")
+def sign_up_start() -> Response:
+    _, token = sign_up.start_sign_up(
+        state().instance, db_session(), request_info(), email_address=_field("email_address"),
+        password=_field("password"), first_name=_field("first_name"),
+        last_name=_field("last_name"),
+    )
+    response = _back(state().settings.sign_up_url)
+    _set_flow(response, SIGN_UP_FLOW_COOKIE, token)
+    return response
+
+
+@bp.post("/sign-up/verify")
+@form_action("sign_up.verify", fallback="sign_up_url")
+def sign_up_verify() -> Response:
+    signed_in = sign_up.verify_sign_up(
+        state().instance, db_session(), request_info(), _flow_token(SIGN_UP_FLOW_COOKIE),
+        _field("code"), previous_client_token=request.cookies.get(CLIENT_COOKIE),
+    )
+    return _signed_in(signed_in, state().settings.after_sign_up_url, SIGN_UP_FLOW_COOKIE)
+
+
+@bp.post("/sign-up/resend")
+@form_action("sign_up.verify", fallback="sign_up_url")
+def sign_up_resend() -> Response:
+    sign_up.resend_sign_up_code(state().instance, db_session(), request_info(),
+                                _flow_token(SIGN_UP_FLOW_COOKIE))
+    return _back(state().settings.sign_up_url)
+
+
+@bp.post("/sign-up/restart")
+@form_action("sign_up.start", fallback="sign_up_url")
+def sign_up_restart() -> Response:
+    response = _back(state().settings.sign_up_url)
+    _clear_flow(response, SIGN_UP_FLOW_COOKIE)
+    return response
+
+
+def sign_up_step() -> dict[str, Any]:
+    if auth().is_signed_in:
+        return {"name": "signed_in", "form": form_state()}
+    flow = find_flow(db_session(), SignUp, _flow_token(SIGN_UP_FLOW_COOKIE))
+    name = "verify" if flow is not None else "start"
+    return {
+        "name": name,
+        "email_address": flow.email_address if flow else None,
+        "form": form_state(f"sign_up.{name}"),
+    }
+
+
+# -- Sign out -----------------------------------------------------------------------
+
+
+@bp.post("/sign-out")
+@form_action("sign_out")
+def sign_out() -> Response:
+    client_token = request.cookies.get(CLIENT_COOKIE)
+    if client_token:
+        sessions.end_client_session(state().instance, db_session(), client_token)
+    settings = state().settings
+    target = safe_redirect_url(_field("redirect_url"), fallback=settings.after_sign_out_url,
+                               allowed_origins=settings.allowed_redirect_origins)
+    response = redirect(target, 303)
+    clear_session_cookies(response)
+    g._clerk_set_session = None
+    return response
+
+
+# -- Profile (the signed-in user's own account) ---------------------------------------
+
+
+def _me() -> User:
+    user_id = auth().user_id
+    user = db_session().get(User, user_id) if user_id else None
+    if user is None:
+        raise AuthenticationError("authentication_invalid")
+    return user
+
+
+def _profile_back() -> Response:
+    return _back(state().settings.user_profile_url)
+
+
+def _profile_action(form: str, keep: tuple[str, ...] = ()) -> Any:
+    return form_action(f"profile.{form}", keep=keep, fallback="user_profile_url")
+
+
+@bp.post("/user/profile")
+@_profile_action("profile", keep=("first_name", "last_name"))
+def profile_update() -> Response:
+    users.update_profile(state().instance, db_session(), _me(),
+                         first_name=_field("first_name"), last_name=_field("last_name"))
+    return _profile_back()
+
+
+@bp.post("/user/email-addresses")
+@_profile_action("add_email", keep=("email_address",))
+def profile_add_email() -> Response:
+    state().instance.rate_limiter.hit("send_code", request.remote_addr or "-")
+    users.add_email_address(state().instance, db_session(), _me(), _field("email_address"))
+    return _profile_back()
+
+
+@bp.post("/user/email-addresses/<email_id>/verify")
+@_profile_action("verify_email")
+def profile_verify_email(email_id: str) -> Response:
+    state().instance.rate_limiter.hit("verify", request.remote_addr or "-")
+    users.verify_email_address(state().instance, db_session(), _me(), email_id, _field("code"))
+    return _profile_back()
+
+
+@bp.post("/user/email-addresses/<email_id>/resend")
+@_profile_action("verify_email")
+def profile_resend_email_code(email_id: str) -> Response:
+    state().instance.rate_limiter.hit("send_code", request.remote_addr or "-")
+    users.resend_email_code(state().instance, db_session(), _me(), email_id)
+    return _profile_back()
+
+
+@bp.post("/user/email-addresses/<email_id>/primary")
+@_profile_action("email")
+def profile_primary_email(email_id: str) -> Response:
+    users.set_primary_email(db_session(), _me(), email_id)
+    return _profile_back()
+
+
+@bp.post("/user/email-addresses/<email_id>/remove")
+@_profile_action("email")
+def profile_remove_email(email_id: str) -> Response:
+    users.remove_email_address(db_session(), _me(), email_id)
+    return _profile_back()
+
+
+@bp.post("/user/password")
+@_profile_action("password")
+def profile_password() -> Response:
+    users.change_password(
+        state().instance, db_session(), _me(), current_password=_field("current_password"),
+        new_password=_field("new_password"), confirm_password=_field("confirm_password"),
+        current_session_id=auth().session_id,
+    )
+    return _profile_back()
+
+
+@bp.post("/user/sessions/<session_id>/revoke")
+@_profile_action("sessions")
+def profile_revoke_session(session_id: str) -> Response:
+    sessions.revoke_own_session(state().instance, db_session(), _me().id, session_id)
+    return _profile_back()
+
+
+@bp.post("/user/delete")
+@_profile_action("delete")
+def profile_delete() -> Response:
+    users.delete_user(state().instance, db_session(), _me(), confirmation=_field("confirmation"))
+    response = redirect(state().settings.after_sign_out_url, 303)
+    clear_session_cookies(response)
+    g._clerk_set_session = None
+    return response
+
+
+def profile_context(props: dict[str, Any]) -> dict[str, Any]:
+    """What the UserProfile component shows: the user's row, emails and devices."""
+    user_id = auth().user_id
+    user = db_session().get(User, user_id) if user_id else None
+    if user is None:
+        return {"profile_user": None, "page": "account", "form": form_state()}
+    page = request.args.get("page", props.get("page", "account"))
+    devices = [
+        {"session": s, "device": describe_device(s.user_agent), "current": s.id == auth().session_id}
+        for s in sessions.active_sessions(db_session(), user.id)
+    ]
+    return {
+        "profile_user": user,
+        "page": page if page in {"account", "security"} else "account",
+        "devices": devices,
+        "form": form_state(
+            "profile.profile", "profile.add_email", "profile.verify_email", "profile.email",
+            "profile.password", "profile.sessions", "profile.delete",
+        ),
+        "delete_confirmation": users.DELETE_CONFIRMATION,
+    }

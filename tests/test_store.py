@@ -1,0 +1,25 @@
+"""The identity store's own migrations, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+
+from flask_clerk.core.models import Base
+from flask_clerk.core.store import VERSION_TABLE, Store
+
+
+def test_migrations_build_exactly_the_models_schema(database_url):
+    store = Store(database_url)
+    try:
+        store.upgrade()
+        assert store.current_revision() == "0001"
+        with store.engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+            assert compare_metadata(context, Base.metadata) == []
+            tables = set(inspect(connection).get_table_names())
+        assert VERSION_TABLE in tables and "clerk_users" in tables
+        store.upgrade()  # idempotent
+    finally:
+        store.engine.dispose()
