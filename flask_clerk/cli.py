@@ -17,6 +17,7 @@ from flask import current_app
 from flask.cli import ScriptInfo, with_appcontext
 
 from .core.keys import ensure_signing_key, rotate_signing_key
+from .extension import ClerkState
 
 
 @click.group("clerk")
@@ -24,8 +25,8 @@ def clerk() -> None:
     """flask_clerk: instance keys, identity store, signing keys."""
 
 
-def _state():  # type: ignore[no-untyped-def]
-    return current_app.extensions["clerk"]
+def _state() -> ClerkState:
+    return current_app.extensions["clerk"]  # type: ignore[no-any-return]
 
 
 def new_instance_keys(frontend_host: str) -> dict[str, str]:

@@ -117,7 +117,8 @@ class ClerkAuth:
         for name, value in {**self._options, **options}.items():
             key = _OPTION_KEYS.get(name, f"CLERK_{name.upper()}")
             if key not in DEFAULTS:
-                close = difflib.get_close_matches(name, [k[6:].lower() for k in DEFAULTS] + ["protect"])
+                names = [k[6:].lower() for k in DEFAULTS] + list(_OPTION_KEYS)
+                close = difflib.get_close_matches(name, names)
                 hint = f" Did you mean {close[0]!r}?" if close else ""
                 raise TypeError(f"ClerkAuth got an unknown option {name!r}.{hint}")
             app.config[key] = value
@@ -155,9 +156,12 @@ def _before_request() -> Response | None:
     clerk_state = state()
     load_auth(clerk_state)
     protected = clerk_state.protected
-    if protected is not None and protected.fullmatch(request.path):
-        if g._clerk_auth.user_id is None:
-            return unauthenticated_response()
+    if (
+        protected is not None
+        and g._clerk_auth.user_id is None
+        and protected.fullmatch(request.path)
+    ):
+        return unauthenticated_response()
     return None
 
 

@@ -6,7 +6,9 @@ from collections.abc import Iterable
 from urllib.parse import unquote, urlsplit
 
 
-def safe_redirect_url(value: str | None, *, fallback: str, allowed_origins: Iterable[str] = ()) -> str:
+def safe_redirect_url(
+    value: str | None, *, fallback: str, allowed_origins: Iterable[str] = ()
+) -> str:
     """``value`` when it is a same-origin path or on an allowed origin, else ``fallback``.
 
     Refuses protocol-relative (``//evil.com``), backslash (``/\\evil.com``), scheme

@@ -104,10 +104,10 @@ def load_auth(state: ClerkState) -> None:
         except TokenInvalid:
             g._clerk_auth = SIGNED_OUT
         return
-    token = request.cookies.get(SESSION_COOKIE)
-    if token:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
         try:
-            g._clerk_auth = _auth_from(state.instance.verifier.verify(token), token)
+            g._clerk_auth = _auth_from(state.instance.verifier.verify(cookie), cookie)
             return
         except TokenInvalid:
             pass
@@ -120,7 +120,7 @@ def load_auth(state: ClerkState) -> None:
             g._clerk_set_session = token
             return
         g._clerk_clear_cookies = True
-    elif token:
+    elif cookie:
         g._clerk_clear_cookies = True
     g._clerk_auth = SIGNED_OUT
 

@@ -68,7 +68,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 RATE_LIMITS: dict[str, str] = {
-    "sign_in": "20/minute",
+    "sign_in": "30/minute",
     "sign_up": "10/minute",
     "send_code": "5/minute",
     "verify": "30/minute",
@@ -162,7 +162,9 @@ class Settings:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], *, instance_path: str, debug: bool) -> Settings:
-        get = config.get
+        def get(key: str) -> Any:
+            return config.get(key)
+
         secret_key = get("CLERK_SECRET_KEY") or ""
         publishable_key = get("CLERK_PUBLISHABLE_KEY") or ""
         if not secret_key or not publishable_key:
@@ -203,7 +205,8 @@ class Settings:
         unknown = set(rate_limits) - set(RATE_LIMITS)
         if unknown:
             raise ClerkConfigError(
-                f"CLERK_RATE_LIMITS has unknown keys {sorted(unknown)}; known: {sorted(RATE_LIMITS)}"
+                f"CLERK_RATE_LIMITS has unknown keys {sorted(unknown)}; "
+                f"known: {sorted(RATE_LIMITS)}"
             )
         cookie_secure = get("CLERK_COOKIE_SECURE")
         database_url = get("CLERK_DATABASE_URL") or "sqlite:///" + os.path.join(

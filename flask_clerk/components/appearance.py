@@ -78,7 +78,9 @@ class Appearance:
                 raise _unknown("key", key, TOP_LEVEL)
         theme = config.get("theme", config.get("baseTheme")) or "light"
         if theme not in THEMES:
-            raise ClerkConfigError(f"CLERK_APPEARANCE: theme must be one of {THEMES}, not {theme!r}.")
+            raise ClerkConfigError(
+                f"CLERK_APPEARANCE: theme must be one of {THEMES}, not {theme!r}."
+            )
         variables: dict[str, str] = {}
         for name, value in dict(config.get("variables") or {}).items():
             canonical = VARIABLE_ALIASES.get(name, name)
@@ -111,9 +113,13 @@ class Appearance:
             if isinstance(kind, tuple) and value not in kind:
                 raise ClerkConfigError(f"CLERK_APPEARANCE: options.{key} must be one of {kind}.")
             if isinstance(kind, type) and not isinstance(value, kind):
-                raise ClerkConfigError(f"CLERK_APPEARANCE: options.{key} must be a {kind.__name__}.")
+                raise ClerkConfigError(
+                    f"CLERK_APPEARANCE: options.{key} must be a {kind.__name__}."
+                )
             if key.endswith("Url") and not _safe_url(value):
-                raise ClerkConfigError(f"CLERK_APPEARANCE: options.{key} must be an http(s) URL or a path.")
+                raise ClerkConfigError(
+                    f"CLERK_APPEARANCE: options.{key} must be an http(s) URL or a path."
+                )
             options[key] = value
         return cls(theme=theme, variables=variables, elements=elements, options=options)
 

@@ -7,7 +7,6 @@ together with a database session, and never touch Flask's request globals.
 from __future__ import annotations
 
 import threading
-
 from dataclasses import dataclass, field
 from typing import Any
 

@@ -7,6 +7,7 @@ passwords and against words from the user's own context.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -49,10 +50,8 @@ class PasswordHasher:
             return False
 
     def verify_dummy(self, password: str) -> None:
-        try:
+        with contextlib.suppress(VerificationError):
             self._argon2.verify(self._dummy_digest, password)
-        except VerificationError:
-            pass
 
     def needs_rehash(self, digest: str) -> bool:
         try:

@@ -18,7 +18,9 @@ from .models import EmailAddress, User
 from .passwords import check_password
 from .sessions import end_session, revoke_user_sessions
 
-_EMAIL = re.compile(r"^[^@\s\x00-\x1f]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}\.)+[A-Za-z0-9-]{2,63}$")
+_EMAIL = re.compile(
+    r"^[^@\s\x00-\x1f]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}\.)+[A-Za-z0-9-]{2,63}$"
+)
 NAME_MAX = 100
 
 

@@ -92,8 +92,16 @@ def render_back(path: str, form: str, error: ClerkError, values: dict[str, str])
 
 
 def form_state(*forms: str) -> dict[str, Any]:
-    """What a failed POST left for one of ``forms`` (used by the components)."""
+    """What a failed POST left for one of ``forms`` (used by the components).
+
+    A card-level error (rate limit, expired form) shows on whichever step of the
+    same component is rendered: ``sign_in.start``'s 429 shows on ``sign_in.password``.
+    """
     stash = request.environ.get(FORM_STATE_ENVIRON_KEY)
-    if isinstance(stash, dict) and stash.get("form") in forms:
-        return stash
+    if isinstance(stash, dict):
+        if stash.get("form") in forms:
+            return stash
+        components = {f.split(".", 1)[0] for f in forms}
+        if stash.get("error") and str(stash.get("form")).split(".", 1)[0] in components:
+            return {**stash, "values": {}, "errors": {}}
     return {"form": None, "values": {}, "errors": {}, "error": None}

@@ -6,7 +6,8 @@ shown in place by :func:`~flask_clerk.web.forms.form_action`.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ParamSpec
 
 from flask import Blueprint, g, redirect, request
 from werkzeug.wrappers import Response
@@ -28,6 +29,8 @@ from ..redirects import safe_redirect_url
 from ..request import CLIENT_COOKIE, auth
 from .devices import describe_device
 from .forms import form_action, form_state, return_to
+
+P = ParamSpec("P")
 
 bp = Blueprint(
     "clerk", __name__, url_prefix="/__clerk",
@@ -241,7 +244,9 @@ def _profile_back() -> Response:
     return _back(state().settings.user_profile_url)
 
 
-def _profile_action(form: str, keep: tuple[str, ...] = ()) -> Any:
+def _profile_action(
+    form: str, keep: tuple[str, ...] = ()
+) -> Callable[[Callable[P, Response]], Callable[P, Response]]:
     return form_action(f"profile.{form}", keep=keep, fallback="user_profile_url")
 
 
@@ -327,7 +332,8 @@ def profile_context(props: dict[str, Any]) -> dict[str, Any]:
         return {"profile_user": None, "page": "account", "form": form_state()}
     page = request.args.get("page", props.get("page", "account"))
     devices = [
-        {"session": s, "device": describe_device(s.user_agent), "current": s.id == auth().session_id}
+        {"session": s, "device": describe_device(s.user_agent),
+         "current": s.id == auth().session_id}
         for s in sessions.active_sessions(db_session(), user.id)
     ]
     return {

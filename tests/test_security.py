@@ -1,0 +1,214 @@
+"""CSRF, redirects, rate limits, lockout and bad input (SECURITY.md 3, 4, 22, 23)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+
+from conftest import PASSWORD, REDIS_URL, csrf_token, post, service_missing, sign_in, sign_out
+from flask_clerk.core import clock
+from flask_clerk.core.models import SignIn, SignUp, User
+from flask_clerk.redirects import safe_redirect_url
+
+
+def _engine_rules(app):
+    return [r for r in app.url_map.iter_rules()
+            if r.endpoint.startswith(("clerk.", "clerk_public."))]
+
+
+def test_every_state_changing_route_refuses_missing_or_bad_csrf(app, client, user):
+    posts = [r for r in _engine_rules(app) if "POST" in r.methods]
+    assert len(posts) >= 15
+    before = client.get("/whoami").get_json()
+    for rule in posts:
+        path = re.sub(r"<[^>]+>", "x", rule.rule)
+        for token in (None, "forged-token"):
+            data = {"return_to": "/", "identifier": "a@example.com", "password": PASSWORD}
+            if token:
+                data["csrf_token"] = token
+            response = client.post(path, data=data)
+            assert response.status_code == 400, (rule.rule, response.status_code)
+    assert client.get("/whoami").get_json() == before, "no state changed, still signed in"
+    with app.extensions["clerk"].instance.store.session() as db:
+        assert db.query(SignIn).count() == 0 and db.query(SignUp).count() == 0
+
+
+def test_no_get_route_changes_state(app):
+    gets = {r.endpoint for r in _engine_rules(app) if "GET" in r.methods}
+    assert gets == {"clerk.static", "clerk_public.jwks_endpoint", "clerk_public.dev_mailbox",
+                    "clerk_public.account_page"}
+
+
+def test_csrf_error_is_shown_in_place(client):
+    response = client.post("/__clerk/sign-in", data={"return_to": "/sign-in",
+                                                     "identifier": "a@example.com"})
+    assert response.status_code == 400
+    assert "Your form expired" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("evil", [
+    "//evil.com", "/\\evil.com", "\\\\evil.com", "https:evil.com", "javascript:alert(1)",
+    "%2F%2Fevil.com", "/%2F%2Fevil.com", "/%5Cevil.com", "/%252F%252Fevil.com",
+    "/\t/evil.com", "/\n/evil.com", "\t//evil.com", "https://evil.com/", "http://evil.com",
+    "evil.com", "data:text/html,hi", "JAVASCRIPT:alert(1)", "/" + "a" * 3000,
+])
+def test_redirect_url_refuses_other_origins(evil):
+    assert safe_redirect_url(evil, fallback="/home") == "/home"
+
+
+@pytest.mark.parametrize("good", ["/", "/dashboard", "/a/b?c=d&e=%20#frag", "/x/../y"])
+def test_redirect_url_keeps_own_paths(good):
+    assert safe_redirect_url(good, fallback="/home") == good
+
+
+def test_redirect_url_allowlisted_origin():
+    allowed = ("https://app.example.com",)
+    assert safe_redirect_url("https://app.example.com/x", fallback="/",
+                             allowed_origins=allowed) == "https://app.example.com/x"
+    assert safe_redirect_url("https://app.example.com.evil.com/x", fallback="/",
+                             allowed_origins=allowed) == "/"
+
+
+def test_protected_page_redirects_with_a_safe_redirect_url(make_app):
+    app = make_app(CLERK_PROTECTED_ROUTES=("/private(.*)",))
+    response = app.test_client().get("/private?tab=1", headers={"Accept": "text/html"})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/sign-in?redirect_url=%2Fprivate%3Ftab%3D1"
+
+
+def _rate_limited_app(make_app, **extra):
+    return make_app(CLERK_RATE_LIMITS={"sign_in": "3/minute"}, **extra)
+
+
+def _hit_sign_in_limit(app):
+    client = app.test_client()
+    token = csrf_token(client)
+    statuses = []
+    for _ in range(4):
+        response = client.post("/__clerk/sign-in", data={
+            "csrf_token": token, "return_to": "/sign-in", "identifier": "a@example.com"})
+        statuses.append(response.status_code)
+    return statuses, response
+
+
+def test_sign_in_is_rate_limited_with_retry_after(make_app):
+    statuses, response = _hit_sign_in_limit(_rate_limited_app(make_app))
+    assert statuses == [303, 303, 303, 429]
+    assert 0 < int(response.headers["Retry-After"]) <= 60
+    assert "Too many requests" in response.get_data(as_text=True)
+
+
+def test_rate_limits_can_live_in_redis(make_app):
+    if not REDIS_URL:
+        service_missing("CLERK_TEST_REDIS_URL is not set")
+    import redis
+    try:
+        redis.Redis.from_url(REDIS_URL).flushdb()
+    except redis.RedisError as exc:
+        service_missing(f"Redis at {REDIS_URL} unreachable: {exc}")
+    app = _rate_limited_app(make_app, CLERK_REDIS_URL=REDIS_URL)
+    statuses, _ = _hit_sign_in_limit(app)
+    assert statuses == [303, 303, 303, 429]
+    # A second process (another app on the same Redis) sees the same counter.
+    other = _rate_limited_app(make_app, CLERK_REDIS_URL=REDIS_URL)
+    statuses, _ = _hit_sign_in_limit(other)
+    assert statuses == [429, 429, 429, 429]
+    redis.Redis.from_url(REDIS_URL).flushdb()
+
+
+def test_lockout_after_ten_failures_for_an_hour(app, client, user, monkeypatch):
+    sign_out(client)
+    for _ in range(10):
+        assert sign_in(client, password="wrong password here").status_code == 422
+    response = sign_in(client)  # the right password, too late
+    assert response.status_code == 403
+    assert "Your account is locked" in response.get_data(as_text=True)
+    real_now = clock.now
+    monkeypatch.setattr(clock, "now", lambda: real_now() + timedelta(minutes=61))
+    assert sign_in(client).status_code == 303
+
+
+def test_success_resets_the_failure_counter(app, client, user):
+    sign_out(client)
+    for _ in range(9):
+        sign_in(client, password="wrong password here")
+    assert sign_in(client).status_code == 303
+    sign_out(client)
+    for _ in range(9):
+        sign_in(client, password="wrong password here")
+    assert sign_in(client).status_code == 303
+
+
+def test_password_reset_lifts_the_lockout(app, client, user):
+    from conftest import last_code
+    sign_out(client)
+    for _ in range(10):
+        sign_in(client, password="wrong password here")
+    post(client, "/__clerk/sign-in", {"identifier": user["email"]})
+    post(client, "/__clerk/sign-in/forgot-password", {})
+    post(client, "/__clerk/sign-in/reset-code", {"code": last_code(app, user["email"])})
+    response = post(client, "/__clerk/sign-in/new-password", {
+        "password": "a fresh start for ada", "confirm_password": "a fresh start for ada"})
+    assert response.status_code == 303
+    sign_out(client)
+    assert sign_in(client, password="a fresh start for ada").status_code == 303
+
+
+def test_wrong_reset_codes_count_toward_the_lockout(app, client, user):
+    sign_out(client)
+    with app.extensions["clerk"].instance.store.session() as db:
+        before = db.query(User).one().failed_attempts
+    post(client, "/__clerk/sign-in", {"identifier": user["email"]})
+    post(client, "/__clerk/sign-in/forgot-password", {})
+    post(client, "/__clerk/sign-in/reset-code", {"code": "000001"})
+    with app.extensions["clerk"].instance.store.session() as db:
+        assert db.query(User).one().failed_attempts == before + 1
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("password", "x" * 1_000_000, "at most 256 characters"),
+    ("password", "short", "8 or more characters"),
+    ("email_address", "a" * 1_000_000 + "@example.com", "valid email address"),
+    ("email_address", "not-an-email", "valid email address"),
+    ("email_address", "", "Enter a value."),
+    ("first_name", "n" * 5000, "too long"),
+])
+def test_bad_sign_up_input_is_refused_in_place(app, client, field, value, message):
+    data = {"email_address": "new@example.com", "password": PASSWORD, "first_name": "Ok"}
+    data[field] = value
+    response = post(client, "/__clerk/sign-up", data, page="/sign-up")
+    assert response.status_code == 422
+    body = response.get_data(as_text=True)
+    assert message in body
+    assert 'aria-invalid="true"' in body, "the message sits next to the field"
+    with app.extensions["clerk"].instance.store.session() as db:
+        assert db.query(SignUp).count() == 0 and db.query(User).count() == 0
+
+
+def test_huge_password_at_sign_in_is_refused_without_hashing(app, client, user, monkeypatch):
+    sign_out(client)
+    post(client, "/__clerk/sign-in", {"identifier": user["email"]})
+    hasher = app.extensions["clerk"].instance.hasher
+    monkeypatch.setattr(hasher, "verify", lambda *a: pytest.fail("hashed a huge password"))
+    response = post(client, "/__clerk/sign-in/password", {"password": "p" * 1_000_000})
+    assert response.status_code == 422
+
+
+def test_flow_steps_out_of_order_are_refused(app, client):
+    response = post(client, "/__clerk/sign-in/password", {"password": PASSWORD})
+    assert response.status_code == 400
+    assert "This sign-in has expired" in response.get_data(as_text=True)
+    response = post(client, "/__clerk/sign-in/new-password",
+                    {"password": PASSWORD, "confirm_password": PASSWORD})
+    assert response.status_code == 400
+
+
+def test_dev_mailbox_is_only_for_development_and_loopback(app, make_app):
+    client = app.test_client()
+    assert client.get("/__clerk/dev/mail").status_code == 200
+    remote = client.get("/__clerk/dev/mail", environ_base={"REMOTE_ADDR": "203.0.113.9"})
+    assert remote.status_code == 404
+    quiet = make_app(CLERK_DEV_MAILBOX=False)
+    assert quiet.test_client().get("/__clerk/dev/mail").status_code == 404
