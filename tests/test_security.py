@@ -212,3 +212,23 @@ def test_dev_mailbox_is_only_for_development_and_loopback(app, make_app):
     assert remote.status_code == 404
     quiet = make_app(CLERK_DEV_MAILBOX=False)
     assert quiet.test_client().get("/__clerk/dev/mail").status_code == 404
+
+
+def test_security_events_are_logged_without_secrets(app, client, caplog):
+    import logging
+
+    from conftest import last_code, sign_up
+    caplog.set_level(logging.INFO, logger="flask_clerk.security")
+    sign_up(client, app)
+    code = last_code(app, "ada@example.com")
+    sign_out(client)
+    sign_in(client, password="a wrong password guess")
+    sign_in(client)
+    events = [r.clerk_event for r in caplog.records]
+    assert events == ["user.created", "sign_in.failed", "sign_in.succeeded"]
+    text = caplog.text + str(client.get_cookie("__session").value)
+    session_token = client.get_cookie("__session").value
+    for secret in (PASSWORD, "a wrong password guess", code, session_token,
+                   client.get_cookie("__client").value, app.config["CLERK_SECRET_KEY"]):
+        assert secret not in caplog.text
+    assert "user_" in text

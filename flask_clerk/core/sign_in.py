@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session as DbSession
 from ..errors import ClerkError
 from ..ids import new_id, new_token, token_hash
 from . import clock, emails
+from .audit import security_event
 from .codes import check_code, issue_code
 from .flows import FLOW_LIFETIME, find_flow, require_flow
 from .instance import Instance, RequestInfo
@@ -63,6 +64,8 @@ def attempt_password(
         if user is not None:
             register_failed_attempt(instance, user)
             db.commit()
+        security_event("sign_in.failed", user_id=user.id if user else None,
+                       reason="password", ip=request.ip_address)
         raise ClerkError("form_password_incorrect", field="password")
     assert user is not None and user.password_digest is not None
     if user.banned:
@@ -132,6 +135,7 @@ def reset_password(
     user.password_digest = instance.hasher.hash(password)
     user.password_last_updated_at = clock.now()
     revoke_user_sessions(instance, db, user.id)
+    security_event("password.reset", user_id=user.id, ip=request.ip_address)
     return _complete(instance, db, request, sign_in, user, previous_client_token)
 
 
@@ -158,4 +162,6 @@ def _complete(
                                previous_client_token=previous_client_token)
     db.delete(sign_in)
     db.commit()
+    security_event("sign_in.succeeded", user_id=user.id, session_id=signed_in.session.id,
+                   ip=request.ip_address)
     return signed_in

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session as DbSession
 from ..errors import ClerkError
 from ..ids import new_id, new_token, token_hash
 from . import clock, emails
+from .audit import security_event
 from .codes import check_code, issue_code
 from .flows import FLOW_LIFETIME, require_flow
 from .instance import Instance, RequestInfo
@@ -114,4 +115,6 @@ def verify_sign_up(
     signed_in = create_session(instance, db, user, request,
                                previous_client_token=previous_client_token)
     db.commit()
+    security_event("user.created", user_id=user.id, session_id=signed_in.session.id,
+                   ip=request.ip_address)
     return signed_in

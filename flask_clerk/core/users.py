@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session as DbSession
 from ..errors import ClerkError, NotFound
 from ..ids import new_id
 from . import clock, emails
+from .audit import security_event
 from .codes import check_code, issue_code
 from .instance import Instance
 from .models import EmailAddress, User
@@ -85,6 +86,8 @@ def register_failed_attempt(instance: Instance, user: User) -> None:
     settings = instance.settings
     user.failed_attempts = (user.failed_attempts or 0) + 1
     if user.failed_attempts >= settings.lockout_attempts:
+        if not user.is_locked(clock.now()):
+            security_event("user.locked", user_id=user.id)
         user.locked_until = clock.now() + timedelta(seconds=settings.lockout_duration)
 
 
@@ -238,6 +241,7 @@ def change_password(
     user.failed_attempts = 0
     revoked = revoke_user_sessions(instance, db, user.id, keep_session_id=current_session_id)
     db.commit()
+    security_event("password.changed", user_id=user.id, sessions_revoked=str(revoked))
     return revoked
 
 
@@ -252,3 +256,4 @@ def delete_user(instance: Instance, db: DbSession, user: User, *, confirmation: 
         end_session(instance, session, "removed")
     db.delete(user)
     db.commit()
+    security_event("user.deleted", user_id=user.id)
