@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,7 @@ from .errors import ClerkConfigError
 from .request import (
     CLIENT_COOKIE,
     SESSION_COOKIE,
+    auth_from_claims,
     compile_route_patterns,
     load_auth,
     unauthenticated_response,
@@ -44,16 +46,18 @@ class ClerkState:
     components: Components
     protected: re.Pattern[str] | None
 
-    def refresh(self, client_token: str) -> tuple[dict[str, Any], str] | None:
+    def refresh(self, client_token: str) -> str | None:
+        """A fresh session token for the browser's ``__client``, or None if it has none."""
         with self.instance.store.session() as db:
             result = sessions.refresh_session(self.instance, db, client_token, request_info())
         if result is None:
             return None
         token = result[1]
         try:
-            return self.instance.verifier.verify(token), token
-        except TokenInvalid:
+            self.instance.verifier.verify(token)
+        except TokenInvalid:  # e.g. this origin is not among CLERK_AUTHORIZED_PARTIES
             return None
+        return token
 
     def load_user(self, user_id: str) -> ClerkUser | None:
         user = db_session().get(User, user_id)
@@ -142,8 +146,8 @@ class ClerkAuth:
             protected=compile_route_patterns(settings.protected_routes),
         )
         app.extensions["clerk"] = clerk_state
-        app.before_request(_before_request)
-        app.after_request(_after_request)
+        instance.verifier.build = auth_from_claims
+        app.before_request(_before_request_hook(clerk_state))
         app.teardown_appcontext(_close_db)
         app.jinja_env.globals["clerk"] = clerk_state.components
 
@@ -152,26 +156,21 @@ class ClerkAuth:
         register_blueprints(app, settings)
 
 
-def _before_request() -> Response | None:
-    clerk_state = state()
-    load_auth(clerk_state)
+def _before_request_hook(clerk_state: ClerkState) -> Callable[[], Response | None]:
+    """Who is signed in, for every request; then the ``protect`` patterns."""
     protected = clerk_state.protected
-    if (
-        protected is not None
-        and g._clerk_auth.user_id is None
-        and protected.fullmatch(request.path)
-    ):
-        return unauthenticated_response()
-    return None
 
+    def before_request() -> Response | None:
+        current = load_auth(clerk_state)
+        if (
+            protected is not None
+            and current.user_id is None
+            and protected.fullmatch(request.path)
+        ):
+            return unauthenticated_response()
+        return None
 
-def _after_request(response: Response) -> Response:
-    token = g.get("_clerk_set_session")
-    if token is not None:
-        set_session_cookies(response, token)
-    elif g.get("_clerk_clear_cookies"):
-        clear_session_cookies(response)
-    return response
+    return before_request
 
 
 def set_session_cookies(response: Response, token: str, client_token: str | None = None) -> None:

@@ -15,7 +15,7 @@ from functools import wraps
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 from urllib.parse import urlencode
 
-from flask import current_app, g, jsonify, redirect, request
+from flask import after_this_request, current_app, g, jsonify, redirect, request
 from werkzeug.local import LocalProxy
 from werkzeug.wrappers import Response
 
@@ -94,40 +94,70 @@ def _current_user() -> ClerkUser | None:
 current_user: ClerkUser | None = cast("ClerkUser | None", LocalProxy(_current_user))
 
 
-def load_auth(state: ClerkState) -> None:
-    """Verify the session token; refresh it from ``__client`` when it is stale."""
-    header = request.headers.get("Authorization")
+def load_auth(state: ClerkState) -> Auth:
+    """Verify the session token; refresh it from ``__client`` when it is stale.
+
+    The hot path (a valid cookie or bearer token) resolves each request proxy once
+    and does dictionary lookups only: the verifier caches verified tokens together
+    with their ``Auth``.
+    """
+    ctx_g = g._get_current_object()  # type: ignore[attr-defined]
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    verifier = state.instance.verifier
+    header = req.environ.get("HTTP_AUTHORIZATION")
     if header and header[:7].lower() == "bearer ":
-        token = header[7:].strip()
         try:
-            g._clerk_auth = _auth_from(state.instance.verifier.verify(token), token)
+            ctx_g._clerk_auth = verifier.authenticate(header[7:].strip())
         except TokenInvalid:
-            g._clerk_auth = SIGNED_OUT
-        return
-    cookie = request.cookies.get(SESSION_COOKIE)
+            ctx_g._clerk_auth = SIGNED_OUT
+        return ctx_g._clerk_auth  # type: ignore[no-any-return]
+    cookies = req.cookies
+    cookie = cookies.get(SESSION_COOKIE)
     if cookie:
         try:
-            g._clerk_auth = _auth_from(state.instance.verifier.verify(cookie), cookie)
-            return
+            ctx_g._clerk_auth = verifier.authenticate(cookie)
+            return ctx_g._clerk_auth  # type: ignore[no-any-return]
         except TokenInvalid:
             pass
-    client_token = request.cookies.get(CLIENT_COOKIE)
+    client_token = cookies.get(CLIENT_COOKIE)
+    update: tuple[str, str | None] | None = None
+    ctx_g._clerk_auth = SIGNED_OUT
     if client_token:
-        refreshed = state.refresh(client_token)
-        if refreshed is not None:
-            claims, token = refreshed
-            g._clerk_auth = _auth_from(claims, token)
-            g._clerk_set_session = token
-            return
-        g._clerk_clear_cookies = True
+        token = state.refresh(client_token)
+        if token is not None:
+            ctx_g._clerk_auth = verifier.authenticate(token)
+            update = ("set", token)
+        else:
+            update = ("clear", None)
     elif cookie:
-        g._clerk_clear_cookies = True
-    g._clerk_auth = SIGNED_OUT
+        update = ("clear", None)
+    if update is not None:
+        ctx_g._clerk_cookie_update = update
+        after_this_request(_apply_cookie_update)
+    return ctx_g._clerk_auth  # type: ignore[no-any-return]
 
 
-def _auth_from(claims: dict[str, Any], token: str) -> Auth:
+def auth_from_claims(claims: dict[str, Any], token: str) -> Auth:
     return Auth(user_id=claims["sub"], session_id=claims["sid"], session_claims=claims,
                 token=token, actor=claims.get("act"))
+
+
+def cancel_cookie_update() -> None:
+    """A view that sets or clears the session cookies itself overrides the refresh."""
+    g._clerk_cookie_update = None
+
+
+def _apply_cookie_update(response: Response) -> Response:
+    from .extension import clear_session_cookies, set_session_cookies
+
+    update = g.get("_clerk_cookie_update")
+    if update is not None:
+        action, token = update
+        if action == "set" and token:
+            set_session_cookies(response, token)
+        else:
+            clear_session_cookies(response)
+    return response
 
 
 def wants_html() -> bool:

@@ -14,6 +14,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import jwt
@@ -40,6 +41,12 @@ class KeyPair:
     kid: str
     private_key_pem: str
     public_jwk: dict[str, Any]
+
+    @cached_property
+    def private_key(self) -> Any:
+        """The parsed key, loaded once: parsing and checking a PEM costs more per
+        token than the RSA signature itself."""
+        return serialization.load_pem_private_key(self.private_key_pem.encode(), password=None)
 
 
 def generate_key_pair() -> KeyPair:
@@ -86,7 +93,7 @@ def mint_session_token(
     if azp:
         claims["azp"] = azp
     return jwt.encode(
-        claims, key.private_key_pem, algorithm=ALGORITHM, headers={"kid": key.kid, "typ": "JWT"}
+        claims, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid, "typ": "JWT"}
     )
 
 
@@ -129,7 +136,9 @@ class TokenVerifier:
         self._keys_loaded_at = 0.0
         self._skew = skew
         self._authorized_parties = authorized_parties
-        self._cache: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        # token -> (claims, what `build` made of them); the signature is checked once.
+        self._cache: OrderedDict[str, tuple[dict[str, Any], Any]] = OrderedDict()
+        self.build: Callable[[dict[str, Any], str], Any] = lambda claims, token: claims
         self._cache_size = cache_size
         self._lock = threading.Lock()
         self.revoked = revoked or RevocationList()
@@ -145,13 +154,22 @@ class TokenVerifier:
 
     def verify(self, token: str) -> dict[str, Any]:
         """Claims of a valid token, or :class:`TokenInvalid`."""
-        claims = self._cache.get(token)
-        if claims is None:
+        return self._check(token)[0]  # type: ignore[no-any-return]
+
+    def authenticate(self, token: str) -> Any:
+        """``build(claims, token)`` for a valid token (built once per token), or raise."""
+        return self._check(token)[1]
+
+    def _check(self, token: str) -> tuple[dict[str, Any], Any]:
+        entry = self._cache.get(token)
+        if entry is None:
             claims = self._verify_signature(token)
+            entry = (claims, self.build(claims, token))
             with self._lock:
-                self._cache[token] = claims
+                self._cache[token] = entry
                 if len(self._cache) > self._cache_size:
                     self._cache.popitem(last=False)
+        claims = entry[0]
         now = self.clock()
         if now > claims["exp"] + self._skew:
             raise TokenInvalid("expired")
@@ -159,7 +177,7 @@ class TokenVerifier:
             raise TokenInvalid("not yet valid")
         if claims["sid"] in self.revoked:
             raise TokenInvalid("session revoked")
-        return claims
+        return entry
 
     def _key_for(self, kid: object) -> Any:
         if not isinstance(kid, str):

@@ -180,6 +180,26 @@ def sign_out(client: Any) -> Any:
 
 
 @pytest.fixture
+def frozen(monkeypatch):
+    """Move the engine's clock instead of sleeping: ``frozen.advance(seconds)``."""
+    from datetime import timedelta
+
+    from flask_clerk.core import clock
+
+    class Clock:
+        offset = timedelta()
+
+        def advance(self, seconds):
+            self.offset += timedelta(seconds=seconds)
+
+    state = Clock()
+    real_now = clock.now
+    monkeypatch.setattr(clock, "now", lambda: real_now() + state.offset)
+    monkeypatch.setattr(clock, "timestamp", lambda: clock.now().timestamp())
+    return state
+
+
+@pytest.fixture
 def user(app: Flask, client: Any) -> dict[str, str]:
     """A signed-up (and so signed-in) user on ``client``."""
     sign_up(client, app)

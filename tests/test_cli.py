@@ -52,10 +52,7 @@ def test_init_writes_keys_migrates_and_makes_a_signing_key(tmp_path):
     engine.dispose()
 
 
-def test_key_rotation_keeps_old_tokens_valid_until_they_expire(app, client, user, monkeypatch):
-    from datetime import timedelta
-
-    from flask_clerk.core import clock
+def test_key_rotation_keeps_old_tokens_valid_until_they_expire(app, client, user, frozen):
     from flask_clerk.core.keys import rotate_signing_key
 
     instance = app.extensions["clerk"].instance
@@ -68,6 +65,5 @@ def test_key_rotation_keeps_old_tokens_valid_until_they_expire(app, client, user
     assert api.get("/whoami", headers=headers).get_json()["user_id"], "old key still verifies"
     keys = client.get("/.well-known/jwks.json").get_json()["keys"]
     assert len(keys) == 2
-    real_now = clock.now
-    monkeypatch.setattr(clock, "now", lambda: real_now() + timedelta(seconds=120))
+    frozen.advance(120)
     assert len(client.get("/.well-known/jwks.json").get_json()["keys"]) == 1, "old key gone"

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
 import pytest
 
 from conftest import PASSWORD, REDIS_URL, csrf_token, post, service_missing, sign_in, sign_out
-from flask_clerk.core import clock
 from flask_clerk.core.models import SignIn, SignUp, User
 from flask_clerk.redirects import safe_redirect_url
 
@@ -118,15 +116,14 @@ def test_rate_limits_can_live_in_redis(make_app):
     redis.Redis.from_url(REDIS_URL).flushdb()
 
 
-def test_lockout_after_ten_failures_for_an_hour(app, client, user, monkeypatch):
+def test_lockout_after_ten_failures_for_an_hour(app, client, user, frozen):
     sign_out(client)
     for _ in range(10):
         assert sign_in(client, password="wrong password here").status_code == 422
     response = sign_in(client)  # the right password, too late
     assert response.status_code == 403
     assert "Your account is locked" in response.get_data(as_text=True)
-    real_now = clock.now
-    monkeypatch.setattr(clock, "now", lambda: real_now() + timedelta(minutes=61))
+    frozen.advance(61 * 60)
     assert sign_in(client).status_code == 303
 
 

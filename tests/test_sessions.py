@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from datetime import timedelta
 
-import pytest
 from sqlalchemy import event
 
 from conftest import post, sign_in, sign_out, sign_up
-from flask_clerk.core import clock
 
 
 @contextmanager
@@ -25,22 +22,6 @@ def count_sql(app):
         yield statements
     finally:
         event.remove(engine, "before_cursor_execute", record)
-
-
-@pytest.fixture
-def frozen(monkeypatch):
-    """Move the engine's clock: ``frozen.advance(seconds)``."""
-
-    class Clock:
-        offset = timedelta()
-
-        def advance(self, seconds):
-            self.offset += timedelta(seconds=seconds)
-
-    state = Clock()
-    real_now = clock.now
-    monkeypatch.setattr(clock, "now", lambda: real_now() + state.offset)
-    return state
 
 
 def whoami(client):

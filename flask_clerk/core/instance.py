@@ -72,7 +72,7 @@ class Instance:
                 authorized_parties=settings.authorized_parties,
                 cache_size=settings.token_cache_size,
                 revoked=revoked,
-                clock=lambda: clock.now().timestamp(),
+                clock=lambda: clock.timestamp(),
             ),
             revoked=revoked,
         )

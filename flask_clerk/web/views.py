@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ParamSpec
 
-from flask import Blueprint, g, redirect, request
+from flask import Blueprint, redirect, request
 from werkzeug.wrappers import Response
 
 from ..components import SIGN_IN_FLOW_COOKIE, SIGN_UP_FLOW_COOKIE
@@ -26,7 +26,7 @@ from ..extension import (
     state,
 )
 from ..redirects import safe_redirect_url
-from ..request import CLIENT_COOKIE, auth
+from ..request import CLIENT_COOKIE, auth, cancel_cookie_update
 from .devices import describe_device
 from .forms import form_action, form_state, return_to
 
@@ -74,8 +74,7 @@ def _signed_in(signed_in: SignedIn, destination: str, flow_cookie: str) -> Respo
     response = redirect(target, 303)
     set_session_cookies(response, signed_in.session_token, signed_in.client_token)
     _clear_flow(response, flow_cookie)
-    g._clerk_set_session = None  # the new cookies win over any refresh of this request
-    g._clerk_clear_cookies = False
+    cancel_cookie_update()  # the new cookies win over any refresh of this request
     return response
 
 
@@ -225,7 +224,7 @@ def sign_out() -> Response:
                                allowed_origins=settings.allowed_redirect_origins)
     response = redirect(target, 303)
     clear_session_cookies(response)
-    g._clerk_set_session = None
+    cancel_cookie_update()
     return response
 
 
@@ -320,7 +319,7 @@ def profile_delete() -> Response:
     users.delete_user(state().instance, db_session(), _me(), confirmation=_field("confirmation"))
     response = redirect(state().settings.after_sign_out_url, 303)
     clear_session_cookies(response)
-    g._clerk_set_session = None
+    cancel_cookie_update()
     return response
 
 
