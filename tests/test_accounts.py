@@ -172,3 +172,15 @@ def test_forgot_password_for_unknown_email_looks_the_same(app, client):
     assert app.extensions["clerk"].instance.dev_mailbox.mails("ghost@example.com") == []
     response = post(browser, "/__clerk/sign-in/reset-code", {"code": "123456"})
     assert response.status_code == 422 and "Incorrect code." in response.get_data(as_text=True)
+
+
+def test_abandoned_flows_expire_and_are_purged(app, client, frozen):
+    from flask_clerk.core.models import SignIn
+    post(client, "/__clerk/sign-in", {"identifier": "late@example.com"})
+    assert "Enter your password" in client.get("/sign-in").get_data(as_text=True)
+    frozen.advance(3601)
+    assert "Enter your password" not in client.get("/sign-in").get_data(as_text=True)
+    assert post(client, "/__clerk/sign-in/password", {"password": PASSWORD}).status_code == 400
+    post(app.test_client(), "/__clerk/sign-in", {"identifier": "next@example.com"})
+    with app.extensions["clerk"].instance.store.session() as db:
+        assert [s.identifier for s in db.query(SignIn)] == ["next@example.com"]

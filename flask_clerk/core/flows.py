@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session as DbSession
 
 from ..errors import ClerkError
@@ -32,3 +32,8 @@ def require_flow(db: DbSession, model: type[F], flow_token: str | None) -> F:
     if flow is None:
         raise ClerkError("sign_in_expired" if model is SignIn else "sign_up_expired", status=400)
     return flow
+
+
+def purge_expired_flows(db: DbSession, model: type[F]) -> None:
+    """Forget flows nobody finished, so the table stays as small as the traffic."""
+    db.execute(delete(model).where(model.expire_at <= clock.now()))

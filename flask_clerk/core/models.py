@@ -174,7 +174,7 @@ class SignUp(Timestamps, CodeVerification, Base):
     # no code exists that could complete it (the owner got a notice instead).
     email_taken: Mapped[bool] = mapped_column(default=False)
     status: Mapped[str] = mapped_column(String(30), default="missing_requirements")
-    expire_at: Mapped[datetime]
+    expire_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class SignIn(Timestamps, CodeVerification, Base):
@@ -188,7 +188,7 @@ class SignIn(Timestamps, CodeVerification, Base):
     user_id: Mapped[str | None] = mapped_column(ForeignKey("clerk_users.id", ondelete="CASCADE"))
     # needs_first_factor -> (reset: needs_reset_code -> needs_new_password) -> complete
     status: Mapped[str] = mapped_column(String(30), default="needs_first_factor")
-    expire_at: Mapped[datetime]
+    expire_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class SigningKey(Base):

@@ -15,7 +15,7 @@ from ..ids import new_id, new_token, token_hash
 from . import clock, emails
 from .audit import security_event
 from .codes import check_code, issue_code
-from .flows import FLOW_LIFETIME, find_flow, require_flow
+from .flows import FLOW_LIFETIME, find_flow, purge_expired_flows, require_flow
 from .instance import Instance, RequestInfo
 from .models import SignIn, User
 from .sessions import SignedIn, create_session, revoke_user_sessions
@@ -35,6 +35,7 @@ def start_sign_in(
     instance.rate_limiter.hit("sign_in", request.ip_address or "-")
     address = normalize_email(identifier, field="identifier")
     user = find_user_by_email(db, address)
+    purge_expired_flows(db, SignIn)
     flow_token = new_token()
     sign_in = SignIn(
         id=new_id("sia"), flow_token_hash=token_hash(flow_token), identifier=address,

@@ -17,7 +17,7 @@ from ..ids import new_id, new_token, token_hash
 from . import clock, emails
 from .audit import security_event
 from .codes import check_code, issue_code
-from .flows import FLOW_LIFETIME, require_flow
+from .flows import FLOW_LIFETIME, purge_expired_flows, require_flow
 from .instance import Instance, RequestInfo
 from .models import SignUp
 from .sessions import SignedIn, create_session
@@ -47,6 +47,7 @@ def start_sign_up(
     check_new_password(instance, password, None, password_context(instance, address, first, last))
     digest = instance.hasher.hash(password)
     taken = find_user_by_email(db, address) is not None
+    purge_expired_flows(db, SignUp)
     flow_token = new_token()
     sign_up = SignUp(
         id=new_id("sua"), flow_token_hash=token_hash(flow_token), email_address=address,
