@@ -26,6 +26,7 @@ from .request import (
     auth_from_claims,
     compile_route_patterns,
     load_auth,
+    private_response,
     unauthenticated_response,
 )
 from .settings import DEFAULTS, Settings, apply_defaults
@@ -162,12 +163,10 @@ def _before_request_hook(clerk_state: ClerkState) -> Callable[[], Response | Non
 
     def before_request() -> Response | None:
         current = load_auth(clerk_state)
-        if (
-            protected is not None
-            and current.user_id is None
-            and protected.fullmatch(request.path)
-        ):
-            return unauthenticated_response()
+        if protected is not None and protected.fullmatch(request.path):
+            if current.user_id is None:
+                return unauthenticated_response()
+            private_response()
         return None
 
     return before_request

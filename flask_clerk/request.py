@@ -193,9 +193,21 @@ def login_required(view: Callable[P, R]) -> Callable[P, R | Response]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | Response:
         if not auth().is_signed_in:
             return unauthenticated_response()
+        private_response()
         return view(*args, **kwargs)
 
     return wrapper
+
+
+def private_response() -> None:
+    """Keep a signed-in user's page out of shared and back-forward caches."""
+    after_this_request(_no_store)
+
+
+def _no_store(response: Response) -> Response:
+    response.headers.setdefault("Cache-Control", "private, no-store")
+    response.vary.add("Cookie")
+    return response
 
 
 def compile_route_patterns(patterns: tuple[str, ...]) -> re.Pattern[str] | None:

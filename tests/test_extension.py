@@ -201,3 +201,15 @@ def test_current_user_has_clerks_fields(app, client):
     assert data["id"].startswith("user_") and data["first_name"] == "Ada"
     assert data["email0"] == data["primary"] == "ada@example.com"
     assert data["public_metadata"] == {} and data["verified"] == "verified"
+
+
+def test_signed_in_pages_are_not_cached(make_app):
+    app = make_app(CLERK_PROTECTED_ROUTES=("/whoami",))
+    client = app.test_client()
+    sign_up(client, app)
+    for path in ("/private", "/whoami", "/user"):
+        response = client.get(path)
+        assert response.status_code == 200
+        assert response.headers["Cache-Control"] == "private, no-store", path
+        assert "Cookie" in response.headers["Vary"]
+    assert "no-store" not in client.get("/").headers.get("Cache-Control", "")

@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 from ..core.keys import public_jwks
 from ..extension import db_session, state
 from ..redirects import safe_redirect_url
-from ..request import auth, unauthenticated_response
+from ..request import auth, private_response, unauthenticated_response
 from ..settings import Settings
 from ..tokens import jwks
 
@@ -50,6 +50,7 @@ def account_page(page: str) -> Response | str:
             return redirect(safe_redirect_url(
                 request.args.get("redirect_url"), fallback=destination,
                 allowed_origins=settings.allowed_redirect_origins))
+    private_response()
     return render_template("clerk/account_page.html", component=component,
                            application_name=settings.application_name)
 
