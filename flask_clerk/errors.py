@@ -32,7 +32,7 @@ MESSAGES: dict[str, str] = {
     "form_password_mismatch": "Passwords don't match.",
     "form_code_incorrect": "Incorrect code.",
     "form_code_expired": "This code has expired. Request a new one.",
-    "form_code_attempts_exceeded": "Too many incorrect attempts. Request a new code.",
+    "form_code_attempts_exceeded": "Too many incorrect attempts. Start again.",
     "form_confirmation_mismatch": "Type “{expected}” to confirm.",
     "verification_resend_too_soon": "Wait {seconds} seconds before requesting a new code.",
     "sign_in_expired": "This sign-in has expired. Start again.",

@@ -68,10 +68,14 @@ DEFAULTS: dict[str, Any] = {
 }
 
 RATE_LIMITS: dict[str, str] = {
+    # per client IP
     "sign_in": "30/minute",
     "sign_up": "10/minute",
     "send_code": "5/minute",
     "verify": "30/minute",
+    # per email address, whoever asks: mails sent to it, and code guesses for it
+    "address_sends": "10/hour",
+    "address_guesses": "20/hour",
 }
 
 _TUPLES = {

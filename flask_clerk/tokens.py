@@ -25,6 +25,7 @@ from jwt.algorithms import RSAAlgorithm
 from .ids import new_id, new_token
 
 ALGORITHM = "RS256"
+KEY_RELOAD_INTERVAL = 60.0  # seconds
 _REQUIRED_CLAIMS = ("exp", "iat", "nbf", "sub", "sid")
 
 
@@ -180,13 +181,14 @@ class TokenVerifier:
         return entry
 
     def _key_for(self, kid: object) -> Any:
+        # Keys are re-read at most once a minute, on a cache miss only: a rotation
+        # made by another process is picked up, and a retired key drops out once
+        # its tokens have expired (the loader leaves it out from then on).
         if not isinstance(kid, str):
             raise TokenInvalid("missing kid")
-        if self._keys is None:
+        if self._keys is None or time.monotonic() - self._keys_loaded_at > KEY_RELOAD_INTERVAL:
             self.reload_keys()
         assert self._keys is not None
-        if kid not in self._keys and time.monotonic() - self._keys_loaded_at > 60:
-            self.reload_keys()
         key = self._keys.get(kid)
         if key is None:
             raise TokenInvalid("unknown kid")

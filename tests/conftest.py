@@ -19,6 +19,7 @@ from sqlalchemy import create_engine, text
 from flask_clerk import ClerkAuth, auth, current_user, login_required
 from flask_clerk.cli import new_instance_keys
 from flask_clerk.core.models import Base
+from flask_clerk.settings import RATE_LIMITS
 
 REQUIRE_SERVICES = os.environ.get("CLERK_REQUIRE_SERVICES") == "1"
 PG_URL = os.environ.get("CLERK_TEST_DATABASE_URL")
@@ -79,8 +80,7 @@ def build_app(database_url: str, **config: Any) -> Flask:
         CLERK_DATABASE_URL=database_url,
         CLERK_APPLICATION_NAME="Test App",
         # Limits stay on, but high: tests that hammer a flow on purpose lower them.
-        CLERK_RATE_LIMITS={k: "1000/minute" for k in ("sign_in", "sign_up", "send_code",
-                                                      "verify")},
+        CLERK_RATE_LIMITS={k: "1000/minute" for k in RATE_LIMITS},
     )
     app.config.update(config)
     ClerkAuth(app)

@@ -39,9 +39,17 @@ def test_wrong_code_is_refused_in_place_and_attempts_are_limited(app, client):
     assert "Incorrect code." in response.get_data(as_text=True)
     for _ in range(4):
         response = post(client, "/__clerk/sign-up/verify", {"code": wrong}, page="/sign-up")
-    assert "Too many incorrect attempts" in response.get_data(as_text=True)
     response = post(client, "/__clerk/sign-up/verify", {"code": code}, page="/sign-up")
     assert response.status_code == 422, "the right code no longer works after the limit"
+    assert "Too many incorrect attempts" in response.get_data(as_text=True)
+    # A new code does not bring new guesses: the limit is per flow.
+    with app.extensions["clerk"].instance.store.session() as db:
+        db.query(SignUp).one().code_sent_at = None  # skip the 30 s resend wait
+        db.commit()
+    assert post(client, "/__clerk/sign-up/resend", {}, page="/sign-up").status_code == 303
+    response = post(client, "/__clerk/sign-up/verify", {"code": last_code(app, "bo@example.com")},
+                    page="/sign-up")
+    assert "Too many incorrect attempts" in response.get_data(as_text=True)
     assert whoami(client)["user_id"] is None
 
 

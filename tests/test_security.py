@@ -7,6 +7,7 @@ import re
 import pytest
 
 from conftest import PASSWORD, REDIS_URL, csrf_token, post, service_missing, sign_in, sign_out
+from flask_clerk.core import clock
 from flask_clerk.core.models import SignIn, SignUp, User
 from flask_clerk.redirects import safe_redirect_url
 
@@ -229,3 +230,89 @@ def test_security_events_are_logged_without_secrets(app, client, caplog):
                    client.get_cookie("__client").value, app.config["CLERK_SECRET_KEY"]):
         assert secret not in caplog.text
     assert "user_" in text
+
+
+def test_parallel_wrong_passwords_still_lock_the_account(app, client, user):
+    """Guesses racing each other each get their own count (an atomic UPDATE)."""
+    from concurrent.futures import ThreadPoolExecutor
+    sign_out(client)
+    browsers = []
+    for _ in range(16):
+        browser = app.test_client()
+        post(browser, "/__clerk/sign-in", {"identifier": user["email"]})
+        token = csrf_token(browser)
+        browsers.append((browser, token))
+
+    def guess(pair):
+        browser, token = pair
+        return browser.post("/__clerk/sign-in/password", data={
+            "csrf_token": token, "return_to": "/sign-in", "password": "wrong password here"
+        }).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(guess, browsers))
+    assert statuses.count(422) <= 10, statuses
+    assert set(statuses) <= {422, 403}
+    with app.extensions["clerk"].instance.store.session() as db:
+        row = db.query(User).one()
+        assert row.failed_attempts >= 10 and row.locked_until is not None
+    assert sign_in(client).status_code == 403
+
+
+def test_unknown_identifiers_lock_like_real_accounts(app, client, user):
+    sign_out(client)
+    real = [sign_in(app.test_client(), password="wrong password here").status_code
+            for _ in range(11)]
+    ghost = [sign_in(app.test_client(), email="ghost@example.com",
+                     password="wrong password here").status_code for _ in range(11)]
+    assert real == ghost == [422] * 10 + [403]
+
+
+def test_code_guesses_are_limited_per_address_across_flows(make_app):
+    app = make_app(CLERK_RATE_LIMITS={"address_guesses": "8/hour"})
+    statuses = []
+    for _ in range(3):  # fresh flows do not bring fresh guesses for the same address
+        browser = app.test_client()
+        post(browser, "/__clerk/sign-up", {"email_address": "target@example.com",
+                                           "password": PASSWORD}, page="/sign-up")
+        for _ in range(3):
+            statuses.append(post(browser, "/__clerk/sign-up/verify", {"code": "999999"},
+                                 page="/sign-up").status_code)
+    assert statuses[:8] == [422] * 8 and statuses[8] == 429
+
+
+def test_rotated_keys_reach_other_processes_and_retire(make_app, frozen, monkeypatch):
+    """`flask clerk keys rotate` runs in another process: this one follows within a
+    minute, and the retired key stops verifying once its tokens have expired."""
+    import jwt as pyjwt
+
+    from conftest import sign_up
+    from flask_clerk import tokens
+    from flask_clerk.core import instance as instance_module
+    from flask_clerk.core.keys import rotate_signing_key
+    app = make_app()
+    client = app.test_client()
+    sign_up(client, app)
+    instance = app.extensions["clerk"].instance
+    old_key = instance.signing_key()
+    other = make_app(CLERK_DATABASE_URL=app.config["CLERK_DATABASE_URL"])
+    with other.extensions["clerk"].instance.store.session() as db:
+        new_key = rotate_signing_key(db)
+    monkeypatch.setattr(tokens, "KEY_RELOAD_INTERVAL", -1.0)
+    monkeypatch.setattr(instance_module, "KEY_RELOAD_INTERVAL", -1.0)
+    assert instance.signing_key().kid == new_key.kid
+    frozen.advance(120)  # the old key's last tokens have expired
+    forged = tokens.mint_session_token(
+        key=old_key, issuer=instance.settings.issuer, user_id="user_victim",
+        session_id="sess_x", lifetime=60, azp=None, first_factor_age_minutes=0,
+        now=frozen_now())
+    api = app.test_client()
+    assert api.get("/whoami", headers={"Authorization": f"Bearer {forged}"}).get_json()[
+        "user_id"] is None
+    assert client.get("/whoami").get_json()["user_id"], "refreshed with the new key"
+    header = pyjwt.get_unverified_header(client.get_cookie("__session").value)
+    assert header["kid"] == new_key.kid
+
+
+def frozen_now():
+    return clock.now().timestamp()

@@ -3,14 +3,19 @@
 A code lives on any row with the :class:`~flask_clerk.core.models.CodeVerification`
 columns (a sign-up, a sign-in's password reset, an email address being added).
 Its hash is keyed with the instance secret and the row's id, so a code cannot be
-replayed against another flow.
+replayed against another flow. Guesses are counted per flow, atomically and
+before the comparison, and a resend does not reset the count: a flow gets
+``CLERK_CODE_ATTEMPTS`` guesses in all, however many codes it asks for.
 """
 
 from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session as DbSession
 
 from ..errors import ClerkError
 from ..ids import constant_time_equal, keyed_hash
@@ -36,30 +41,35 @@ def issue_code(
     target.code_hash = keyed_hash(key, f"{target.id}:{code}")
     target.code_expires_at = now + timedelta(seconds=lifetime)
     target.code_sent_at = now
-    target.code_attempts = 0
+    target.code_attempts = target.code_attempts or 0
     return code
 
 
 def check_code(
-    target: HasCode, code: str, *, key: bytes, max_attempts: int, now: datetime
+    db: DbSession, target: HasCode, code: str, *, key: bytes, max_attempts: int, now: datetime
 ) -> None:
-    """Accept ``code`` once, or raise; a wrong guess counts as an attempt.
-
-    The caller commits after this returns or raises, so attempts are recorded.
-    """
+    """Accept ``code`` once, or raise. Each well-formed guess is counted (and
+    committed) before it is compared, so parallel guesses cannot share a count."""
     code = "".join(code.split())
-    if target.code_hash is None or target.code_expires_at is None:
-        raise ClerkError("form_code_expired", field="code")
-    if target.code_attempts >= max_attempts:
-        raise ClerkError("form_code_attempts_exceeded", field="code")
-    if now > target.code_expires_at:
+    if target.code_hash is None or target.code_expires_at is None or now > target.code_expires_at:
         raise ClerkError("form_code_expired", field="code")
     if len(code) != 6 or not code.isdigit():
         raise ClerkError("form_code_incorrect", field="code")
+    if _count_attempt(db, target) > max_attempts:
+        raise ClerkError("form_code_attempts_exceeded", field="code")
     if not constant_time_equal(target.code_hash, keyed_hash(key, f"{target.id}:{code}")):
-        target.code_attempts += 1
-        if target.code_attempts >= max_attempts:
-            raise ClerkError("form_code_attempts_exceeded", field="code")
         raise ClerkError("form_code_incorrect", field="code")
     target.code_hash = None
     target.code_expires_at = None
+
+
+def _count_attempt(db: DbSession, target: HasCode) -> int:
+    model: Any = type(target)
+    count: int = db.execute(
+        update(model)
+        .where(model.id == target.id)
+        .values(code_attempts=model.code_attempts + 1)
+        .returning(model.code_attempts)
+    ).scalar_one()
+    db.commit()
+    return count

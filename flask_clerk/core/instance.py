@@ -7,11 +7,18 @@ together with a database session, and never touch Flask's request globals.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..settings import Settings
-from ..tokens import KeyPair, RevocationList, TokenVerifier, mint_session_token
+from ..tokens import (
+    KEY_RELOAD_INTERVAL,
+    KeyPair,
+    RevocationList,
+    TokenVerifier,
+    mint_session_token,
+)
 from . import clock
 from .keys import ensure_signing_key, public_jwks
 from .mail import DevMailbox, Mailer
@@ -40,6 +47,7 @@ class Instance:
     verifier: TokenVerifier
     revoked: RevocationList
     _signing_key: KeyPair | None = None
+    _signing_key_loaded_at: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -65,6 +73,7 @@ class Instance:
                 settings.rate_limits,
                 storage_uri=settings.redis_url or "memory://",
                 enabled=settings.ratelimit_enabled,
+                lockout=(settings.lockout_attempts, settings.lockout_duration),
             ),
             verifier=TokenVerifier(
                 load_keys,
@@ -78,9 +87,15 @@ class Instance:
         )
 
     def signing_key(self) -> KeyPair:
-        if self._signing_key is None:
+        """The active key, re-read once a minute so a rotation made by another
+        process (``flask clerk keys rotate``) reaches this one."""
+        now = time.monotonic()
+        if self._signing_key is None or now - self._signing_key_loaded_at > KEY_RELOAD_INTERVAL:
             with self._lock, self.store.session() as db:
-                self._signing_key = ensure_signing_key(db)
+                pair = ensure_signing_key(db)
+            if self._signing_key is None or pair.kid != self._signing_key.kid:
+                self._signing_key = pair  # keep the parsed key of an unchanged pair
+            self._signing_key_loaded_at = now
         return self._signing_key
 
     def forget_signing_key(self) -> None:

@@ -20,9 +20,14 @@ from ..errors import RateLimited
 
 
 class RateLimiter:
-    def __init__(self, limits: Mapping[str, str], *, storage_uri: str, enabled: bool) -> None:
+    def __init__(
+        self, limits: Mapping[str, str], *, storage_uri: str, enabled: bool,
+        lockout: tuple[int, int] = (10, 3600),
+    ) -> None:
         self.enabled = enabled
         self._items: dict[str, RateLimitItem] = {name: parse(v) for name, v in limits.items()}
+        attempts, seconds = lockout
+        self._phantom = parse(f"{attempts}/{seconds} seconds")
         self._limiter = MovingWindowRateLimiter(storage_from_string(storage_uri))
 
     def hit(self, name: str, key: str) -> None:
@@ -33,6 +38,20 @@ class RateLimiter:
         if not self._limiter.hit(item, "flask_clerk", name, key):
             reset_at = self._limiter.get_window_stats(item, "flask_clerk", name, key).reset_time
             raise RateLimited(max(1, math.ceil(reset_at - time.time())))
+
+    def phantom_lockout(self, identifier: str) -> int | None:
+        """Count a failed sign-in for an identifier without an account; past the
+        lockout limit, the seconds a real account would stay locked (else None).
+
+        Always on (even with rate limits off): it keeps the lockout from telling
+        which identifiers have accounts.
+        """
+        if self._limiter.hit(self._phantom, "flask_clerk", "phantom_lockout", identifier):
+            return None
+        stats = self._limiter.get_window_stats(
+            self._phantom, "flask_clerk", "phantom_lockout", identifier
+        )
+        return max(1, math.ceil(stats.reset_time - time.time()))
 
     def reset(self) -> None:
         self._limiter.storage.reset()

@@ -20,12 +20,13 @@ from .instance import Instance, RequestInfo
 from .models import SignIn, User
 from .sessions import SignedIn, create_session, revoke_user_sessions
 from .users import (
+    attempt_failed,
+    attempt_succeeded,
     check_new_password,
+    claim_attempt,
     find_user_by_email,
     normalize_email,
     password_context,
-    raise_if_locked,
-    register_failed_attempt,
 )
 
 
@@ -59,21 +60,36 @@ def attempt_password(
         # No stored password is this long: refuse before hashing a megabyte.
         raise ClerkError("form_password_incorrect", field="password")
     user = db.get(User, sign_in.user_id) if sign_in.user_id else None
-    if user is not None:
-        raise_if_locked(user)
-    if not instance.hasher.verify(user.password_digest if user else None, password):
-        if user is not None:
-            register_failed_attempt(instance, user)
-            db.commit()
-        security_event("sign_in.failed", user_id=user.id if user else None,
-                       reason="password", ip=request.ip_address)
+    if user is None:
+        _unknown_identifier_attempt(instance, sign_in.identifier, password)
+        security_event("sign_in.failed", reason="unknown identifier", ip=request.ip_address)
         raise ClerkError("form_password_incorrect", field="password")
-    assert user is not None and user.password_digest is not None
+    try:
+        claim_attempt(instance, db, user)
+    except ClerkError:
+        instance.hasher.verify_dummy(password)  # a locked account answers no faster
+        raise
+    if not instance.hasher.verify(user.password_digest, password):
+        attempt_failed(instance, db, user)
+        security_event("sign_in.failed", user_id=user.id, reason="password",
+                       ip=request.ip_address)
+        raise ClerkError("form_password_incorrect", field="password")
+    attempt_succeeded(user)
+    assert user.password_digest is not None
     if user.banned:
         raise ClerkError("user_banned", status=403)
     if instance.hasher.needs_rehash(user.password_digest):
         user.password_digest = instance.hasher.hash(password)
     return _complete(instance, db, request, sign_in, user, previous_client_token)
+
+
+def _unknown_identifier_attempt(instance: Instance, identifier: str, password: str) -> None:
+    """What a real account would do, for an identifier that has none: hash, count
+    the failure, and past the lockout limit answer "locked" like a real account."""
+    instance.hasher.verify_dummy(password)
+    retry_after = instance.rate_limiter.phantom_lockout(identifier)
+    if retry_after is not None:
+        raise ClerkError("user_locked", status=403, minutes=max(1, (retry_after + 59) // 60))
 
 
 def start_password_reset(
@@ -85,6 +101,7 @@ def start_password_reset(
     sign_in = require_flow(db, SignIn, flow_token)
     if sign_in.status not in {"needs_first_factor", "needs_reset_code"}:
         raise ClerkError("sign_in_expired", status=400)
+    instance.rate_limiter.hit("address_sends", sign_in.identifier)
     code = issue_code(sign_in, key=settings.code_key, lifetime=settings.code_lifetime,
                       resend_interval=settings.code_resend_interval, now=clock.now())
     sign_in.status = "needs_reset_code"
@@ -101,15 +118,18 @@ def verify_reset_code(
     settings = instance.settings
     instance.rate_limiter.hit("verify", request.ip_address or "-")
     sign_in = _flow(db, flow_token, "needs_reset_code")
+    instance.rate_limiter.hit("address_guesses", sign_in.identifier)
     user = db.get(User, sign_in.user_id) if sign_in.user_id else None
     if user is None:
         sign_in.code_hash = new_token()  # nothing was sent: no guess may succeed
+    else:
+        claim_attempt(instance, db, user, refuse_when_locked=False)
     try:
-        check_code(sign_in, code, key=settings.code_key, max_attempts=settings.code_attempts,
-                   now=clock.now())
+        check_code(db, sign_in, code, key=settings.code_key,
+                   max_attempts=settings.code_attempts, now=clock.now())
     except ClerkError:
         if user is not None:
-            register_failed_attempt(instance, user)
+            attempt_failed(instance, db, user)
         db.commit()
         raise
     sign_in.status = "needs_new_password"

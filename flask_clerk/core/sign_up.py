@@ -72,6 +72,7 @@ def resend_sign_up_code(
 
 def _send_code(instance: Instance, sign_up: SignUp) -> None:
     settings = instance.settings
+    instance.rate_limiter.hit("address_sends", sign_up.email_address)
     # For a taken address a code is issued too (never sent), so that the flow's
     # state, timing and later answers are the same as for a new address.
     code = issue_code(sign_up, key=settings.code_key, lifetime=settings.code_lifetime,
@@ -96,9 +97,10 @@ def verify_sign_up(
         # Never completes: the code was not sent to anyone. Burn the code (the
         # owner's mailbox is the only way in) while answering like a wrong guess.
         sign_up.code_hash = new_token()
+    instance.rate_limiter.hit("address_guesses", sign_up.email_address)
     try:
-        check_code(sign_up, code, key=settings.code_key, max_attempts=settings.code_attempts,
-                   now=clock.now())
+        check_code(db, sign_up, code, key=settings.code_key,
+                   max_attempts=settings.code_attempts, now=clock.now())
     except ClerkError:
         db.commit()
         raise

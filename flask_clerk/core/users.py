@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
@@ -81,21 +81,68 @@ def check_new_password(
         raise ClerkError("form_password_mismatch", field="confirm_password")
 
 
-def register_failed_attempt(instance: Instance, user: User) -> None:
-    """Count a failed password or code; lock the account past the limit."""
-    settings = instance.settings
-    user.failed_attempts = (user.failed_attempts or 0) + 1
-    if user.failed_attempts >= settings.lockout_attempts:
-        if not user.is_locked(clock.now()):
-            security_event("user.locked", user_id=user.id)
-        user.locked_until = clock.now() + timedelta(seconds=settings.lockout_duration)
+def claim_attempt(
+    instance: Instance, db: DbSession, user: User, *, refuse_when_locked: bool = True
+) -> None:
+    """Count a password or code attempt on ``user`` *before* checking it.
+
+    The increment is one atomic UPDATE, committed at once: parallel guesses each
+    get their own number, and the ones past the limit are refused unchecked. A
+    success resets the count (:func:`attempt_succeeded`); a failure that reaches
+    the limit locks the account (:func:`attempt_failed`). A password reset, the
+    way out of a lockout, counts its code guesses without being refused
+    (``refuse_when_locked=False``); its own per-flow and per-address limits bound it.
+    """
+    now = clock.now()
+    if user.locked_until is not None and user.locked_until <= now:
+        # The lockout ran out: a fresh start.
+        db.execute(update(User).where(User.id == user.id, User.locked_until <= now)
+                   .values(failed_attempts=0, locked_until=None))
+        db.commit()
+    if not refuse_when_locked:
+        db.execute(update(User).where(User.id == user.id)
+                   .values(failed_attempts=User.failed_attempts + 1))
+        db.commit()
+        return
+    raise_if_locked(user)
+    count = db.execute(
+        update(User)
+        .where(User.id == user.id)
+        .values(failed_attempts=User.failed_attempts + 1)
+        .returning(User.failed_attempts)
+    ).scalar_one()
+    db.commit()
+    if count > instance.settings.lockout_attempts:
+        _lock(instance, db, user)
+        raise_if_locked(user)
+
+
+def attempt_failed(instance: Instance, db: DbSession, user: User) -> None:
+    if user.failed_attempts >= instance.settings.lockout_attempts:
+        _lock(instance, db, user)
+
+
+def attempt_succeeded(user: User) -> None:
+    user.failed_attempts = 0
+    user.locked_until = None
+
+
+def _lock(instance: Instance, db: DbSession, user: User) -> None:
+    now = clock.now()
+    if not user.is_locked(now):
+        user.locked_until = now + timedelta(seconds=instance.settings.lockout_duration)
+        db.commit()
+        security_event("user.locked", user_id=user.id)
 
 
 def raise_if_locked(user: User) -> None:
     now = clock.now()
     if user.locked_until is not None and user.locked_until > now:
-        minutes = max(1, int((user.locked_until - now).total_seconds() + 59) // 60)
-        raise ClerkError("user_locked", status=403, minutes=minutes)
+        raise ClerkError("user_locked", status=403, minutes=_minutes(user.locked_until - now))
+
+
+def _minutes(delta: timedelta) -> int:
+    return max(1, int(delta.total_seconds() + 59) // 60)
 
 
 def create_user(
@@ -156,6 +203,7 @@ def _send_email_code(instance: Instance, db: DbSession, user: User, email: Email
     the same answer here, and its owner a notice instead of a code, so adding an
     address cannot be used to probe for accounts."""
     settings = instance.settings
+    instance.rate_limiter.hit("address_sends", email.email_address)
     code = issue_code(email, key=settings.code_key, lifetime=settings.code_lifetime,
                       resend_interval=settings.code_resend_interval, now=clock.now())
     db.commit()
@@ -181,13 +229,15 @@ def verify_email_address(
 ) -> None:
     settings = instance.settings
     email = _own_email(user, email_id)
+    instance.rate_limiter.hit("address_guesses", email.email_address)
+    claim_attempt(instance, db, user)
     try:
-        check_code(email, code, key=settings.code_key, max_attempts=settings.code_attempts,
+        check_code(db, email, code, key=settings.code_key, max_attempts=settings.code_attempts,
                    now=clock.now())
     except ClerkError:
-        register_failed_attempt(instance, user)
-        db.commit()
+        attempt_failed(instance, db, user)
         raise
+    attempt_succeeded(user)
     email.verification_status = "verified"
     email.verification_strategy = "email_code"
     try:
@@ -222,13 +272,13 @@ def change_password(
 
     Returns how many other sessions were revoked.
     """
-    raise_if_locked(user)
+    claim_attempt(instance, db, user)
     if len(current_password) > instance.settings.password_max_length or not (
         instance.hasher.verify(user.password_digest, current_password)
     ):
-        register_failed_attempt(instance, user)
-        db.commit()
+        attempt_failed(instance, db, user)
         raise ClerkError("form_password_incorrect", field="current_password")
+    attempt_succeeded(user)
     primary = user.primary_email
     check_new_password(
         instance, new_password, confirm_password,
@@ -238,7 +288,6 @@ def change_password(
     )
     user.password_digest = instance.hasher.hash(new_password)
     user.password_last_updated_at = clock.now()
-    user.failed_attempts = 0
     revoked = revoke_user_sessions(instance, db, user.id, keep_session_id=current_session_id)
     db.commit()
     security_event("password.changed", user_id=user.id, sessions_revoked=str(revoked))
