@@ -144,8 +144,13 @@ def csrf_token(client: Any, page: str = "/sign-in") -> str:
 
 
 def post(client: Any, path: str, data: dict[str, str], page: str = "/sign-in") -> Any:
+    """Submit a component's form as the browser would from ``page``."""
+    from flask_clerk.web.forms import sign_return_to
+
+    with client.application.test_request_context():
+        signed_page = sign_return_to(page)
     return client.post(path, data={"csrf_token": csrf_token(client, page),
-                                   "return_to": page, **data})
+                                   "return_to": signed_page, **data})
 
 
 def last_code(app: Flask, email: str) -> str:

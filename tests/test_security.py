@@ -316,3 +316,20 @@ def test_rotated_keys_reach_other_processes_and_retire(make_app, frozen, monkeyp
 
 def frozen_now():
     return clock.now().timestamp()
+
+
+def test_forged_return_to_cannot_render_other_routes(app, client):
+    """The failed form is rendered back only on a page that showed a component."""
+    for forged in ("/whoami", "/private"):
+        response = client.post("/__clerk/sign-in", data={"return_to": forged,
+                                                         "identifier": "a@example.com"})
+        assert response.status_code == 400
+        body = response.get_data(as_text=True)
+        assert "Sign in to Test App" in body and "user_id" not in body
+    # The signature comes from the page itself, so the real page comes back.
+    page = client.get("/sign-up").get_data(as_text=True)
+    signed = re.search(r'name="return_to" value="([^"]+)"', page).group(1)
+    assert signed != "/sign-up"
+    response = client.post("/__clerk/sign-in", data={"return_to": signed,
+                                                     "identifier": "a@example.com"})
+    assert "Create your account" in response.get_data(as_text=True)

@@ -94,6 +94,8 @@ class Components:
         appearance = self.appearance.merged(props.pop("appearance", None))
         link_css = not g.get("_clerk_css_linked")
         g._clerk_css_linked = True
+        from ..web.forms import sign_return_to
+
         redirect_url = safe_redirect_url(
             props.get("redirect_url") or request.args.get("redirect_url"),
             fallback="",
@@ -109,7 +111,9 @@ class Components:
             root_style=appearance.style(),
             link_css=link_css,
             csrf_token=generate_csrf,
-            return_to=request.full_path if request.query_string else request.path,
+            return_to=sign_return_to(
+                request.full_path if request.query_string else request.path
+            ),
             redirect_url=redirect_url,
             props=props,
             current_user=self.user,

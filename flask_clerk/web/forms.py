@@ -6,6 +6,11 @@ field naming the page it sits on. On success the view redirects (303). On a
 with the message next to the field, the values kept and a 4xx status: so the
 errors reach whichever page the app put the component on, with no state parked
 in the session.
+
+``return_to`` is signed when the component renders. Only a page that really
+showed a component can be rendered back: a forged ``return_to=/admin`` falls
+back to the account page, so the internal dispatch cannot reach routes that a
+proxy or middleware in front of the app would have refused.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import Any, ParamSpec
 
 from flask import current_app, request
 from flask_wtf.csrf import CSRFError, validate_csrf
+from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.wrappers import Response
 from wtforms.validators import ValidationError
 
@@ -28,8 +34,22 @@ FORM_STATE_ENVIRON_KEY = "flask_clerk.form_state"
 P = ParamSpec("P")
 
 
+def _return_to_signer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.secret_key, salt="flask_clerk.return_to")
+
+
+def sign_return_to(path: str) -> str:
+    """The ``return_to`` value a component puts in its forms for page ``path``."""
+    return str(_return_to_signer().dumps(path))
+
+
 def return_to(fallback: str) -> str:
-    return safe_redirect_url(request.form.get("return_to"), fallback=fallback)
+    """The page the posted form came from, if its signature holds; else ``fallback``."""
+    try:
+        path = _return_to_signer().loads(request.form.get("return_to", ""))
+    except BadSignature:
+        return fallback
+    return safe_redirect_url(path if isinstance(path, str) else None, fallback=fallback)
 
 
 def form_action(
@@ -86,8 +106,12 @@ def render_back(path: str, form: str, error: ClerkError, values: dict[str, str])
     environ.pop("CONTENT_TYPE", None)
     with app.request_context(environ):
         response: Response = app.full_dispatch_request()
-    if response.status_code == 200:
-        response.status_code = error.status
+    if response.status_code != 200:
+        # The page would not show itself (it redirects a signed-in user, say):
+        # answer with the error alone rather than lose its status.
+        message = error.message(messages)
+        return Response(message, status=error.status, mimetype="text/plain")
+    response.status_code = error.status
     return response
 
 
