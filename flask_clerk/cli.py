@@ -50,7 +50,8 @@ def init(ctx: click.Context, env_file: str, host: str) -> None:
     Idempotent: keys already in the environment or the file are kept.
     """
     path = Path(env_file)
-    path.touch(exist_ok=True)
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)  # it holds the instance's secret keys
     existing = {**dotenv_values(path), **os.environ}
     for key, value in new_instance_keys(f"{host}/__clerk").items():
         if existing.get(key):

@@ -128,6 +128,9 @@ class ClerkAuth:
                 raise TypeError(f"ClerkAuth got an unknown option {name!r}.{hint}")
             app.config[key] = value
         apply_defaults(app.config)
+        if app.config.get("SESSION_COOKIE_SAMESITE") is None:
+            # Flask's session holds the CSRF secret: keep it same-site like our cookies.
+            app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
         if not app.secret_key:
             raise ClerkConfigError(
                 "flask_clerk needs the app's SECRET_KEY (it signs CSRF tokens and form state). "
@@ -137,6 +140,11 @@ class ClerkAuth:
         settings = Settings.from_config(
             app.config, instance_path=app.instance_path, debug=app.debug or app.testing
         )
+        if settings.development and not (app.debug or app.testing):
+            app.logger.warning(
+                "flask_clerk runs a development instance (sk_test_ keys) without debug: "
+                "fine on a laptop, not in production. Create live keys for production."
+            )
         appearance = Appearance.parse(app.config["CLERK_APPEARANCE"])
         instance = Instance.create(settings)
         clerk_state = ClerkState(

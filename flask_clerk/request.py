@@ -9,9 +9,10 @@ a ``__client`` cookie does one query refresh it.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import wraps
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 from urllib.parse import urlencode
 
@@ -36,7 +37,7 @@ class Auth:
 
     user_id: str | None = None
     session_id: str | None = None
-    session_claims: dict[str, Any] | None = None
+    session_claims: Mapping[str, Any] | None = None
     token: str | None = field(default=None, repr=False)
     org_id: str | None = None
     org_role: str | None = None
@@ -138,8 +139,10 @@ def load_auth(state: ClerkState) -> Auth:
 
 
 def auth_from_claims(claims: dict[str, Any], token: str) -> Auth:
-    return Auth(user_id=claims["sub"], session_id=claims["sid"], session_claims=claims,
-                token=token, actor=claims.get("act"))
+    # Read-only view of a copy: the verifier's cached claims stay out of the app's reach.
+    return Auth(user_id=claims["sub"], session_id=claims["sid"],
+                session_claims=MappingProxyType(dict(claims)), token=token,
+                actor=claims.get("act"))
 
 
 def cancel_cookie_update() -> None:

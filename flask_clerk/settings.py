@@ -186,7 +186,9 @@ class Settings:
         smtp_url = get("CLERK_SMTP_URL") or _smtp_url_from_mail_settings(config)
         dev_mailbox = get("CLERK_DEV_MAILBOX")
         if dev_mailbox is None:
-            dev_mailbox = development
+            # Codes in a browsable mailbox and on the console: only for a development
+            # instance that is visibly being developed (debug or testing).
+            dev_mailbox = development and debug
         if not development and (dev_mailbox or not smtp_url):
             raise ClerkConfigError(
                 "A production (sk_live_) instance needs real mail: set CLERK_SMTP_URL "
@@ -212,6 +214,9 @@ class Settings:
                 f"CLERK_RATE_LIMITS has unknown keys {sorted(unknown)}; "
                 f"known: {sorted(RATE_LIMITS)}"
             )
+        clock_skew = int(get("CLERK_CLOCK_SKEW"))
+        if not 0 <= clock_skew <= 5:
+            raise ClerkConfigError("CLERK_CLOCK_SKEW must be 0–5 seconds (ASVS: at most 5 s).")
         cookie_secure = get("CLERK_COOKIE_SECURE")
         database_url = get("CLERK_DATABASE_URL") or "sqlite:///" + os.path.join(
             instance_path, "clerk.db"
@@ -241,7 +246,7 @@ class Settings:
                 else None
             ),
             client_lifetime=int(get("CLERK_CLIENT_LIFETIME")),
-            clock_skew=int(get("CLERK_CLOCK_SKEW")),
+            clock_skew=clock_skew,
             token_cache_size=int(get("CLERK_TOKEN_CACHE_SIZE")),
             cookie_secure=(not debug) if cookie_secure is None else bool(cookie_secure),
             sign_up_name=sign_up_name,

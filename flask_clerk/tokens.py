@@ -77,7 +77,6 @@ def mint_session_token(
     azp: str | None,
     first_factor_age_minutes: int,
     now: float | None = None,
-    skew: int = 5,
 ) -> str:
     issued = int(now if now is not None else time.time())
     claims: dict[str, Any] = {
@@ -85,7 +84,7 @@ def mint_session_token(
         "sid": session_id,
         "iss": issuer,
         "iat": issued,
-        "nbf": issued - skew,
+        "nbf": issued,
         "exp": issued + lifetime,
         "jti": new_id("jti")[4:24],
         "fva": [first_factor_age_minutes, -1],
@@ -127,6 +126,7 @@ class TokenVerifier:
         load_keys: Callable[[], list[dict[str, Any]]],
         *,
         skew: int = 5,
+        issuer: str | None = None,
         authorized_parties: tuple[str, ...] = (),
         cache_size: int = 10_000,
         revoked: RevocationList | None = None,
@@ -136,6 +136,7 @@ class TokenVerifier:
         self._keys: dict[str, Any] | None = None
         self._keys_loaded_at = 0.0
         self._skew = skew
+        self._issuer = issuer
         self._authorized_parties = authorized_parties
         # token -> (claims, what `build` made of them); the signature is checked once.
         self._cache: OrderedDict[str, tuple[dict[str, Any], Any]] = OrderedDict()
@@ -223,6 +224,8 @@ class TokenVerifier:
             raise TokenInvalid("time claims must be numbers")
         if not isinstance(claims.get("sub"), str) or not isinstance(claims.get("sid"), str):
             raise TokenInvalid("sub and sid must be strings")
+        if self._issuer is not None and claims.get("iss") != self._issuer:
+            raise TokenInvalid("wrong issuer")
         if self._authorized_parties and claims.get("azp") not in self._authorized_parties:
             raise TokenInvalid("azp not authorized")
         return claims

@@ -208,6 +208,12 @@ def test_dev_mailbox_is_only_for_development_and_loopback(app, make_app):
     assert client.get("/__clerk/dev/mail").status_code == 200
     remote = client.get("/__clerk/dev/mail", environ_base={"REMOTE_ADDR": "203.0.113.9"})
     assert remote.status_code == 404
+    rebound = client.get("/__clerk/dev/mail", headers={"Host": "attacker.example"})
+    assert rebound.status_code == 404, "DNS rebinding: a foreign Host name"
+    proxied = client.get("/__clerk/dev/mail", headers={"X-Forwarded-For": "203.0.113.9"})
+    assert proxied.status_code == 404, "a proxy in front: not this machine's browser"
+    served = make_app(TESTING=False)  # development keys, but not debugging
+    assert served.extensions["clerk"].instance.dev_mailbox is None
     quiet = make_app(CLERK_DEV_MAILBOX=False)
     assert quiet.test_client().get("/__clerk/dev/mail").status_code == 404
 
@@ -333,3 +339,38 @@ def test_forged_return_to_cannot_render_other_routes(app, client):
     response = client.post("/__clerk/sign-in", data={"return_to": signed,
                                                      "identifier": "a@example.com"})
     assert "Create your account" in response.get_data(as_text=True)
+
+
+def test_engine_pages_refuse_framing(app, client):
+    for response in (client.get("/sign-in"), post(client, "/__clerk/sign-in",
+                                                  {"identifier": "x@example.com"})):
+        assert response.headers["X-Frame-Options"] == "DENY"
+        assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+
+
+def test_csrf_token_changes_at_sign_in(app, client, user):
+    from conftest import sign_up  # noqa: F401 - the `user` fixture signed up already
+    before = csrf_token(client, "/user")
+    sign_out(client)
+    sign_in(client)
+    assert csrf_token(client, "/user") != before
+
+
+@pytest.mark.parametrize("address", ["victim,eve@evil.example", "a<b>@evil.example",
+                                     '"a b"@example.com', "a..b@example.com", ".a@example.com"])
+def test_addresses_that_could_smuggle_recipients_are_refused(app, client, address):
+    response = post(client, "/__clerk/sign-up", {"email_address": address, "password": PASSWORD},
+                    page="/sign-up")
+    assert response.status_code == 422
+
+
+def test_session_claims_are_read_only(app, client, user):
+    from flask_clerk import auth
+
+    with app.test_request_context(headers={"Authorization":
+                                           f"Bearer {client.get_cookie('__session').value}"}):
+        app.preprocess_request()
+        claims = auth().session_claims
+        assert claims["sub"].startswith("user_")
+        with pytest.raises(TypeError):
+            claims["exp"] = 2**40

@@ -111,7 +111,7 @@ def test_inactivity_timeout(make_app, frozen):
 
 
 def test_cookies_are_secure_outside_development(make_app):
-    app = make_app(TESTING=False)
+    app = make_app(TESTING=False, CLERK_DEV_MAILBOX=True)
     assert app.extensions["clerk"].settings.cookie_secure
     client = app.test_client()
     post(client, "/__clerk/sign-up", {"email_address": "s@example.com",

@@ -124,7 +124,7 @@ def test_expiry_has_five_seconds_of_leeway(key, offset, ok):
 @pytest.mark.parametrize("offset, ok", [(4, True), (20, False)])
 def test_not_before_has_five_seconds_of_leeway(key, offset, ok):
     now = time.time()
-    token = mint(key, now=now + offset + 5)  # nbf = iat - 5
+    token = mint(key, now=now + offset)  # nbf = iat
     check = verifier(key, clock=lambda: now)
     if ok:
         check.verify(token)
@@ -198,3 +198,13 @@ def test_azp_setting_applies_to_requests(make_app):
     assert other_client.get("/whoami", headers={
         "Authorization": f"Bearer {other_client.get_cookie('__session').value}"}).get_json()[
         "user_id"] is None
+
+
+def test_issuer_is_checked_when_configured(key):
+    check = verifier(key, issuer=ISS)
+    check.verify(mint(key))
+    other = mint_session_token(key=key, issuer="https://other.example", user_id="user_1",
+                               session_id="sess_1", lifetime=60, azp=None,
+                               first_factor_age_minutes=0)
+    with pytest.raises(TokenInvalid, match="issuer"):
+        check.verify(other)

@@ -78,6 +78,7 @@ class Instance:
             verifier=TokenVerifier(
                 load_keys,
                 skew=settings.clock_skew,
+                issuer=settings.issuer,
                 authorized_parties=settings.authorized_parties,
                 cache_size=settings.token_cache_size,
                 revoked=revoked,
@@ -114,7 +115,6 @@ class Instance:
             azp=azp,
             first_factor_age_minutes=first_factor_age_minutes,
             now=clock.now().timestamp(),
-            skew=self.settings.clock_skew,
         )
 
     def revoke_token_of(self, session_id: str) -> None:

@@ -76,4 +76,4 @@ class Mailer:
                 smtp.starttls(context=ssl.create_default_context())
             if url.username:
                 smtp.login(unquote(url.username), unquote(url.password or ""))
-            smtp.send_message(message)
+            smtp.send_message(message, to_addrs=[mail.to])

@@ -19,8 +19,11 @@ from .models import EmailAddress, User
 from .passwords import check_password
 from .sessions import end_session, revoke_user_sessions
 
+# A dot-atom local part (no quotes, commas or angle brackets that could smuggle a
+# second recipient into a mail header) and a DNS domain name.
 _EMAIL = re.compile(
-    r"^[^@\s\x00-\x1f]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}\.)+[A-Za-z0-9-]{2,63}$"
+    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}\.)+[A-Za-z0-9-]{2,63}$"
 )
 NAME_MAX = 100
 
@@ -29,7 +32,7 @@ def normalize_email(value: str | None, field: str = "email_address") -> str:
     value = (value or "").strip()
     if not value:
         raise ClerkError("form_param_missing", field=field)
-    if len(value) > 320 or not _EMAIL.match(value):
+    if len(value) > 320 or len(value.split("@", 1)[0]) > 64 or not _EMAIL.match(value):
         raise ClerkError("form_email_invalid", field=field)
     return value.lower()
 

@@ -35,7 +35,7 @@ P = ParamSpec("P")
 
 
 def _return_to_signer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.secret_key, salt="flask_clerk.return_to")
+    return URLSafeSerializer(current_app.secret_key or "", salt="flask_clerk.return_to")
 
 
 def sign_return_to(path: str) -> str:

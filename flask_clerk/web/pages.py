@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from flask import Blueprint, abort, jsonify, redirect, render_template, request
+from flask import Blueprint, abort, jsonify, make_response, redirect, render_template, request
 from werkzeug.routing import BaseConverter
 from werkzeug.wrappers import Response
 
@@ -17,6 +17,13 @@ from ..settings import Settings
 from ..tokens import jwks
 
 public = Blueprint("clerk_public", __name__)
+
+
+def no_framing(response: Response) -> Response:
+    """Account pages and form answers are never shown inside another site's frame."""
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
+    return response
 
 
 def account_page_converter(settings: Settings) -> type[BaseConverter]:
@@ -51,8 +58,10 @@ def account_page(page: str) -> Response | str:
                 request.args.get("redirect_url"), fallback=destination,
                 allowed_origins=settings.allowed_redirect_origins))
     private_response()
-    return render_template("clerk/account_page.html", component=component,
-                           application_name=settings.application_name)
+    response = make_response(render_template(
+        "clerk/account_page.html", component=component,
+        application_name=settings.application_name))
+    return no_framing(response)
 
 
 @public.get("/.well-known/jwks.json")
@@ -70,7 +79,7 @@ def jwks_endpoint() -> Response:
 def dev_mailbox() -> Response | str:
     """Development instances only, and only to this machine: the mails sent."""
     mailbox = state().instance.dev_mailbox
-    if mailbox is None or not _is_loopback(request.remote_addr):
+    if mailbox is None or not _from_this_machine():
         abort(404)
     mails = mailbox.mails(request.args.get("to"))
     if request.args.get("format") == "json" or not _wants_html():
@@ -85,8 +94,20 @@ def _wants_html() -> bool:
     return "text/html" in request.accept_mimetypes.values()
 
 
-def _is_loopback(address: str | None) -> bool:
+_LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "[::1]"}
+_PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Real-Ip")
+
+
+def _from_this_machine() -> bool:
+    """A browser on this machine, talking to this server directly: loopback peer,
+    loopback Host (no DNS rebinding) and no proxy in between."""
     try:
-        return address is not None and ipaddress.ip_address(address).is_loopback
+        loopback = ipaddress.ip_address(request.remote_addr or "").is_loopback
     except ValueError:
         return False
+    host = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
+    return (
+        loopback
+        and host.lower() in _LOOPBACK_HOSTS
+        and not any(name in request.headers for name in _PROXY_HEADERS)
+    )

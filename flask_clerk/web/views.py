@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ParamSpec
 
-from flask import Blueprint, redirect, request
+from flask import Blueprint, redirect, request, session
 from werkzeug.wrappers import Response
 
 from ..components import SIGN_IN_FLOW_COOKIE, SIGN_UP_FLOW_COOKIE
@@ -29,6 +29,7 @@ from ..redirects import safe_redirect_url
 from ..request import CLIENT_COOKIE, auth, cancel_cookie_update
 from .devices import describe_device
 from .forms import form_action, form_state, return_to
+from .pages import no_framing
 
 P = ParamSpec("P")
 
@@ -36,6 +37,11 @@ bp = Blueprint(
     "clerk", __name__, url_prefix="/__clerk",
     template_folder="../components/templates", static_folder="../components/static",
 )
+
+
+@bp.after_request
+def _no_framing(response: Response) -> Response:
+    return no_framing(response)
 
 
 @bp.before_request
@@ -75,6 +81,7 @@ def _signed_in(signed_in: SignedIn, destination: str, flow_cookie: str) -> Respo
     set_session_cookies(response, signed_in.session_token, signed_in.client_token)
     _clear_flow(response, flow_cookie)
     cancel_cookie_update()  # the new cookies win over any refresh of this request
+    session.pop("csrf_token", None)  # a new identity gets a new CSRF token
     return response
 
 
@@ -225,6 +232,7 @@ def sign_out() -> Response:
     response = redirect(target, 303)
     clear_session_cookies(response)
     cancel_cookie_update()
+    session.pop("csrf_token", None)
     return response
 
 
