@@ -19,6 +19,7 @@ MESSAGES: dict[str, str] = {
     "form_email_invalid": "Enter a valid email address.",
     "form_identifier_exists": "That email address is already in use.",
     "form_password_incorrect": "Password is incorrect. Try again, or use another method.",
+    "form_password_incorrect:current_password": "Your current password is incorrect.",
     "form_password_length_too_short": "Your password must contain {min} or more characters.",
     "form_password_length_too_long": "Your password must contain at most {max} characters.",
     "form_password_pwned": (
@@ -73,7 +74,13 @@ class ClerkError(Exception):
         super().__init__(code)
 
     def message(self, overrides: Mapping[str, str] | None = None) -> str:
-        template = (overrides or {}).get(self.code) or MESSAGES.get(self.code) or self.code
+        """The text for this code; ``"<code>:<field>"`` entries refine it per field."""
+        template = self.code
+        for key in (f"{self.code}:{self.field}", self.code):
+            found = (overrides or {}).get(key) or MESSAGES.get(key)
+            if found:
+                template = found
+                break
         try:
             return template.format(**self.params)
         except (KeyError, IndexError):

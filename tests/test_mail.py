@@ -44,6 +44,7 @@ def test_sign_up_code_arrives_by_smtp(make_app, smtp_server):
     response = post(client, "/__clerk/sign-up", {"email_address": "ada@example.com",
                                                  "password": PASSWORD}, page="/sign-up")
     assert response.status_code == 303
+    app.extensions["clerk"].instance.mailer.wait()
     assert len(inbox.messages) == 1
     recipients, message = inbox.messages[0]
     assert recipients == ["ada@example.com"]
@@ -61,4 +62,5 @@ def test_mail_settings_in_flask_mail_style(make_app, smtp_server):
     assert app.extensions["clerk"].settings.smtp_url == f"smtp://127.0.0.1:{controller.port}"
     post(app.test_client(), "/__clerk/sign-up", {"email_address": "b@example.com",
                                                  "password": PASSWORD}, page="/sign-up")
+    app.extensions["clerk"].instance.mailer.wait()
     assert inbox.messages[0][0] == ["b@example.com"]

@@ -53,6 +53,10 @@ def test_add_verify_make_primary_and_remove_email(app, client, user):
     assert response.status_code == 422, "the primary address cannot be removed"
     response = profile_post(client, f"/__clerk/user/email-addresses/{old.id}/remove", {})
     assert response.status_code == 303
+    notices = [m.subject for m in app.extensions["clerk"].instance.dev_mailbox.mails(
+        "ada@example.com") if m.subject.startswith("Your account")]
+    assert notices == ["Your account: primary email address changed to ada@work.example",
+                       "Your account: email address ada@work.example added"]
     sign_out(client)
     assert sign_in(client, email="ada@work.example").status_code == 303
 
@@ -95,12 +99,14 @@ def test_change_password_needs_the_current_one_and_signs_out_other_devices(app, 
         "current_password": "not it", "new_password": "new sturdy passphrase",
         "confirm_password": "new sturdy passphrase"}, page="/user?page=security")
     assert response.status_code == 422
-    assert "Password is incorrect" in response.get_data(as_text=True)
+    assert "Your current password is incorrect." in response.get_data(as_text=True)
     response = profile_post(client, "/__clerk/user/password", {
         "current_password": PASSWORD, "new_password": "new sturdy passphrase",
         "confirm_password": "new sturdy passphrase"}, page="/user?page=security")
     assert response.status_code == 303
     assert me(client)["email"] == "ada@example.com", "this device stays signed in"
+    notice = app.extensions["clerk"].instance.dev_mailbox.mails("ada@example.com")[0]
+    assert notice.subject == "Your account: password changed"
     assert laptop.get("/private").status_code == 401
     sign_out(client)
     assert sign_in(client, password="new sturdy passphrase").status_code == 303
@@ -116,3 +122,8 @@ def test_delete_account_needs_confirmation(app, client, user):
     assert client.get("/private").status_code == 401
     with app.extensions["clerk"].instance.store.session() as db:
         assert db.query(User).count() == 0 and db.query(EmailAddress).count() == 0
+
+
+def test_default_profile_page_links_back_to_the_app(app, client, user):
+    body = client.get("/user").get_data(as_text=True)
+    assert 'class="cl-accountPageBack" href="/"' in body and "Back to Test App" in body

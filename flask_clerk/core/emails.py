@@ -41,3 +41,15 @@ def email_address_code(code: str, application_name: str | None, minutes: int) ->
         f"Enter this code to add this email address to your account for "
         f"{_app(application_name)}:\n\n    {code}\n\nIt expires in {minutes} minutes.",
     )
+
+
+def account_changed(change: str, application_name: str | None) -> tuple[str, str]:
+    """A notice to the primary address after a sensitive change (not for the change's
+    own confirmation): if it was not its owner, they learn at once."""
+    return (
+        f"Your account: {change}",
+        f"This is a notice that the following change was made to your account for "
+        f"{_app(application_name)}:\n\n    {change}\n\nIf you made it, there is nothing to do. "
+        "If you did not, reset your password now and sign out your other devices from your "
+        "profile's Security page.",
+    )

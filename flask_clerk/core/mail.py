@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import smtplib
 import ssl
 import sys
 import threading
 from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from . import clock
+
+logger = logging.getLogger("flask_clerk.mail")
 
 
 @dataclass(frozen=True)
@@ -40,10 +45,20 @@ class DevMailbox:
 
 
 class Mailer:
+    """Sends the instance's mails. SMTP delivery happens on a background thread:
+    a flow answers as fast whether or not it sent a mail (a reset for an unknown
+    address sends none), so response times tell nothing about accounts."""
+
     def __init__(self, *, sender: str, smtp_url: str | None, dev_mailbox: DevMailbox | None):
         self.sender = sender
         self.smtp_url = smtp_url
         self.dev_mailbox = dev_mailbox
+        self._executor = (
+            ThreadPoolExecutor(max_workers=2, thread_name_prefix="flask_clerk-mail")
+            if smtp_url else None
+        )
+        self._pending: set[Future[None]] = set()
+        self._lock = threading.Lock()
 
     def send(self, to: str, subject: str, text: str) -> None:
         mail = Mail(to=to.lower(), subject=subject, text=text)
@@ -53,8 +68,25 @@ class Mailer:
             # instances refuse to start with the dev mailbox on.
             print(f"\n[flask_clerk dev mail] To: {to}\nSubject: {subject}\n\n{text}\n",
                   file=sys.stderr)
-        if self.smtp_url:
-            self._send_smtp(mail)
+        if self._executor is not None:
+            future = self._executor.submit(self._send_smtp, mail)
+            with self._lock:
+                self._pending.add(future)
+            future.add_done_callback(self._delivered)
+
+    def wait(self, timeout: float = 30) -> None:
+        """Block until the mails sent so far have been handed to the SMTP server."""
+        with self._lock:
+            pending = list(self._pending)
+        futures_wait(pending, timeout=timeout)
+
+    def _delivered(self, future: Future[None]) -> None:
+        with self._lock:
+            self._pending.discard(future)
+        error = future.exception()
+        if error is not None:
+            # The mail's text holds a code: only the failure's kind is logged.
+            logger.error("mail delivery failed: %s: %s", type(error).__name__, error)
 
     def _send_smtp(self, mail: Mail) -> None:
         url = urlsplit(self.smtp_url or "")

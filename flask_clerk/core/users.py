@@ -220,6 +220,14 @@ def _send_email_code(instance: Instance, db: DbSession, user: User, email: Email
     instance.mailer.send(email.email_address, subject, text)
 
 
+def notify_owner(instance: Instance, user: User, change: str, *, also: str | None = None) -> None:
+    """Tell the account's primary address (and ``also``) about a sensitive change."""
+    subject, text = emails.account_changed(change, instance.settings.application_name)
+    primary = user.primary_email
+    for address in {a for a in (primary.email_address if primary else None, also) if a}:
+        instance.mailer.send(address, subject, text)
+
+
 def _own_email(user: User, email_id: str) -> EmailAddress:
     email = next((e for e in user.email_addresses if e.id == email_id), None)
     if email is None:
@@ -248,23 +256,29 @@ def verify_email_address(
     except IntegrityError:
         db.rollback()
         raise ClerkError("form_identifier_exists", field="email_address") from None
+    notify_owner(instance, user, f"email address {email.email_address} added")
 
 
-def set_primary_email(db: DbSession, user: User, email_id: str) -> None:
+def set_primary_email(instance: Instance, db: DbSession, user: User, email_id: str) -> None:
     email = _own_email(user, email_id)
     if not email.verified:
         raise ClerkError("email_address_not_verified", field="email_address")
+    previous = user.primary_email
     user.primary_email_address_id = email.id
     db.commit()
+    if previous is not None:
+        notify_owner(instance, user, f"primary email address changed to {email.email_address}",
+                     also=previous.email_address)
 
 
-def remove_email_address(db: DbSession, user: User, email_id: str) -> None:
+def remove_email_address(instance: Instance, db: DbSession, user: User, email_id: str) -> None:
     email = _own_email(user, email_id)
     if email.id == user.primary_email_address_id:
         raise ClerkError("primary_email_cannot_be_removed", field="email_address")
     user.email_addresses.remove(email)
     db.delete(email)
     db.commit()
+    notify_owner(instance, user, f"email address {email.email_address} removed")
 
 
 def change_password(
@@ -294,6 +308,7 @@ def change_password(
     revoked = revoke_user_sessions(instance, db, user.id, keep_session_id=current_session_id)
     db.commit()
     security_event("password.changed", user_id=user.id, sessions_revoked=str(revoked))
+    notify_owner(instance, user, "password changed")
     return revoked
 
 

@@ -292,14 +292,14 @@ def profile_resend_email_code(email_id: str) -> Response:
 @bp.post("/user/email-addresses/<email_id>/primary")
 @_profile_action("email")
 def profile_primary_email(email_id: str) -> Response:
-    users.set_primary_email(db_session(), _me(), email_id)
+    users.set_primary_email(state().instance, db_session(), _me(), email_id)
     return _profile_back()
 
 
 @bp.post("/user/email-addresses/<email_id>/remove")
 @_profile_action("email")
 def profile_remove_email(email_id: str) -> Response:
-    users.remove_email_address(db_session(), _me(), email_id)
+    users.remove_email_address(state().instance, db_session(), _me(), email_id)
     return _profile_back()
 
 

@@ -18,6 +18,7 @@ import re
 import socket
 import sys
 import threading
+import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -380,6 +381,10 @@ class SmtpTestServer:
     messages: list[Message] = field(default_factory=list)
 
     def code_for(self, email: str) -> str:
+        # Delivery runs on the app's mail thread: wait for it, boundedly.
+        deadline = time.monotonic() + 10
+        while not any(m["To"] == email for m in self.messages) and time.monotonic() < deadline:
+            time.sleep(0.05)
         mails = [m for m in self.messages if m["To"] == email]
         assert mails, f"the SMTP server got no mail to {email}"
         body = mails[-1].get_payload(decode=True)
