@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session as DbSession
 
 from ..errors import ClerkError
 from ..ids import constant_time_equal, keyed_hash
+from .store import increment
 
 
 class HasCode(Protocol):
@@ -55,21 +55,10 @@ def check_code(
         raise ClerkError("form_code_expired", field="code")
     if len(code) != 6 or not code.isdigit():
         raise ClerkError("form_code_incorrect", field="code")
-    if _count_attempt(db, target) > max_attempts:
+    if increment(db, type(target).code_attempts, target.id) > max_attempts:
         raise ClerkError("form_code_attempts_exceeded", field="code")
     if not constant_time_equal(target.code_hash, keyed_hash(key, f"{target.id}:{code}")):
         raise ClerkError("form_code_incorrect", field="code")
     target.code_hash = None
     target.code_expires_at = None
 
-
-def _count_attempt(db: DbSession, target: HasCode) -> int:
-    model: Any = type(target)
-    count: int = db.execute(
-        update(model)
-        .where(model.id == target.id)
-        .values(code_attempts=model.code_attempts + 1)
-        .returning(model.code_attempts)
-    ).scalar_one()
-    db.commit()
-    return count

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, update
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -63,3 +63,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
+
+
+def increment(db: Session, column: Any, row_id: str) -> int:
+    """``column += 1`` for one row in a single UPDATE, committed at once; the new value.
+
+    Counters that guard guessing (failed sign-ins, code attempts) go through here so
+    that parallel requests can never read the same count.
+    """
+    model = column.class_
+    count: int = db.execute(
+        update(model).where(model.id == row_id).values({column.key: column + 1}).returning(column)
+    ).scalar_one()
+    db.commit()
+    return count

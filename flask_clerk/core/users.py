@@ -18,6 +18,7 @@ from .instance import Instance
 from .models import EmailAddress, User
 from .passwords import check_password
 from .sessions import end_session, revoke_user_sessions
+from .store import increment
 
 # A dot-atom local part (no quotes, commas or angle brackets that could smuggle a
 # second recipient into a mail header) and a DNS domain name.
@@ -103,19 +104,10 @@ def claim_attempt(
                    .values(failed_attempts=0, locked_until=None))
         db.commit()
     if not refuse_when_locked:
-        db.execute(update(User).where(User.id == user.id)
-                   .values(failed_attempts=User.failed_attempts + 1))
-        db.commit()
+        increment(db, User.failed_attempts, user.id)
         return
     raise_if_locked(user)
-    count = db.execute(
-        update(User)
-        .where(User.id == user.id)
-        .values(failed_attempts=User.failed_attempts + 1)
-        .returning(User.failed_attempts)
-    ).scalar_one()
-    db.commit()
-    if count > instance.settings.lockout_attempts:
+    if increment(db, User.failed_attempts, user.id) > instance.settings.lockout_attempts:
         _lock(instance, db, user)
         raise_if_locked(user)
 
