@@ -55,7 +55,7 @@ def check_code(
         raise ClerkError("form_code_expired", field="code")
     if len(code) != 6 or not code.isdigit():
         raise ClerkError("form_code_incorrect", field="code")
-    if increment(db, type(target).code_attempts, target.id) > max_attempts:
+    if increment(db, target, "code_attempts") > max_attempts:
         raise ClerkError("form_code_attempts_exceeded", field="code")
     if not constant_time_equal(target.code_hash, keyed_hash(key, f"{target.id}:{code}")):
         raise ClerkError("form_code_incorrect", field="code")

@@ -86,7 +86,6 @@ class User(Timestamps, Base):
         back_populates="user",
         cascade="all, delete-orphan",
         order_by="EmailAddress.created_at",
-        lazy="selectin",
     )
     sessions: Mapped[list[Session]] = relationship(
         back_populates="user", cascade="all, delete-orphan"

@@ -62,8 +62,7 @@ def create_session(
     user.last_active_at = now
     user.failed_attempts = 0
     user.locked_until = None
-    db.add_all([client, session])
-    db.flush()
+    db.add_all([client, session])  # ids are ours already: the caller's commit flushes once
     token = instance.mint_token(
         user_id=user.id, session_id=session.id, first_factor_age_minutes=0, azp=request.origin
     )

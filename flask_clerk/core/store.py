@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, update
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 VERSION_TABLE = "clerk_alembic_version"
@@ -65,15 +66,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def increment(db: Session, column: Any, row_id: str) -> int:
-    """``column += 1`` for one row in a single UPDATE, committed at once; the new value.
+def increment(db: Session, row: Any, counter: str) -> int:
+    """``row.counter += 1`` in a single UPDATE, committed at once; the new value.
 
     Counters that guard guessing (failed sign-ins, code attempts) go through here so
     that parallel requests can never read the same count.
     """
-    model = column.class_
+    table = type(row).__table__  # a table-level UPDATE: no ORM bookkeeping to pay for
+    column = table.c[counter]
     count: int = db.execute(
-        update(model).where(model.id == row_id).values({column.key: column + 1}).returning(column)
+        update(table).where(table.c.id == row.id).values({column: column + 1}).returning(column)
     ).scalar_one()
     db.commit()
+    set_committed_value(row, counter, count)
     return count

@@ -104,10 +104,10 @@ def claim_attempt(
                    .values(failed_attempts=0, locked_until=None))
         db.commit()
     if not refuse_when_locked:
-        increment(db, User.failed_attempts, user.id)
+        increment(db, user, "failed_attempts")
         return
     raise_if_locked(user)
-    if increment(db, User.failed_attempts, user.id) > instance.settings.lockout_attempts:
+    if increment(db, user, "failed_attempts") > instance.settings.lockout_attempts:
         _lock(instance, db, user)
         raise_if_locked(user)
 
