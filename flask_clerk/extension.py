@@ -10,7 +10,6 @@ from typing import Any
 
 from flask import Flask, g, request
 from sqlalchemy.orm import Session as DbSession
-from werkzeug.routing import BaseConverter
 from werkzeug.wrappers import Response
 
 from .components import Components
@@ -200,13 +199,3 @@ def _close_db(_exc: BaseException | None) -> None:
     db = g.pop("_clerk_db", None)
     if db is not None:
         db.close()
-
-
-class AccountPageConverter(BaseConverter):
-    """Matches the configured account page paths; loses to any static app route."""
-
-    part_isolating = False
-
-    def __init__(self, url_map: Any, *paths: str) -> None:
-        super().__init__(url_map)
-        self.regex = "(?:" + "|".join(re.escape(p.strip("/")) for p in paths) + ")"

@@ -52,6 +52,3 @@ class RateLimiter:
             self._phantom, "flask_clerk", "phantom_lockout", identifier
         )
         return max(1, math.ceil(stats.reset_time - time.time()))
-
-    def reset(self) -> None:
-        self._limiter.storage.reset()
