@@ -127,3 +127,16 @@ def test_delete_account_needs_confirmation(app, client, user):
 def test_default_profile_page_links_back_to_the_app(app, client, user):
     body = client.get("/user").get_data(as_text=True)
     assert 'class="cl-accountPageBack" href="/"' in body and "Back to Test App" in body
+
+
+def test_a_wrong_code_shows_on_its_own_address_only(app, client, user):
+    for address in ("one@work.example", "two@work.example"):
+        profile_post(client, "/__clerk/user/email-addresses", {"email_address": address})
+    with app.extensions["clerk"].instance.store.session() as db:
+        first = db.query(EmailAddress).filter_by(email_address="one@work.example").one()
+    response = profile_post(client, f"/__clerk/user/email-addresses/{first.id}/verify",
+                            {"code": "000000", "email_id": first.id})
+    assert response.status_code == 422
+    body = response.get_data(as_text=True)
+    assert body.count("Incorrect code.") == 1
+    assert f'id="cl-code-{first.id}-error"' in body

@@ -274,7 +274,7 @@ def profile_add_email() -> Response:
 
 
 @bp.post("/user/email-addresses/<email_id>/verify")
-@_profile_action("verify_email")
+@_profile_action("verify_email", keep=("email_id",))
 def profile_verify_email(email_id: str) -> Response:
     state().instance.rate_limiter.hit("verify", request.remote_addr or "-")
     users.verify_email_address(state().instance, db_session(), _me(), email_id, _field("code"))
@@ -282,7 +282,7 @@ def profile_verify_email(email_id: str) -> Response:
 
 
 @bp.post("/user/email-addresses/<email_id>/resend")
-@_profile_action("verify_email")
+@_profile_action("verify_email", keep=("email_id",))
 def profile_resend_email_code(email_id: str) -> Response:
     state().instance.rate_limiter.hit("send_code", request.remote_addr or "-")
     users.resend_email_code(state().instance, db_session(), _me(), email_id)
