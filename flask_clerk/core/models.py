@@ -189,6 +189,9 @@ class SignIn(Timestamps, CodeVerification, Base):
     status: Mapped[str] = mapped_column(String(30), default="needs_first_factor")
     expire_at: Mapped[datetime] = mapped_column(index=True)
 
+    # Loaded with the flow in one query: every step of a sign-in needs both.
+    user: Mapped[User | None] = relationship(lazy="joined")
+
 
 class SigningKey(Base):
     """An RSA key pair that signs session tokens; retired keys verify until expiry."""

@@ -59,7 +59,7 @@ def attempt_password(
     if len(password) > instance.settings.password_max_length:
         # No stored password is this long: refuse before hashing a megabyte.
         raise ClerkError("form_password_incorrect", field="password")
-    user = db.get(User, sign_in.user_id) if sign_in.user_id else None
+    user = sign_in.user
     if user is None:
         _unknown_identifier_attempt(instance, sign_in.identifier, password)
         security_event("sign_in.failed", reason="unknown identifier", ip=request.ip_address)
@@ -119,7 +119,7 @@ def verify_reset_code(
     instance.rate_limiter.hit("verify", request.ip_address or "-")
     sign_in = _flow(db, flow_token, "needs_reset_code")
     instance.rate_limiter.hit("address_guesses", sign_in.identifier)
-    user = db.get(User, sign_in.user_id) if sign_in.user_id else None
+    user = sign_in.user
     if user is None:
         sign_in.code_hash = new_token()  # nothing was sent: no guess may succeed
     else:
@@ -142,7 +142,7 @@ def reset_password(
 ) -> SignedIn:
     """Set the new password, sign out every other session, lift a lockout, sign in."""
     sign_in = _flow(db, flow_token, "needs_new_password")
-    user = db.get(User, sign_in.user_id) if sign_in.user_id else None
+    user = sign_in.user
     if user is None:
         raise ClerkError("sign_in_expired", status=400)
     primary = user.primary_email
