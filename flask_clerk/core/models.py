@@ -98,6 +98,11 @@ class User(Timestamps, Base):
                 return email
         return None
 
+    @property
+    def primary_address(self) -> str | None:
+        primary = self.primary_email
+        return primary.email_address if primary is not None else None
+
     def is_locked(self, at: datetime) -> bool:
         return self.locked_until is not None and self.locked_until > at
 

@@ -26,7 +26,7 @@ from .users import (
     claim_attempt,
     find_user_by_email,
     normalize_email,
-    password_context,
+    user_password_context,
 )
 
 
@@ -145,12 +145,8 @@ def reset_password(
     user = sign_in.user
     if user is None:
         raise ClerkError("sign_in_expired", status=400)
-    primary = user.primary_email
-    check_new_password(
-        instance, password, confirm_password,
-        password_context(instance, primary.email_address if primary else None,
-                         user.first_name, user.last_name),
-    )
+    check_new_password(instance, password, confirm_password,
+                       user_password_context(instance, user))
     if user.banned:
         raise ClerkError("user_banned", status=403)
     user.password_digest = instance.hasher.hash(password)

@@ -14,7 +14,7 @@ from ..ids import new_id
 from . import clock, emails
 from .audit import security_event
 from .codes import check_code, issue_code
-from .instance import Instance
+from .instance import Instance, RequestInfo
 from .models import EmailAddress, User
 from .passwords import check_password
 from .sessions import end_session, revoke_user_sessions
@@ -70,6 +70,10 @@ def password_context(
         "last name": last_name,
         "application name": instance.settings.application_name,
     }
+
+
+def user_password_context(instance: Instance, user: User) -> dict[str, str | None]:
+    return password_context(instance, user.primary_address, user.first_name, user.last_name)
 
 
 def check_new_password(
@@ -174,8 +178,11 @@ def update_profile(
     db.commit()
 
 
-def add_email_address(instance: Instance, db: DbSession, user: User, email_address: str) -> str:
+def add_email_address(
+    instance: Instance, db: DbSession, request: RequestInfo, user: User, email_address: str
+) -> str:
     """Add an unverified address and mail it a code; returns the new address's id."""
+    instance.rate_limiter.hit("send_code", request.ip_address or "-")
     address = normalize_email(email_address)
     existing = next((e for e in user.email_addresses if e.email_address == address), None)
     if existing is not None and existing.verified:
@@ -187,7 +194,10 @@ def add_email_address(instance: Instance, db: DbSession, user: User, email_addre
     return email.id
 
 
-def resend_email_code(instance: Instance, db: DbSession, user: User, email_id: str) -> None:
+def resend_email_code(
+    instance: Instance, db: DbSession, request: RequestInfo, user: User, email_id: str
+) -> None:
+    instance.rate_limiter.hit("send_code", request.ip_address or "-")
     email = _own_email(user, email_id)
     if not email.verified:
         _send_email_code(instance, db, user, email)
@@ -215,8 +225,7 @@ def _send_email_code(instance: Instance, db: DbSession, user: User, email: Email
 def notify_owner(instance: Instance, user: User, change: str, *, also: str | None = None) -> None:
     """Tell the account's primary address (and ``also``) about a sensitive change."""
     subject, text = emails.account_changed(change, instance.settings.application_name)
-    primary = user.primary_email
-    for address in {a for a in (primary.email_address if primary else None, also) if a}:
+    for address in {a for a in (user.primary_address, also) if a}:
         instance.mailer.send(address, subject, text)
 
 
@@ -228,8 +237,10 @@ def _own_email(user: User, email_id: str) -> EmailAddress:
 
 
 def verify_email_address(
-    instance: Instance, db: DbSession, user: User, email_id: str, code: str
+    instance: Instance, db: DbSession, request: RequestInfo, user: User, email_id: str,
+    code: str,
 ) -> None:
+    instance.rate_limiter.hit("verify", request.ip_address or "-")
     settings = instance.settings
     email = _own_email(user, email_id)
     instance.rate_limiter.hit("address_guesses", email.email_address)
@@ -288,13 +299,8 @@ def change_password(
         attempt_failed(instance, db, user)
         raise ClerkError("form_password_incorrect", field="current_password")
     attempt_succeeded(user)
-    primary = user.primary_email
-    check_new_password(
-        instance, new_password, confirm_password,
-        password_context(instance, primary.email_address if primary else None,
-                         user.first_name, user.last_name),
-        field="new_password",
-    )
+    check_new_password(instance, new_password, confirm_password,
+                       user_password_context(instance, user), field="new_password")
     user.password_digest = instance.hasher.hash(new_password)
     user.password_last_updated_at = clock.now()
     revoked = revoke_user_sessions(instance, db, user.id, keep_session_id=current_session_id)

@@ -227,21 +227,29 @@ def sign_out() -> Response:
     if client_token:
         sessions.end_client_session(state().instance, db_session(), client_token)
     settings = state().settings
-    target = safe_redirect_url(_field("redirect_url"), fallback=settings.after_sign_out_url,
-                               allowed_origins=settings.allowed_redirect_origins)
+    return _signed_out(safe_redirect_url(
+        _field("redirect_url"), fallback=settings.after_sign_out_url,
+        allowed_origins=settings.allowed_redirect_origins))
+
+
+def _signed_out(target: str) -> Response:
     response = redirect(target, 303)
     clear_session_cookies(response)
     cancel_cookie_update()
-    session.pop("csrf_token", None)
+    session.pop("csrf_token", None)  # the identity ended: so does its CSRF token
     return response
 
 
 # -- Profile (the signed-in user's own account) ---------------------------------------
 
 
-def _me() -> User:
+def _me_or_none() -> User | None:
     user_id = auth().user_id
-    user = db_session().get(User, user_id) if user_id else None
+    return db_session().get(User, user_id) if user_id else None
+
+
+def _me() -> User:
+    user = _me_or_none()
     if user is None:
         raise AuthenticationError("authentication_invalid")
     return user
@@ -268,24 +276,23 @@ def profile_update() -> Response:
 @bp.post("/user/email-addresses")
 @_profile_action("add_email", keep=("email_address",))
 def profile_add_email() -> Response:
-    state().instance.rate_limiter.hit("send_code", request.remote_addr or "-")
-    users.add_email_address(state().instance, db_session(), _me(), _field("email_address"))
+    users.add_email_address(state().instance, db_session(), request_info(), _me(),
+                            _field("email_address"))
     return _profile_back()
 
 
 @bp.post("/user/email-addresses/<email_id>/verify")
 @_profile_action("verify_email", keep=("email_id",))
 def profile_verify_email(email_id: str) -> Response:
-    state().instance.rate_limiter.hit("verify", request.remote_addr or "-")
-    users.verify_email_address(state().instance, db_session(), _me(), email_id, _field("code"))
+    users.verify_email_address(state().instance, db_session(), request_info(), _me(), email_id,
+                               _field("code"))
     return _profile_back()
 
 
 @bp.post("/user/email-addresses/<email_id>/resend")
 @_profile_action("verify_email", keep=("email_id",))
 def profile_resend_email_code(email_id: str) -> Response:
-    state().instance.rate_limiter.hit("send_code", request.remote_addr or "-")
-    users.resend_email_code(state().instance, db_session(), _me(), email_id)
+    users.resend_email_code(state().instance, db_session(), request_info(), _me(), email_id)
     return _profile_back()
 
 
@@ -325,16 +332,12 @@ def profile_revoke_session(session_id: str) -> Response:
 @_profile_action("delete")
 def profile_delete() -> Response:
     users.delete_user(state().instance, db_session(), _me(), confirmation=_field("confirmation"))
-    response = redirect(state().settings.after_sign_out_url, 303)
-    clear_session_cookies(response)
-    cancel_cookie_update()
-    return response
+    return _signed_out(state().settings.after_sign_out_url)
 
 
 def profile_context(props: dict[str, Any]) -> dict[str, Any]:
     """What the UserProfile component shows: the user's row, emails and devices."""
-    user_id = auth().user_id
-    user = db_session().get(User, user_id) if user_id else None
+    user = _me_or_none()
     if user is None:
         return {"profile_user": None, "page": "account", "form": form_state()}
     page = request.args.get("page", props.get("page", "account"))
