@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -209,3 +210,24 @@ def user(app: Flask, client: Any) -> dict[str, str]:
     """A signed-up (and so signed-in) user on ``client``."""
     sign_up(client, app)
     return {"email": "ada@example.com", "password": PASSWORD}
+
+
+@pytest.fixture
+def hash_calls(app: Flask, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The thread idents of every argon2 verify the instance runs, in order."""
+    hasher = app.extensions["clerk"].instance.hasher
+    calls: list[int] = []
+
+    class CountingArgon2:
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        def verify(self, *args: Any) -> Any:
+            calls.append(threading.get_ident())
+            return self.inner.verify(*args)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.inner, name)
+
+    monkeypatch.setattr(hasher, "_argon2", CountingArgon2(hasher._argon2))
+    return calls

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from conftest import PASSWORD, last_code, post, sign_in, sign_out
 from flask_clerk.core.models import SignUp, User
 
@@ -107,23 +109,9 @@ def test_sign_in_goes_back_to_a_safe_redirect_url(app, client, user):
     assert response.headers["Location"] == "/"
 
 
-def test_unknown_email_and_wrong_password_answer_alike(app, client, user, monkeypatch):
+def test_unknown_email_and_wrong_password_answer_alike(app, client, user, hash_calls):
     sign_out(client)
-    hasher = app.extensions["clerk"].instance.hasher
-    calls = []
-
-    class CountingArgon2:
-        def __init__(self, inner):
-            self.inner = inner
-
-        def verify(self, *args):
-            calls.append(1)
-            return self.inner.verify(*args)
-
-        def __getattr__(self, name):
-            return getattr(self.inner, name)
-
-    monkeypatch.setattr(hasher, "_argon2", CountingArgon2(hasher._argon2))
+    calls = hash_calls
 
     def attempt(identifier):
         browser = app.test_client()
@@ -144,6 +132,33 @@ def test_unknown_email_and_wrong_password_answer_alike(app, client, user, monkey
     assert sorted(c.split("=")[0] for c in wrong.headers.getlist("Set-Cookie")) == sorted(
         c.split("=")[0] for c in unknown.headers.getlist("Set-Cookie"))
     assert wrong_calls == unknown_calls == 1, "the hasher runs once for an unknown user too"
+
+
+def test_the_attempt_is_counted_beside_the_hash(app, client, user, hash_calls, monkeypatch):
+    """The password sign-in counts its attempt and builds its session on a worker
+    thread while the request's own thread runs the hash (core/overlap.py)."""
+    from flask_clerk.core import sign_in as flow
+
+    counted, claiming = [], threading.Event()
+    claim, verify = flow.claim_attempt, app.extensions["clerk"].instance.hasher.verify
+
+    def counting_claim(*args, **kwargs):
+        counted.append(threading.get_ident())
+        claiming.set()
+        return claim(*args, **kwargs)
+
+    def verify_once_claiming(*args):
+        claiming.wait(5)  # in turn, the claim would come first and on this thread
+        return verify(*args)
+
+    monkeypatch.setattr(flow, "claim_attempt", counting_claim)
+    monkeypatch.setattr(app.extensions["clerk"].instance.hasher, "verify", verify_once_claiming)
+    sign_out(client)
+    hash_calls.clear()
+    assert sign_in(client).status_code == 303
+    assert hash_calls == [threading.get_ident()]
+    assert len(counted) == 1 and counted[0] != threading.get_ident()
+    assert whoami(client)["user_id"].startswith("user_")
 
 
 def test_forgot_password_resets_and_signs_out_other_sessions(app, client, user):

@@ -128,6 +128,17 @@ def test_lockout_after_ten_failures_for_an_hour(app, client, user, frozen):
     assert sign_in(client).status_code == 303
 
 
+def test_a_locked_account_still_waits_for_one_hash(app, client, user, hash_calls):
+    """Refused whatever the password, a locked account still answers only once the
+    hash is done: no faster than any other attempt."""
+    sign_out(client)
+    for _ in range(10):
+        sign_in(client, password="wrong password here")
+    hash_calls.clear()
+    assert sign_in(client).status_code == 403
+    assert len(hash_calls) == 1
+
+
 def test_success_resets_the_failure_counter(app, client, user):
     sign_out(client)
     for _ in range(9):

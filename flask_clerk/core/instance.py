@@ -22,9 +22,13 @@ from ..tokens import (
 from . import clock
 from .keys import ensure_signing_key, public_jwks
 from .mail import DevMailbox, Mailer
+from .overlap import Overlap
 from .passwords import PasswordHasher
 from .ratelimit import RateLimiter
 from .store import Store
+
+# Sign-ins whose SQL may run beside their hash at the same moment; more run it in turn.
+OVERLAP_WORKERS = 8
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class Instance:
     rate_limiter: RateLimiter
     verifier: TokenVerifier
     revoked: RevocationList
+    overlap: Overlap
     _signing_key: KeyPair | None = None
     _signing_key_loaded_at: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -85,6 +90,8 @@ class Instance:
                 clock=lambda: clock.timestamp(),
             ),
             revoked=revoked,
+            # A database that lives in one connection cannot be used from a worker.
+            overlap=Overlap(workers=0 if store.in_memory else OVERLAP_WORKERS),
         )
 
     def signing_key(self) -> KeyPair:

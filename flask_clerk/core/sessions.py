@@ -20,6 +20,7 @@ class SignedIn:
     """A new session: the ``__client`` cookie value and a first session token."""
 
     client_token: str
+    client: Client
     session: Session
     session_token: str
 
@@ -33,16 +34,15 @@ def create_session(
     Sessions of the browser's previous client are ended: one browser, one session.
     The caller commits.
     """
+    return start_session(instance, db, user, prepare_session(instance, user, request),
+                         previous_client_token=previous_client_token)
+
+
+def prepare_session(instance: Instance, user: User, request: RequestInfo) -> SignedIn:
+    """The rows and first token of a new session, built but not yet written:
+    :func:`start_session` adds them. The password sign-in builds them while the
+    hash runs; they are dropped, unused, when the password is wrong."""
     settings, now = instance.settings, clock.now()
-    if previous_client_token:
-        old = db.scalars(
-            select(Client).where(Client.token_hash == token_hash(previous_client_token))
-        ).first()
-        if old is not None:
-            for session in db.scalars(
-                select(Session).where(Session.client_id == old.id, Session.status == "active")
-            ):
-                end_session(instance, session, "replaced")
     client_token = new_token()
     client = Client(id=new_id("client"), token_hash=token_hash(client_token))
     session = Session(
@@ -58,15 +58,32 @@ def create_session(
         user_agent=(request.user_agent or "")[:1000] or None,
     )
     client.last_active_session_id = session.id
-    user.last_sign_in_at = now
-    user.last_active_at = now
-    user.failed_attempts = 0
-    user.locked_until = None
-    db.add_all([client, session])  # ids are ours already: the caller's commit flushes once
     token = instance.mint_token(
         user_id=user.id, session_id=session.id, first_factor_age_minutes=0, azp=request.origin
     )
-    return SignedIn(client_token=client_token, session=session, session_token=token)
+    return SignedIn(client_token=client_token, client=client, session=session,
+                    session_token=token)
+
+
+def start_session(
+    instance: Instance, db: DbSession, user: User, new: SignedIn,
+    *, previous_client_token: str | None = None,
+) -> SignedIn:
+    """Add a prepared session (see :func:`create_session`). The caller commits."""
+    if previous_client_token:
+        old = db.scalars(
+            select(Client).where(Client.token_hash == token_hash(previous_client_token))
+        ).first()
+        if old is not None:
+            for session in db.scalars(
+                select(Session).where(Session.client_id == old.id, Session.status == "active")
+            ):
+                end_session(instance, session, "replaced")
+    user.last_sign_in_at = user.last_active_at = new.session.last_active_at
+    user.failed_attempts = 0
+    user.locked_until = None
+    db.add_all([new.client, new.session])  # ids are ours already: the caller's commit flushes once
+    return new
 
 
 def refresh_session(

@@ -7,6 +7,7 @@ a dummy hash, a reset code is issued but sent to no one.
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 
 from sqlalchemy.orm import Session as DbSession
 
@@ -18,7 +19,7 @@ from .codes import check_code, issue_code
 from .flows import FLOW_LIFETIME, find_flow, purge_expired_flows, require_flow
 from .instance import Instance, RequestInfo
 from .models import SignIn, User
-from .sessions import SignedIn, create_session, revoke_user_sessions
+from .sessions import SignedIn, prepare_session, revoke_user_sessions, start_session
 from .users import (
     attempt_failed,
     attempt_succeeded,
@@ -64,12 +65,14 @@ def attempt_password(
         _unknown_identifier_attempt(instance, sign_in.identifier, password)
         security_event("sign_in.failed", reason="unknown identifier", ip=request.ip_address)
         raise ClerkError("form_password_incorrect", field="password")
-    try:
-        claim_attempt(instance, db, user)
-    except ClerkError:
-        instance.hasher.verify_dummy(password)  # a locked account answers no faster
-        raise
-    if not instance.hasher.verify(user.password_digest, password):
+    # While the hash runs, another thread counts the attempt (refusing a locked
+    # account whatever the password) and builds the session: the user waits for
+    # little more than the hash. A refusal still waits for the hash to finish.
+    new_session, matches = instance.overlap.run(
+        partial(_claim_and_prepare, instance, db, user, request),
+        partial(instance.hasher.verify, user.password_digest, password),
+    )
+    if not matches:
         attempt_failed(instance, db, user)
         security_event("sign_in.failed", user_id=user.id, reason="password",
                        ip=request.ip_address)
@@ -80,7 +83,14 @@ def attempt_password(
         raise ClerkError("user_banned", status=403)
     if instance.hasher.needs_rehash(user.password_digest):
         user.password_digest = instance.hasher.hash(password)
-    return _complete(instance, db, request, sign_in, user, previous_client_token)
+    return _complete(instance, db, request, sign_in, user, new_session, previous_client_token)
+
+
+def _claim_and_prepare(
+    instance: Instance, db: DbSession, user: User, request: RequestInfo
+) -> SignedIn:
+    claim_attempt(instance, db, user)
+    return prepare_session(instance, user, request)
 
 
 def _unknown_identifier_attempt(instance: Instance, identifier: str, password: str) -> None:
@@ -153,7 +163,8 @@ def reset_password(
     user.password_last_updated_at = clock.now()
     revoke_user_sessions(instance, db, user.id)
     security_event("password.reset", user_id=user.id, ip=request.ip_address)
-    return _complete(instance, db, request, sign_in, user, previous_client_token)
+    return _complete(instance, db, request, sign_in, user, prepare_session(instance, user, request),
+                     previous_client_token)
 
 
 def cancel_sign_in(db: DbSession, flow_token: str | None) -> None:
@@ -173,10 +184,10 @@ def _flow(db: DbSession, flow_token: str | None, status: str) -> SignIn:
 
 def _complete(
     instance: Instance, db: DbSession, request: RequestInfo, sign_in: SignIn, user: User,
-    previous_client_token: str | None,
+    new_session: SignedIn, previous_client_token: str | None,
 ) -> SignedIn:
-    signed_in = create_session(instance, db, user, request,
-                               previous_client_token=previous_client_token)
+    signed_in = start_session(instance, db, user, new_session,
+                              previous_client_token=previous_client_token)
     db.delete(sign_in)
     db.commit()
     security_event("sign_in.succeeded", user_id=user.id, session_id=signed_in.session.id,

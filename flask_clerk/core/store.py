@@ -21,11 +21,20 @@ class Store:
         if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
             os.makedirs(os.path.dirname(url[len("sqlite:///") :]) or ".", exist_ok=True)
         if url.startswith("sqlite"):
-            engine_options.setdefault("connect_args", {"check_same_thread": False})
+            # Requests come on many threads, and a sign-in's SQL runs beside its hash.
+            engine_options["connect_args"] = {
+                **engine_options.get("connect_args", {}), "check_same_thread": False
+            }
         self.engine: Engine = create_engine(url, **engine_options)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def in_memory(self) -> bool:
+        """An SQLite database held in memory, which only its one connection sees."""
+        url = self.engine.url
+        return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
 
     def session(self) -> Session:
         return self.session_factory()

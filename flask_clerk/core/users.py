@@ -95,7 +95,8 @@ def claim_attempt(
     """Count a password or code attempt on ``user`` *before* checking it.
 
     The increment is one atomic UPDATE, committed at once: parallel guesses each
-    get their own number, and the ones past the limit are refused unchecked. A
+    get their own number, and the ones past the limit are refused whatever the
+    password (the password sign-in hashes meanwhile; its result then goes unused). A
     success resets the count (:func:`attempt_succeeded`); a failure that reaches
     the limit locks the account (:func:`attempt_failed`). A password reset, the
     way out of a lockout, counts its code guesses without being refused
