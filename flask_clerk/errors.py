@@ -46,6 +46,24 @@ MESSAGES: dict[str, str] = {
     ),
     "email_address_not_verified": "Verify this email address before making it primary.",
     "resource_not_found": "Not found.",
+    "form_identifier_exists:slug": "This slug is already taken. Choose another one.",
+    "organization_creation_disabled": "Creating organizations is turned off.",
+    "organization_limit_reached": "You have reached the limit of {limit} organizations.",
+    "organization_delete_disabled": "This organization cannot be deleted.",
+    "organization_membership_quota_exceeded": (
+        "This organization has reached its limit of {limit} members."
+    ),
+    "organization_minimum_permissions_needed": (
+        "An organization needs at least one admin. Make someone else an admin first."
+    ),
+    "organization_required": "Choose or create an organization to continue.",
+    "already_a_member_in_organization": "{email} is already a member of this organization.",
+    "duplicate_invitation": "{email} has already been invited.",
+    "invitation_invalid": "This invitation is no longer valid. Ask for a new one.",
+    "invitation_email_mismatch": (
+        "This invitation was sent to {email}. Add and verify that address, or sign in "
+        "with the account that has it."
+    ),
     "authentication_invalid": "You need to sign in to access this resource.",
     "authorization_invalid": "You are not authorized to access this resource.",
     "csrf_invalid": "Your form expired. Reload the page and try again.",

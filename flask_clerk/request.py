@@ -21,7 +21,7 @@ from werkzeug.local import LocalProxy
 from werkzeug.wrappers import Response
 
 from .errors import AuthenticationError
-from .tokens import TokenInvalid
+from .tokens import TokenInvalid, decode_organization
 
 if TYPE_CHECKING:
     from .extension import ClerkState
@@ -44,27 +44,34 @@ class Auth:
     org_slug: str | None = None
     org_permissions: tuple[str, ...] | None = None
     actor: dict[str, Any] | None = None
+    # "active", or "pending" while the session has a task to finish (choose an
+    # organization when membership is required); None when signed out.
+    session_status: str | None = None
 
     @property
     def is_signed_in(self) -> bool:
         return self.user_id is not None
 
     def has(self, *, role: str | None = None, permission: str | None = None) -> bool:
-        """Role/permission checks; they fail closed without an active organization."""
-        if not self.is_signed_in or self.org_id is None:
+        """Clerk's ``has()``: ``has(role="org:admin")``, ``has(permission="org:x:y")``.
+
+        The ``org:`` prefix may be left out. Both given must both hold. Everything
+        fails closed: signed out, no active organization, or nothing asked.
+        """
+        if not self.is_signed_in or self.org_id is None or (role is None and permission is None):
             return False
-        if role is not None and self.org_role != _org_key(role):
+        if role is not None and self.org_role != org_key(role):
             return False
-        return not (permission is not None and _org_key(permission) not in (
-            self.org_permissions or ()
-        ))
+        return permission is None or org_key(permission) in (self.org_permissions or ())
 
     def get_token(self) -> str | None:
         """The session token, e.g. to call another service as this user."""
         return self.token
 
 
-def _org_key(key: str) -> str:
+def org_key(key: str) -> str:
+    """Clerk's normalisation: ``"admin"`` -> ``"org:admin"`` (and the old role names)."""
+    key = {"admin": "org:admin", "basic_member": "org:member"}.get(key, key)
     return key if key.startswith("org:") else f"org:{key}"
 
 
@@ -140,9 +147,14 @@ def load_auth(state: ClerkState) -> Auth:
 
 def auth_from_claims(claims: dict[str, Any], token: str) -> Auth:
     # Read-only view of a copy: the verifier's cached claims stay out of the app's reach.
-    return Auth(user_id=claims["sub"], session_id=claims["sid"],
-                session_claims=MappingProxyType(dict(claims)), token=token,
-                actor=claims.get("act"))
+    org = decode_organization(claims)
+    return Auth(
+        user_id=claims["sub"], session_id=claims["sid"],
+        session_claims=MappingProxyType(dict(claims)), token=token, actor=claims.get("act"),
+        org_id=org.id if org else None, org_slug=org.slug if org else None,
+        org_role=org.role if org else None, org_permissions=org.permissions if org else None,
+        session_status=claims.get("sts") or "active",
+    )
 
 
 def cancel_cookie_update() -> None:

@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ClerkConfigError
+from .core.roles import Role, role_key, roles_from_settings
+from .errors import ClerkConfigError, ClerkError
 
 DEFAULTS: dict[str, Any] = {
     # Instance keys (written to .env by `flask clerk init`)
@@ -62,6 +63,21 @@ DEFAULTS: dict[str, Any] = {
     "CLERK_SMTP_URL": None,
     "CLERK_MAIL_SENDER": None,
     "CLERK_DEV_MAILBOX": None,  # default: on for development (sk_test_) instances
+    # Organizations
+    "CLERK_ORGANIZATIONS": False,
+    "CLERK_ORGANIZATION_MEMBERSHIP": "optional",  # "optional" (personal accounts) | "required"
+    "CLERK_CREATE_ORGANIZATION_ENABLED": True,  # may every user create organizations?
+    "CLERK_CREATE_ORGANIZATIONS_LIMIT": 100,  # per user
+    "CLERK_ORGANIZATION_MAX_MEMBERSHIPS": None,  # per organization (None: unlimited)
+    "CLERK_ORGANIZATION_ROLES": {},  # custom roles; see flask_clerk.core.roles
+    "CLERK_ORGANIZATION_CREATOR_ROLE": "org:admin",
+    "CLERK_ORGANIZATION_DEFAULT_ROLE": "org:member",
+    "CLERK_ORGANIZATION_INVITATION_LIFETIME": 30 * 24 * 3600,
+    "CLERK_ORGANIZATION_PROFILE_URL": "/organization",
+    "CLERK_CREATE_ORGANIZATION_URL": "/create-organization",
+    "CLERK_CHOOSE_ORGANIZATION_URL": "/choose-organization",
+    "CLERK_AFTER_CREATE_ORGANIZATION_URL": "/",
+    "CLERK_AFTER_LEAVE_ORGANIZATION_URL": "/",
     # Look and words
     "CLERK_APPEARANCE": {},
     "CLERK_MESSAGES": {},
@@ -157,6 +173,20 @@ class Settings:
     smtp_url: str | None
     mail_sender: str
     dev_mailbox: bool
+    organizations: bool = False
+    organization_membership: str = "optional"
+    create_organization_enabled: bool = True
+    create_organizations_limit: int = 100
+    organization_max_memberships: int | None = None
+    organization_roles: Mapping[str, Role] = field(default_factory=dict)
+    organization_creator_role: str = "org:admin"
+    organization_default_role: str = "org:member"
+    organization_invitation_lifetime: int = 30 * 24 * 3600
+    organization_profile_url: str = "/organization"
+    create_organization_url: str = "/create-organization"
+    choose_organization_url: str = "/choose-organization"
+    after_create_organization_url: str = "/"
+    after_leave_organization_url: str = "/"
     messages: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -221,6 +251,18 @@ class Settings:
         database_url = get("CLERK_DATABASE_URL") or "sqlite:///" + os.path.join(
             instance_path, "clerk.db"
         )
+        organization_roles = roles_from_settings(get("CLERK_ORGANIZATION_ROLES"))
+        membership = get("CLERK_ORGANIZATION_MEMBERSHIP")
+        if membership not in {"optional", "required"}:
+            raise ClerkConfigError(
+                'CLERK_ORGANIZATION_MEMBERSHIP must be "optional" (personal accounts allowed) '
+                'or "required".'
+            )
+        creator_role, default_role = (
+            _role_setting(get(key), key, organization_roles)
+            for key in ("CLERK_ORGANIZATION_CREATOR_ROLE", "CLERK_ORGANIZATION_DEFAULT_ROLE")
+        )
+        max_memberships = get("CLERK_ORGANIZATION_MAX_MEMBERSHIPS")
         return cls(
             publishable_key=publishable_key,
             secret_key=secret_key,
@@ -270,8 +312,32 @@ class Settings:
             or config.get("MAIL_DEFAULT_SENDER")
             or "no-reply@localhost",
             dev_mailbox=bool(dev_mailbox),
+            organizations=bool(get("CLERK_ORGANIZATIONS")),
+            organization_membership=membership,
+            create_organization_enabled=bool(get("CLERK_CREATE_ORGANIZATION_ENABLED")),
+            create_organizations_limit=int(get("CLERK_CREATE_ORGANIZATIONS_LIMIT")),
+            organization_max_memberships=int(max_memberships) if max_memberships else None,
+            organization_roles=organization_roles,
+            organization_creator_role=creator_role,
+            organization_default_role=default_role,
+            organization_invitation_lifetime=int(get("CLERK_ORGANIZATION_INVITATION_LIFETIME")),
+            organization_profile_url=get("CLERK_ORGANIZATION_PROFILE_URL"),
+            create_organization_url=get("CLERK_CREATE_ORGANIZATION_URL"),
+            choose_organization_url=get("CLERK_CHOOSE_ORGANIZATION_URL"),
+            after_create_organization_url=get("CLERK_AFTER_CREATE_ORGANIZATION_URL"),
+            after_leave_organization_url=get("CLERK_AFTER_LEAVE_ORGANIZATION_URL"),
             messages=dict(get("CLERK_MESSAGES") or {}),
         )
+
+
+def _role_setting(value: Any, name: str, roles: Mapping[str, Role]) -> str:
+    try:
+        key = role_key(str(value))
+    except ClerkError:
+        key = ""
+    if key not in roles:
+        raise ClerkConfigError(f"{name} names no known role: {value!r} (known: {sorted(roles)}).")
+    return key
 
 
 def _smtp_url_from_mail_settings(config: Mapping[str, Any]) -> str | None:

@@ -67,6 +67,66 @@ def jwks(public_jwks: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     return {"keys": [dict(k) for k in public_jwks]}
 
 
+@dataclass(frozen=True)
+class OrganizationClaims:
+    """The session's active organization, as the token carries it."""
+
+    id: str
+    slug: str
+    role: str  # "org:admin"
+    permissions: tuple[str, ...] = ()  # custom ones only: "org:<feature>:<action>"
+
+
+def encode_organization(org: OrganizationClaims) -> dict[str, Any]:
+    """Clerk's v2 claims ``o`` and ``fea`` for ``org``.
+
+    ``rol`` is the role without its ``org:`` prefix. Permissions are packed per
+    feature: ``fea`` lists the features (``o:<feature>``), ``o.per`` the actions,
+    and ``o.fpm[i]`` is a bit mask over ``per`` for feature ``i`` (the least
+    significant bit is the first action). System permissions never go in.
+    """
+    actions_of: dict[str, set[str]] = {}
+    for permission in org.permissions:
+        scope, feature, action = permission.split(":")
+        if scope == "org" and not feature.startswith("sys_"):
+            actions_of.setdefault(feature, set()).add(action)
+    features = sorted(actions_of)
+    actions = sorted(set().union(*actions_of.values())) if actions_of else []
+    masks = [sum(1 << actions.index(a) for a in actions_of[f]) for f in features]
+    o: dict[str, Any] = {"id": org.id, "slg": org.slug, "rol": org.role.removeprefix("org:")}
+    if features:
+        o["per"] = ",".join(actions)
+        o["fpm"] = ",".join(str(m) for m in masks)
+    claims: dict[str, Any] = {"o": o}
+    if features:
+        claims["fea"] = ",".join(f"o:{f}" for f in features)
+    return claims
+
+
+def decode_organization(claims: Mapping[str, Any]) -> OrganizationClaims | None:
+    """The active organization from v2 claims (``o``, ``fea``), or None."""
+    o = claims.get("o")
+    if not isinstance(o, Mapping) or not isinstance(o.get("id"), str):
+        return None
+    features = [f.split(":", 1)[1] for f in str(claims.get("fea") or "").split(",")
+                if f.split(":", 1)[0] in {"o", "org"} and ":" in f]
+    actions = [a for a in str(o.get("per") or "").split(",") if a]
+    try:
+        masks = [int(m) for m in str(o.get("fpm") or "").split(",") if m]
+    except ValueError:
+        masks = []
+    permissions = tuple(
+        f"org:{feature}:{action}"
+        for feature, mask in zip(features, masks, strict=False)
+        for bit, action in enumerate(actions)
+        if mask & (1 << bit)
+    )
+    role = str(o.get("rol") or "")
+    return OrganizationClaims(id=o["id"], slug=str(o.get("slg") or ""),
+                              role=role if role.startswith("org:") else f"org:{role}",
+                              permissions=permissions)
+
+
 def mint_session_token(
     *,
     key: KeyPair,
@@ -76,6 +136,8 @@ def mint_session_token(
     lifetime: int,
     azp: str | None,
     first_factor_age_minutes: int,
+    organization: OrganizationClaims | None = None,
+    status: str | None = None,
     now: float | None = None,
 ) -> str:
     issued = int(now if now is not None else time.time())
@@ -92,6 +154,10 @@ def mint_session_token(
     }
     if azp:
         claims["azp"] = azp
+    if organization is not None:
+        claims.update(encode_organization(organization))
+    if status is not None:
+        claims["sts"] = status  # "pending": the session has a task to finish first
     return jwt.encode(
         claims, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid, "typ": "JWT"}
     )

@@ -231,3 +231,12 @@ def hash_calls(app: Flask, monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     monkeypatch.setattr(hasher, "_argon2", CountingArgon2(hasher._argon2))
     return calls
+
+
+def migrations_head() -> str:
+    """The newest revision of the identity store's migrations."""
+    from alembic.script import ScriptDirectory
+
+    from flask_clerk.core.store import _alembic_config
+
+    return str(ScriptDirectory.from_config(_alembic_config(None)).get_current_head())

@@ -10,6 +10,8 @@ from pathlib import Path
 from dotenv import dotenv_values
 from sqlalchemy import create_engine, text
 
+from conftest import migrations_head
+
 ROOT = Path(__file__).resolve().parent.parent
 FLASK = str(Path(sys.executable).with_name("flask"))
 
@@ -35,14 +37,14 @@ def test_init_writes_keys_migrates_and_makes_a_signing_key(tmp_path):
     with engine.connect() as connection:
         assert connection.execute(text("select count(*) from clerk_signing_keys")).scalar() == 1
         assert connection.execute(text("select version_num from clerk_alembic_version")
-                                  ).scalar() == "0001"
+                                  ).scalar() == migrations_head()
     # Idempotent: a second run keeps the keys and the signing key.
     out = flask(tmp_path, "clerk", "init")
     assert "already set, kept" in out
     assert dotenv_values(tmp_path / ".env") == values
     with engine.connect() as connection:
         assert connection.execute(text("select count(*) from clerk_signing_keys")).scalar() == 1
-    assert "revision 0001" in flask(tmp_path, "clerk", "db", "upgrade")
+    assert f"revision {migrations_head()}" in flask(tmp_path, "clerk", "db", "upgrade")
     out = flask(tmp_path, "clerk", "keys", "rotate")
     assert out.startswith("New signing key ins_")
     with engine.connect() as connection:

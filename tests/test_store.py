@@ -6,6 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
+from conftest import migrations_head
 from flask_clerk.core.models import Base
 from flask_clerk.core.store import VERSION_TABLE, Store
 
@@ -14,12 +15,17 @@ def test_migrations_build_exactly_the_models_schema(database_url):
     store = Store(database_url)
     try:
         store.upgrade()
-        assert store.current_revision() == "0001"
+        assert store.current_revision() == migrations_head()
         with store.engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
             assert compare_metadata(context, Base.metadata) == []
             tables = set(inspect(connection).get_table_names())
         assert VERSION_TABLE in tables and "clerk_users" in tables
         store.upgrade()  # idempotent
+        store.downgrade("0001")  # every migration also steps back
+        assert store.current_revision() == "0001"
+        store.upgrade()
+        assert store.current_revision() == migrations_head()
     finally:
         store.engine.dispose()
+

@@ -53,3 +53,16 @@ def account_changed(change: str, application_name: str | None) -> tuple[str, str
         "If you did not, reset your password now and sign out your other devices from your "
         "profile's Security page.",
     )
+
+
+def organization_invitation(
+    organization: str, inviter: str | None, url: str, days: int, application_name: str | None
+) -> tuple[str, str]:
+    who = inviter or "A member"
+    return (
+        f"{who} invited you to join {organization}",
+        f"{who} invited you to join the organization {organization} on "
+        f"{_app(application_name)}.\n\nAccept the invitation:\n\n    {url}\n\n"
+        f"The link works once and expires in {days} days. If you were not expecting this, "
+        "you can ignore this email.",
+    )

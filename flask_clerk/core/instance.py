@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from sqlalchemy import select
 
 from ..settings import Settings
 from ..tokens import (
     KEY_RELOAD_INTERVAL,
     KeyPair,
+    OrganizationClaims,
     RevocationList,
     TokenVerifier,
     mint_session_token,
@@ -22,9 +26,11 @@ from ..tokens import (
 from . import clock
 from .keys import ensure_signing_key, public_jwks
 from .mail import DevMailbox, Mailer
+from .models import OrganizationRole
 from .overlap import Overlap
 from .passwords import PasswordHasher
 from .ratelimit import RateLimiter
+from .roles import Role
 from .store import Store
 
 # Sign-ins whose SQL may run beside their hash at the same moment; more run it in turn.
@@ -53,6 +59,8 @@ class Instance:
     overlap: Overlap
     _signing_key: KeyPair | None = None
     _signing_key_loaded_at: float = 0.0
+    _roles: Mapping[str, Role] | None = None
+    _roles_loaded_at: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -111,8 +119,26 @@ class Instance:
         self._signing_key = None
         self.verifier.reload_keys()
 
+    def roles(self) -> Mapping[str, Role]:
+        """Organization roles by key: built in, from settings and from ``flask clerk
+        roles`` (re-read once a minute, so another process's change gets here)."""
+        now = time.monotonic()
+        if self._roles is None or now - self._roles_loaded_at > KEY_RELOAD_INTERVAL:
+            with self.store.session() as db:
+                rows = db.scalars(select(OrganizationRole)).all()
+            roles = dict(self.settings.organization_roles)
+            for row in rows:
+                roles.setdefault(row.key, Role(row.key, row.name, tuple(row.permissions),
+                                               row.description))
+            self._roles, self._roles_loaded_at = roles, now
+        return self._roles
+
+    def forget_roles(self) -> None:
+        self._roles = None
+
     def mint_token(self, *, user_id: str, session_id: str, first_factor_age_minutes: int,
-                   azp: str | None) -> str:
+                   azp: str | None, organization: OrganizationClaims | None = None,
+                   status: str | None = None) -> str:
         return mint_session_token(
             key=self.signing_key(),
             issuer=self.settings.issuer,
@@ -121,6 +147,8 @@ class Instance:
             lifetime=self.settings.session_token_lifetime,
             azp=azp,
             first_factor_age_minutes=first_factor_age_minutes,
+            organization=organization,
+            status=status,
             now=clock.now().timestamp(),
         )
 

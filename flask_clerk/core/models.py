@@ -158,6 +158,10 @@ class Session(Timestamps, Base):
     first_factor_verified_at: Mapped[datetime] = mapped_column(default=clock.now)
     ip_address: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(Text)
+    # The organization the session works in (None: the personal account).
+    last_active_organization_id: Mapped[str | None] = mapped_column(
+        ForeignKey("clerk_organizations.id", ondelete="SET NULL")
+    )
 
     user: Mapped[User] = relationship(back_populates="sessions")
     client: Mapped[Client] = relationship()
@@ -208,3 +212,74 @@ class SigningKey(Base):
     public_jwk: Mapped[dict[str, Any]] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     retired_at: Mapped[datetime | None]
+
+
+class Organization(Timestamps, Base):
+    __tablename__ = "clerk_organizations"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("org"))
+    name: Mapped[str] = mapped_column(String(100))
+    slug: Mapped[str] = mapped_column(String(100), unique=True)
+    image_url: Mapped[str | None] = mapped_column(String(2048))
+    created_by: Mapped[str | None] = mapped_column(String(40))
+    # None: the instance's CLERK_ORGANIZATION_MAX_MEMBERSHIPS.
+    max_allowed_memberships: Mapped[int | None] = mapped_column(Integer)
+    admin_delete_enabled: Mapped[bool] = mapped_column(default=True)
+    public_metadata: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    private_metadata: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    memberships: Mapped[list[OrganizationMembership]] = relationship(
+        back_populates="organization", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class OrganizationMembership(Timestamps, Base):
+    __tablename__ = "clerk_organization_memberships"
+    __table_args__ = (
+        Index("uq_clerk_memberships_org_user", "organization_id", "user_id", unique=True),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("orgmem"))
+    organization_id: Mapped[str] = mapped_column(
+        ForeignKey("clerk_organizations.id", ondelete="CASCADE")
+    )
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("clerk_users.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[str] = mapped_column(String(64))
+    public_metadata: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    private_metadata: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    organization: Mapped[Organization] = relationship(back_populates="memberships")
+    user: Mapped[User] = relationship()
+
+
+class OrganizationInvitation(Timestamps, Base):
+    __tablename__ = "clerk_organization_invitations"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("orginv"))
+    organization_id: Mapped[str] = mapped_column(
+        ForeignKey("clerk_organizations.id", ondelete="CASCADE"), index=True
+    )
+    email_address: Mapped[str] = mapped_column(String(320), index=True)  # lower-cased
+    role: Mapped[str] = mapped_column(String(64))
+    # pending -> accepted | revoked; a pending one past expires_at is expired.
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    inviter_id: Mapped[str | None] = mapped_column(String(40))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime]
+    public_metadata: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    private_metadata: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    organization: Mapped[Organization] = relationship()
+
+
+class OrganizationRole(Timestamps, Base):
+    """A custom role added with ``flask clerk roles add`` (settings may add more)."""
+
+    __tablename__ = "clerk_organization_roles"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # org:<name>
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str | None] = mapped_column(String(500))
+    permissions: Mapped[list[str]] = mapped_column(JSON, default=list)

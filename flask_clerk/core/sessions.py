@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, and_, select
 from sqlalchemy.orm import Session as DbSession
 
 from ..errors import NotFound
 from ..ids import new_id, new_token, token_hash
+from ..tokens import OrganizationClaims
 from . import clock
 from .instance import Instance, RequestInfo
-from .models import Client, Session, User
+from .models import Client, Organization, OrganizationMembership, Session, User
 
 
 @dataclass(frozen=True)
@@ -58,9 +60,7 @@ def prepare_session(instance: Instance, user: User, request: RequestInfo) -> Sig
         user_agent=(request.user_agent or "")[:1000] or None,
     )
     client.last_active_session_id = session.id
-    token = instance.mint_token(
-        user_id=user.id, session_id=session.id, first_factor_age_minutes=0, azp=request.origin
-    )
+    token = session_token(instance, session, None, None, request)
     return SignedIn(client_token=client_token, client=client, session=session,
                     session_token=token)
 
@@ -91,17 +91,19 @@ def refresh_session(
 ) -> tuple[Session, str] | None:
     """A new session token for the client's active session, or None when it has ended.
 
-    One query finds the client's session; expiry and inactivity are enforced here,
-    on the server, whatever the cookie says.
+    One query finds the client's session with its active organization and the
+    user's membership in it; expiry and inactivity are enforced here, on the
+    server, whatever the cookie says.
     """
     now = clock.now()
-    session = db.scalars(
-        select(Session)
+    row = db.execute(
+        _with_organization(select(Session))
         .join(Client, Client.last_active_session_id == Session.id)
         .where(Client.token_hash == token_hash(client_token), Session.status == "active")
     ).first()
-    if session is None:
+    if row is None:
         return None
+    session, membership, organization = row
     if now >= session.expire_at:
         end_session(instance, session, "expired")
         db.commit()
@@ -112,13 +114,55 @@ def refresh_session(
         return None
     session.last_active_at = now
     session.abandon_at = _abandon_at(instance, now)
+    if membership is None:
+        session.last_active_organization_id = None  # removed from it since, or it is gone
     db.commit()
-    age = int((now - session.first_factor_verified_at).total_seconds() // 60)
-    token = instance.mint_token(
+    return session, session_token(instance, session, membership, organization, request)
+
+
+def active_organization(
+    db: DbSession, session: Session
+) -> tuple[OrganizationMembership | None, Organization | None]:
+    """The session's active organization and the user's membership in it (one query)."""
+    if session.last_active_organization_id is None:
+        return None, None
+    row = db.execute(
+        select(OrganizationMembership, Organization)
+        .join(Organization, Organization.id == OrganizationMembership.organization_id)
+        .where(OrganizationMembership.organization_id == session.last_active_organization_id,
+               OrganizationMembership.user_id == session.user_id)
+    ).first()
+    return (row[0], row[1]) if row is not None else (None, None)
+
+
+def session_token(
+    instance: Instance, session: Session, membership: OrganizationMembership | None,
+    organization: Organization | None, request: RequestInfo,
+) -> str:
+    """A token for ``session``, with its active organization's claims when it has one."""
+    claims = None
+    if membership is not None and organization is not None:
+        role = instance.roles().get(membership.role)
+        claims = OrganizationClaims(
+            id=organization.id, slug=organization.slug, role=membership.role,
+            permissions=role.custom_permissions if role is not None else (),
+        )
+    settings = instance.settings
+    pending = (settings.organizations and settings.organization_membership == "required"
+               and claims is None)
+    age = int((clock.now() - session.first_factor_verified_at).total_seconds() // 60)
+    return instance.mint_token(
         user_id=session.user_id, session_id=session.id, first_factor_age_minutes=age,
-        azp=request.origin,
+        azp=request.origin, organization=claims, status="pending" if pending else None,
     )
-    return session, token
+
+
+def _with_organization(query: Select[tuple[Session]]) -> Select[Any]:
+    return query.add_columns(OrganizationMembership, Organization).outerjoin(
+        OrganizationMembership,
+        and_(OrganizationMembership.organization_id == Session.last_active_organization_id,
+             OrganizationMembership.user_id == Session.user_id),
+    ).outerjoin(Organization, Organization.id == OrganizationMembership.organization_id)
 
 
 def end_session(instance: Instance, session: Session, status: str = "ended") -> None:

@@ -46,6 +46,12 @@ class Store:
         with self.engine.begin() as connection:
             command.upgrade(_alembic_config(connection), revision)
 
+    def downgrade(self, revision: str) -> None:
+        from alembic import command
+
+        with self.engine.begin() as connection:
+            command.downgrade(_alembic_config(connection), revision)
+
     def current_revision(self) -> str | None:
         from alembic.runtime.migration import MigrationContext
 

@@ -1,0 +1,448 @@
+"""Organizations: create and manage them, their members and roles; the active one.
+
+Every flow that acts inside an organization takes the acting user's membership
+(found with :func:`membership_of`, which refuses non-members with a 404) and
+checks the system permission it needs on the server, from the membership's role:
+system permissions are never read from a token. Targets (a membership, an
+invitation) are looked up *within* the actor's organization, so an id from
+another organization is simply not found.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import joinedload, selectinload
+
+from ..errors import ClerkError, NotFound
+from ..ids import new_id, new_token, token_hash
+from . import clock, emails
+from .audit import security_event
+from .instance import Instance, RequestInfo
+from .models import (
+    EmailAddress,
+    Organization,
+    OrganizationInvitation,
+    OrganizationMembership,
+    Session,
+    User,
+)
+from .roles import (
+    ADMIN,
+    DELETE_ORGANIZATION,
+    MANAGE_MEMBERS,
+    MANAGE_PROFILE,
+    READ_MEMBERS,
+    Role,
+    role_key,
+)
+from .sessions import active_organization, session_token
+from .users import clean_name, normalize_email
+
+_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+SLUG_MAX = 100
+
+
+class Forbidden(ClerkError):
+    status = 403
+
+
+# --- Lookups -----------------------------------------------------------------------
+
+
+def user_memberships(db: DbSession, user_id: str) -> list[OrganizationMembership]:
+    """The user's memberships with their organizations, by organization name."""
+    return list(db.scalars(
+        select(OrganizationMembership)
+        .join(Organization, Organization.id == OrganizationMembership.organization_id)
+        .options(joinedload(OrganizationMembership.organization))
+        .where(OrganizationMembership.user_id == user_id)
+        .order_by(func.lower(Organization.name), Organization.id)
+    ))
+
+
+def membership_of(db: DbSession, user_id: str, organization_id: str) -> OrganizationMembership:
+    """The user's membership in the organization; not a member: not found (404)."""
+    membership = db.scalars(
+        select(OrganizationMembership)
+        .options(joinedload(OrganizationMembership.organization))
+        .where(OrganizationMembership.user_id == user_id,
+               OrganizationMembership.organization_id == organization_id)
+    ).first()
+    if membership is None:
+        raise NotFound("resource_not_found")
+    return membership
+
+
+def role_of(instance: Instance, membership: OrganizationMembership) -> Role:
+    """The membership's role (a role removed since keeps its key and no permissions)."""
+    return instance.roles().get(membership.role) or Role(membership.role, membership.role, ())
+
+
+def require(instance: Instance, membership: OrganizationMembership, permission: str) -> None:
+    if not role_of(instance, membership).can(permission):
+        raise Forbidden("authorization_invalid")
+
+
+def members(
+    instance: Instance, db: DbSession, actor: OrganizationMembership
+) -> list[OrganizationMembership]:
+    """The organization's members with their users, oldest first."""
+    require(instance, actor, READ_MEMBERS)
+    return list(db.scalars(
+        select(OrganizationMembership)
+        .options(joinedload(OrganizationMembership.user).selectinload(User.email_addresses))
+        .where(OrganizationMembership.organization_id == actor.organization_id)
+        .order_by(OrganizationMembership.created_at, OrganizationMembership.id)
+    ))
+
+
+def pending_invitations(
+    instance: Instance, db: DbSession, actor: OrganizationMembership
+) -> list[OrganizationInvitation]:
+    require(instance, actor, READ_MEMBERS)
+    return list(db.scalars(
+        select(OrganizationInvitation)
+        .where(OrganizationInvitation.organization_id == actor.organization_id,
+               OrganizationInvitation.status == "pending",
+               OrganizationInvitation.expires_at > clock.now())
+        .order_by(OrganizationInvitation.created_at)
+    ))
+
+
+# --- The organization itself -------------------------------------------------------
+
+
+def create_organization(
+    instance: Instance, db: DbSession, user: User, *, name: str | None, slug: str | None = None
+) -> Organization:
+    """A new organization with ``user`` as its first member (the creator role)."""
+    settings = instance.settings
+    if not settings.create_organization_enabled:
+        raise Forbidden("organization_creation_disabled")
+    created = db.scalar(select(func.count()).select_from(Organization)
+                        .where(Organization.created_by == user.id)) or 0
+    if created >= settings.create_organizations_limit:
+        raise Forbidden("organization_limit_reached", limit=settings.create_organizations_limit)
+    clean = clean_name(name, "name", required=True)
+    assert clean is not None
+    given = (slug or "").strip()
+    organization = Organization(
+        id=new_id("org"), name=clean, slug=_clean_slug(given) if given else _slugify(clean),
+        created_by=user.id, public_metadata={}, private_metadata={},
+    )
+    db.add(organization)
+    db.add(OrganizationMembership(
+        id=new_id("orgmem"), organization_id=organization.id, user_id=user.id,
+        role=settings.organization_creator_role, public_metadata={}, private_metadata={},
+    ))
+    if not given:
+        while _slug_taken(db, organization.slug):
+            organization.slug = f"{_slugify(clean)[:SLUG_MAX - 7]}-{secrets.token_hex(3)}"
+    _commit_slug(db)
+    security_event("organization.created", organization_id=organization.id, user_id=user.id)
+    return organization
+
+
+def update_organization(
+    instance: Instance, db: DbSession, actor: OrganizationMembership, *, name: str | None,
+    slug: str | None, image_url: str | None,
+) -> None:
+    require(instance, actor, MANAGE_PROFILE)
+    organization = actor.organization
+    clean = clean_name(name, "name", required=True)
+    assert clean is not None
+    organization.name = clean
+    organization.slug = _clean_slug(slug)
+    organization.image_url = _clean_image_url(image_url)
+    _commit_slug(db)
+
+
+def delete_organization(
+    instance: Instance, db: DbSession, actor: OrganizationMembership, *, confirmation: str
+) -> None:
+    """Delete it with everything in it; the admin types its name to confirm."""
+    require(instance, actor, DELETE_ORGANIZATION)
+    organization = actor.organization
+    if not organization.admin_delete_enabled:
+        raise Forbidden("organization_delete_disabled")
+    if confirmation.strip() != organization.name:
+        raise ClerkError("form_confirmation_mismatch", field="confirmation",
+                         expected=organization.name)
+    db.delete(organization)
+    db.commit()
+    security_event("organization.deleted", organization_id=organization.id,
+                   user_id=actor.user_id)
+
+
+def _slugify(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:SLUG_MAX].strip("-")
+    return slug or f"org-{secrets.token_hex(3)}"
+
+
+def _clean_slug(value: str | None) -> str:
+    slug = (value or "").strip().lower()
+    if not slug:
+        raise ClerkError("form_param_missing", field="slug")
+    if len(slug) > SLUG_MAX:
+        raise ClerkError("form_param_too_long", field="slug")
+    if not _SLUG.match(slug):
+        raise ClerkError("form_param_format_invalid", field="slug")
+    return slug
+
+
+def _slug_taken(db: DbSession, slug: str) -> bool:
+    with db.no_autoflush:
+        return db.scalar(select(Organization.id).where(Organization.slug == slug)) is not None
+
+
+def _commit_slug(db: DbSession) -> None:
+    try:
+        db.commit()
+    except IntegrityError:
+        db.rollback()
+        raise ClerkError("form_identifier_exists", field="slug") from None
+
+
+def _clean_image_url(value: str | None) -> str | None:
+    url = (value or "").strip()
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if len(url) > 2048 or parts.scheme not in {"https", "http"} or not parts.netloc:
+        raise ClerkError("form_param_format_invalid", field="image_url")
+    return url
+
+
+# --- The active organization of a session ------------------------------------------
+
+
+def set_active_organization(
+    instance: Instance, db: DbSession, session_id: str, user_id: str,
+    organization_id: str | None, request: RequestInfo,
+) -> str:
+    """Switch the session to ``organization_id`` (None: the personal account) and
+    return its new token, which carries the organization at once."""
+    session = db.get(Session, session_id)
+    if session is None or session.user_id != user_id or session.status != "active":
+        raise NotFound("resource_not_found")
+    if organization_id:
+        membership_of(db, user_id, organization_id)
+    elif instance.settings.organization_membership == "required":
+        raise ClerkError("organization_required")
+    session.last_active_organization_id = organization_id or None
+    session.last_active_at = clock.now()
+    db.commit()
+    membership, organization = active_organization(db, session)
+    return session_token(instance, session, membership, organization, request)
+
+
+# --- Members -------------------------------------------------------------------------
+
+
+def _target(db: DbSession, actor: OrganizationMembership, membership_id: str
+            ) -> OrganizationMembership:
+    target = db.get(OrganizationMembership, membership_id)
+    if target is None or target.organization_id != actor.organization_id:
+        raise NotFound("resource_not_found")
+    return target
+
+
+def _admin_count(db: DbSession, organization_id: str) -> int:
+    return db.scalar(select(func.count()).select_from(OrganizationMembership).where(
+        OrganizationMembership.organization_id == organization_id,
+        OrganizationMembership.role == ADMIN)) or 0
+
+
+def _keep_an_admin(db: DbSession, target: OrganizationMembership) -> None:
+    if target.role == ADMIN and _admin_count(db, target.organization_id) <= 1:
+        raise ClerkError("organization_minimum_permissions_needed")
+
+
+def change_role(
+    instance: Instance, db: DbSession, actor: OrganizationMembership, membership_id: str,
+    role: str,
+) -> OrganizationMembership:
+    require(instance, actor, MANAGE_MEMBERS)
+    target = _target(db, actor, membership_id)
+    new_role = _known_role(instance, role)
+    if new_role != target.role:
+        _keep_an_admin(db, target)
+        target.role = new_role
+        db.commit()
+        security_event("organization.role_changed", organization_id=actor.organization_id,
+                       membership_id=target.id, role=new_role, by=actor.user_id)
+    return target
+
+
+def remove_member(
+    instance: Instance, db: DbSession, actor: OrganizationMembership, membership_id: str
+) -> None:
+    require(instance, actor, MANAGE_MEMBERS)
+    target = _target(db, actor, membership_id)
+    _keep_an_admin(db, target)
+    db.delete(target)
+    db.commit()
+    security_event("organization.member_removed", organization_id=actor.organization_id,
+                   user_id=target.user_id, by=actor.user_id)
+
+
+def leave_organization(db: DbSession, actor: OrganizationMembership) -> None:
+    _keep_an_admin(db, actor)
+    db.delete(actor)
+    db.commit()
+
+
+def _known_role(instance: Instance, value: str) -> str:
+    key = role_key(value)
+    if key not in instance.roles():
+        raise ClerkError("form_param_format_invalid", field="role")
+    return key
+
+
+def _check_room(instance: Instance, db: DbSession, organization: Organization,
+                *, invitations: bool) -> None:
+    """Refuse when members (and, for a new invitation, pending invitations) fill it."""
+    limit = organization.max_allowed_memberships or instance.settings.organization_max_memberships
+    if not limit:
+        return
+    taken = db.scalar(select(func.count()).select_from(OrganizationMembership).where(
+        OrganizationMembership.organization_id == organization.id)) or 0
+    if invitations:
+        taken += db.scalar(select(func.count()).select_from(OrganizationInvitation).where(
+            OrganizationInvitation.organization_id == organization.id,
+            OrganizationInvitation.status == "pending",
+            OrganizationInvitation.expires_at > clock.now())) or 0
+    if taken >= limit:
+        raise Forbidden("organization_membership_quota_exceeded", limit=limit)
+
+
+# --- Invitations ---------------------------------------------------------------------
+
+
+def invite_member(
+    instance: Instance, db: DbSession, request: RequestInfo, actor: OrganizationMembership, *,
+    email_address: str, role: str | None,
+) -> OrganizationInvitation:
+    """Mail a single-use link that adds ``email_address`` to the organization."""
+    require(instance, actor, MANAGE_MEMBERS)
+    instance.rate_limiter.hit("send_code", request.ip_address or "-")
+    settings, organization = instance.settings, actor.organization
+    address = normalize_email(email_address)
+    new_role = _known_role(instance, role or settings.organization_default_role)
+    if db.scalar(
+        select(OrganizationMembership.id)
+        .join(EmailAddress, EmailAddress.user_id == OrganizationMembership.user_id)
+        .where(OrganizationMembership.organization_id == organization.id,
+               EmailAddress.email_address == address,
+               EmailAddress.verification_status == "verified")
+    ) is not None:
+        raise ClerkError("already_a_member_in_organization", field="email_address",
+                         email=address)
+    now = clock.now()
+    pending = db.scalars(select(OrganizationInvitation).where(
+        OrganizationInvitation.organization_id == organization.id,
+        OrganizationInvitation.email_address == address,
+        OrganizationInvitation.status == "pending")).all()
+    if any(p.expires_at > now for p in pending):
+        raise ClerkError("duplicate_invitation", field="email_address", email=address)
+    _check_room(instance, db, organization, invitations=True)
+    instance.rate_limiter.hit("address_sends", address)
+    ticket = new_token()
+    invitation = OrganizationInvitation(
+        id=new_id("orginv"), organization_id=organization.id, email_address=address,
+        role=new_role, status="pending", inviter_id=actor.user_id,
+        token_hash=token_hash(ticket),
+        expires_at=now + timedelta(seconds=settings.organization_invitation_lifetime),
+        public_metadata={}, private_metadata={},
+    )
+    db.add(invitation)
+    db.commit()
+    inviter = db.get(User, actor.user_id)
+    subject, text = emails.organization_invitation(
+        organization.name, _display_name(inviter), invitation_url(instance, ticket),
+        settings.organization_invitation_lifetime // 86400, settings.application_name,
+    )
+    instance.mailer.send(address, subject, text)
+    security_event("organization.invited", organization_id=organization.id,
+                   invitation_id=invitation.id, by=actor.user_id)
+    return invitation
+
+
+def invitation_url(instance: Instance, ticket: str) -> str:
+    """The link in the mail, on the instance's own configured origin (never a Host
+    header): ``<frontend API>/invitations/accept?__clerk_ticket=…``."""
+    return f"{instance.settings.issuer}/invitations/accept?__clerk_ticket={ticket}"
+
+
+def _display_name(user: User | None) -> str | None:
+    if user is None:
+        return None
+    name = " ".join(n for n in (user.first_name, user.last_name) if n)
+    return name or user.primary_address
+
+
+def revoke_invitation(
+    instance: Instance, db: DbSession, actor: OrganizationMembership, invitation_id: str
+) -> None:
+    require(instance, actor, MANAGE_MEMBERS)
+    invitation = db.get(OrganizationInvitation, invitation_id)
+    if invitation is None or invitation.organization_id != actor.organization_id:
+        raise NotFound("resource_not_found")
+    if invitation.status == "pending":
+        invitation.status = "revoked"
+        db.commit()
+
+
+def find_invitation(db: DbSession, ticket: str | None) -> OrganizationInvitation | None:
+    """The pending, unexpired invitation a link's ticket names, or None."""
+    if not ticket or len(ticket) > 200:
+        return None
+    invitation = db.scalars(
+        select(OrganizationInvitation)
+        .options(selectinload(OrganizationInvitation.organization))
+        .where(OrganizationInvitation.token_hash == token_hash(ticket))
+    ).first()
+    if invitation is None or invitation.status != "pending" or (
+        invitation.expires_at <= clock.now()
+    ):
+        return None
+    return invitation
+
+
+def accept_invitation(
+    instance: Instance, db: DbSession, user: User, ticket: str | None
+) -> OrganizationMembership:
+    """Join the organization of the invitation sent to one of ``user``'s verified
+    addresses. Single use: the invitation is then accepted."""
+    invitation = find_invitation(db, ticket)
+    if invitation is None:
+        raise ClerkError("invitation_invalid", status=400)
+    verified = {e.email_address for e in user.email_addresses if e.verified}
+    if invitation.email_address not in verified:
+        raise Forbidden("invitation_email_mismatch", email=invitation.email_address)
+    membership = db.scalars(select(OrganizationMembership).where(
+        OrganizationMembership.organization_id == invitation.organization_id,
+        OrganizationMembership.user_id == user.id)).first()
+    if membership is None:
+        _check_room(instance, db, invitation.organization, invitations=False)
+        membership = OrganizationMembership(
+            id=new_id("orgmem"), organization_id=invitation.organization_id, user_id=user.id,
+            role=invitation.role, public_metadata={}, private_metadata={},
+        )
+        db.add(membership)
+    invitation.status = "accepted"
+    try:
+        db.commit()
+    except IntegrityError:  # accepted twice at once: the other request added the member
+        db.rollback()
+        return membership_of(db, user.id, invitation.organization_id)
+    security_event("organization.joined", organization_id=invitation.organization_id,
+                   user_id=user.id, invitation_id=invitation.id)
+    return membership
