@@ -1,13 +1,21 @@
 """flask_clerk: Clerk-grade authentication and user management for Flask, self-hosted.
 
-    from flask_clerk import ClerkAuth, auth, current_user, login_required
+    from flask_clerk import ClerkAuth, auth, current_user, login_required, org_role_required
 
     clerk = ClerkAuth(app, protect=["/dashboard(.*)"])
 """
 
 from .errors import ClerkConfigError, ClerkError
 from .extension import ClerkAuth
-from .request import Auth, auth, current_user, login_required
+from .request import (
+    Auth,
+    auth,
+    current_user,
+    login_required,
+    org_required,
+    org_role_required,
+    permission_required,
+)
 from .user import ClerkUser
 
 __all__ = [
@@ -19,4 +27,7 @@ __all__ = [
     "auth",
     "current_user",
     "login_required",
+    "org_required",
+    "org_role_required",
+    "permission_required",
 ]

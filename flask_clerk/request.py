@@ -16,11 +16,20 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 from urllib.parse import urlencode
 
-from flask import after_this_request, current_app, g, jsonify, redirect, request
+from flask import (
+    after_this_request,
+    current_app,
+    g,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+)
 from werkzeug.local import LocalProxy
 from werkzeug.wrappers import Response
 
-from .errors import AuthenticationError
+from .errors import AuthenticationError, ClerkError
 from .tokens import TokenInvalid, decode_organization
 
 if TYPE_CHECKING:
@@ -76,20 +85,28 @@ def org_key(key: str) -> str:
 
 
 SIGNED_OUT = Auth()
+PENDING = Auth(session_status="pending")  # what auth() shows of a pending session
 
 
 def _state() -> ClerkState:
     return cast("ClerkState", current_app.extensions["clerk"])
 
 
-def auth() -> Auth:
-    """The current request's :class:`Auth` (signed out when nobody is)."""
+def auth(*, treat_pending_as_signed_out: bool = True) -> Auth:
+    """The current request's :class:`Auth` (signed out when nobody is).
+
+    A session with a task still to do (``session_status == "pending"``: choose an
+    organization when membership is required) counts as signed out, as in Clerk,
+    unless ``treat_pending_as_signed_out=False``.
+    """
     try:
-        return cast(Auth, g._clerk_auth)
+        current = cast(Auth, g._clerk_auth)
     except AttributeError:
         # Outside ClerkAuth's before_request (an error handler, say): load now.
-        load_auth(_state())
-        return cast(Auth, g._clerk_auth)
+        current = load_auth(_state())
+    if current.session_status == "pending" and treat_pending_as_signed_out:
+        return PENDING
+    return current
 
 
 def _current_user() -> ClerkUser | None:
@@ -97,6 +114,16 @@ def _current_user() -> ClerkUser | None:
         user_id = auth().user_id
         g._clerk_user = _state().load_user(user_id) if user_id else None
     return cast("ClerkUser | None", g._clerk_user)
+
+
+def session_user() -> ClerkUser | None:
+    """The session's user even while the session is pending (for the components)."""
+    current = auth(treat_pending_as_signed_out=False)
+    if current is auth():
+        return _current_user()
+    if "_clerk_session_user" not in g:
+        g._clerk_session_user = _state().load_user(current.user_id) if current.user_id else None
+    return cast("ClerkUser | None", g._clerk_session_user)
 
 
 current_user: ClerkUser | None = cast("ClerkUser | None", LocalProxy(_current_user))
@@ -188,7 +215,10 @@ def unauthenticated_response() -> Response:
     state = _state()
     if wants_html():
         target = request.full_path if request.query_string else request.path
-        url = state.settings.sign_in_url + "?" + urlencode({"redirect_url": target})
+        # A pending session is signed in but has a task first: choosing an organization.
+        pending = auth(treat_pending_as_signed_out=False).session_status == "pending"
+        page = state.settings.choose_organization_url if pending else state.settings.sign_in_url
+        url = page + "?" + urlencode({"redirect_url": target})
         return redirect(url, 303 if request.method != "GET" else 302)
     error = AuthenticationError("authentication_invalid")
     response = jsonify({"errors": [error.to_json(state.settings.messages)]})
@@ -212,6 +242,72 @@ def login_required(view: Callable[P, R]) -> Callable[P, R | Response]:
         return view(*args, **kwargs)
 
     return wrapper
+
+
+def org_required(view: Callable[P, R]) -> Callable[P, R | Response]:
+    """Only signed-in users with an active organization; a page without one sends
+    the user to choose one (and back), an API gets 403 JSON."""
+
+    @wraps(view)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | Response:
+        current = auth()
+        if not current.is_signed_in:
+            return unauthenticated_response()
+        if current.org_id is None:
+            if wants_html():
+                target = request.full_path if request.query_string else request.path
+                url = _state().settings.choose_organization_url + "?" + urlencode(
+                    {"redirect_url": target})
+                return redirect(url, 303 if request.method != "GET" else 302)
+            return forbidden_response("organization_required")
+        private_response()
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def org_role_required(role: str) -> Callable[[Callable[P, R]], Callable[P, R | Response]]:
+    """``@org_role_required("org:admin")``: that role in the active organization."""
+    return _requires(lambda current: current.has(role=role))
+
+
+def permission_required(permission: str) -> Callable[[Callable[P, R]], Callable[P, R | Response]]:
+    """``@permission_required("org:projects:delete")``, read from the session token
+    (no query). System permissions (``org:sys_*``) are never in the token."""
+    return _requires(lambda current: current.has(permission=permission))
+
+
+def _requires(
+    check: Callable[[Auth], bool],
+) -> Callable[[Callable[P, R]], Callable[P, R | Response]]:
+    def decorate(view: Callable[P, R]) -> Callable[P, R | Response]:
+        @wraps(view)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | Response:
+            current = auth()
+            if not current.is_signed_in:
+                return unauthenticated_response()
+            private_response()
+            if not check(current):
+                return forbidden_response()
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def forbidden_response(code: str = "authorization_invalid") -> Response:
+    """403: a page with a way back for browsers, Clerk's error JSON for APIs."""
+    state = _state()
+    error = ClerkError(code, status=403)
+    if wants_html():
+        response = make_response(render_template(
+            "clerk/forbidden.html", message=error.message(state.settings.messages),
+            application_name=state.settings.application_name))
+    else:
+        response = jsonify({"errors": [error.to_json(state.settings.messages)]})
+    response.status_code = 403
+    return response
 
 
 def private_response() -> None:

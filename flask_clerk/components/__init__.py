@@ -1,16 +1,18 @@
 """The prebuilt components: ``{{ clerk.sign_in() }}``, ``sign_up``, ``user_button``,
-``user_profile``. Each renders a Jinja template under ``templates/clerk/`` (an app
-overrides one by shipping a template of the same name) from the flow's state.
+``user_profile``, and with organizations ``organization_switcher``,
+``organization_profile``, ``organization_list``, ``create_organization``. Each
+renders a Jinja template under ``templates/clerk/`` (an app overrides one by
+shipping a template of the same name) from the flow's state.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import g, render_template, request, url_for
 from flask_wtf.csrf import generate_csrf
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from ..redirects import safe_redirect_url
 from ..settings import Settings
@@ -67,6 +69,64 @@ class Components:
 
         return self._render("user_profile", props, **profile_context(props))
 
+    # -- organizations (CLERK_ORGANIZATIONS) ----------------------------------------
+
+    def organization_switcher(self, **props: Any) -> Markup:
+        from ..web.organizations import switcher_context
+
+        return self._render("organization_switcher", props, **self._organizations(),
+                            **switcher_context())
+
+    def organization_list(self, **props: Any) -> Markup:
+        from ..web.organizations import switcher_context
+
+        return self._render("organization_list", props, **self._organizations(),
+                            **switcher_context())
+
+    def organization_profile(self, **props: Any) -> Markup:
+        from ..web.organizations import profile_context
+
+        return self._render("organization_profile", props, **self._organizations(),
+                            **profile_context(props))
+
+    def create_organization(self, **props: Any) -> Markup:
+        from ..web.forms import form_state
+
+        return self._render("create_organization", props, **self._organizations(),
+                            form=form_state("organization.create"))
+
+    def accept_invitation(self, **props: Any) -> Markup:
+        from ..web.organizations import invitation_context
+
+        return self._render("accept_invitation", props, **self._organizations(),
+                            **invitation_context())
+
+    def _organizations(self) -> dict[str, Any]:
+        if not self.settings.organizations:
+            raise RuntimeError(
+                "The organization components need CLERK_ORGANIZATIONS = True "
+                "(or ClerkAuth(app, organizations=True))."
+            )
+        return {"personal_allowed": self.settings.organization_membership == "optional"}
+
+    def no_access(self, *, message: str) -> Markup:
+        """The card of the 403 page (``forbidden_response``)."""
+        return self._render("no_access", {}, message=message)
+
+    def protect(self, *, role: str | None = None, permission: str | None = None,
+                fallback: str = "", caller: Callable[[], str] | None = None) -> Markup:
+        """``{% call clerk.protect(role="org:admin") %}…{% endcall %}``: the body only
+        when ``auth().has(...)`` holds (signed in, when neither is given); else
+        ``fallback`` (escaped unless it is Markup)."""
+        from ..request import auth
+
+        current = auth()
+        allowed = current.is_signed_in if role is None and permission is None else current.has(
+            role=role, permission=permission)
+        if allowed and caller is not None:
+            return Markup(caller())  # noqa: S704 - the caller is a template block
+        return escape(fallback)
+
     def stylesheet(self) -> Markup:
         """``<link>`` to the components' stylesheet, for an app's ``<head>``.
 
@@ -80,9 +140,9 @@ class Components:
 
     @property
     def user(self) -> Any:
-        from ..request import current_user
+        from ..request import session_user
 
-        return current_user._get_current_object() if current_user else None  # type: ignore[union-attr]
+        return session_user()
 
     @property
     def auth(self) -> Any:

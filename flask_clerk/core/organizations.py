@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from dataclasses import replace
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -42,8 +43,15 @@ from .roles import (
     Role,
     role_key,
 )
-from .sessions import active_organization, session_token
-from .users import clean_name, normalize_email
+from .sessions import SignedIn, active_organization, create_session, session_token
+from .users import (
+    check_new_password,
+    clean_name,
+    create_user,
+    find_user_by_email,
+    normalize_email,
+    password_context,
+)
 
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 SLUG_MAX = 100
@@ -400,6 +408,21 @@ def revoke_invitation(
         db.commit()
 
 
+def invitations_for_user(db: DbSession, user: User) -> list[OrganizationInvitation]:
+    """Pending invitations sent to any of the user's verified addresses."""
+    verified = [e.email_address for e in user.email_addresses if e.verified]
+    if not verified:
+        return []
+    return list(db.scalars(
+        select(OrganizationInvitation)
+        .options(selectinload(OrganizationInvitation.organization))
+        .where(OrganizationInvitation.email_address.in_(verified),
+               OrganizationInvitation.status == "pending",
+               OrganizationInvitation.expires_at > clock.now())
+        .order_by(OrganizationInvitation.created_at)
+    ))
+
+
 def find_invitation(db: DbSession, ticket: str | None) -> OrganizationInvitation | None:
     """The pending, unexpired invitation a link's ticket names, or None."""
     if not ticket or len(ticket) > 200:
@@ -446,3 +469,52 @@ def accept_invitation(
     security_event("organization.joined", organization_id=invitation.organization_id,
                    user_id=user.id, invitation_id=invitation.id)
     return membership
+
+
+def sign_up_with_invitation(
+    instance: Instance, db: DbSession, request: RequestInfo, ticket: str | None, *,
+    password: str, first_name: str | None = None, last_name: str | None = None,
+    previous_client_token: str | None = None,
+) -> SignedIn:
+    """Create an account from an invitation link and sign it in, in the organization.
+
+    The invitation was mailed to its address, so the link stands in for the email
+    code (Clerk's ``ticket`` strategy): the address is verified at once. An
+    address that already has an account must sign in and accept instead.
+    """
+    settings = instance.settings
+    instance.rate_limiter.hit("sign_up", request.ip_address or "-")
+    invitation = find_invitation(db, ticket)
+    if invitation is None:
+        raise ClerkError("invitation_invalid", status=400)
+    address = invitation.email_address
+    name_mode = settings.sign_up_name
+    first = last = None
+    if name_mode != "off":
+        first = clean_name(first_name, "first_name", required=name_mode == "required")
+        last = clean_name(last_name, "last_name", required=name_mode == "required")
+    check_new_password(instance, password, None, password_context(instance, address, first, last))
+    if find_user_by_email(db, address) is not None:
+        raise ClerkError("form_identifier_exists", field="email_address")
+    _check_room(instance, db, invitation.organization, invitations=False)
+    user = create_user(db, email_address=address, password_digest=instance.hasher.hash(password),
+                       first_name=first, last_name=last, email_strategy="ticket")
+    membership = OrganizationMembership(
+        id=new_id("orgmem"), organization_id=invitation.organization_id, user_id=user.id,
+        role=invitation.role, public_metadata={}, private_metadata={},
+    )
+    db.add(membership)
+    invitation.status = "accepted"
+    signed_in = create_session(instance, db, user, request,
+                               previous_client_token=previous_client_token)
+    signed_in.session.last_active_organization_id = invitation.organization_id
+    token = session_token(instance, signed_in.session, membership, invitation.organization,
+                          request)
+    try:
+        db.commit()
+    except IntegrityError:  # the address was verified by another account meanwhile
+        db.rollback()
+        raise ClerkError("form_identifier_exists", field="email_address") from None
+    security_event("user.created", user_id=user.id, session_id=signed_in.session.id,
+                   ip=request.ip_address, invitation_id=invitation.id)
+    return replace(signed_in, session_token=token)

@@ -13,6 +13,10 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
 
     app.register_blueprint(bp)
     app.register_blueprint(public)
+    if settings.organizations:
+        from .organizations import bp as organizations_bp
+
+        app.register_blueprint(organizations_bp)
     if settings.account_pages:
         app.url_map.converters["clerk_account_page"] = account_page_converter(settings)
         app.add_url_rule("/<clerk_account_page:page>", "clerk_public.account_page", account_page)

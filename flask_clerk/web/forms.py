@@ -20,7 +20,7 @@ from functools import wraps
 from io import BytesIO
 from typing import Any, ParamSpec
 
-from flask import current_app, request
+from flask import current_app, redirect, request
 from flask_wtf.csrf import CSRFError, validate_csrf
 from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.wrappers import Response
@@ -50,6 +50,16 @@ def return_to(fallback: str) -> str:
     except BadSignature:
         return fallback
     return safe_redirect_url(path if isinstance(path, str) else None, fallback=fallback)
+
+
+def field(name: str) -> str:
+    """A posted form field ("" when absent)."""
+    return request.form.get(name, "")
+
+
+def back(fallback: str) -> Response:
+    """Redirect (303) to the page the form came from."""
+    return redirect(return_to(fallback), 303)
 
 
 def form_action(

@@ -26,13 +26,24 @@ def no_framing(response: Response) -> Response:
     return response
 
 
+def _account_pages(settings: Settings) -> dict[str, str]:
+    """Path -> component of each default account page."""
+    pages = {settings.sign_in_url: "sign_in", settings.sign_up_url: "sign_up",
+             settings.user_profile_url: "user_profile"}
+    if settings.organizations:
+        pages.update({settings.organization_profile_url: "organization_profile",
+                      settings.create_organization_url: "create_organization",
+                      settings.choose_organization_url: "organization_list"})
+    return pages
+
+
 def account_page_converter(settings: Settings) -> type[BaseConverter]:
     """A converter matching exactly the configured account page paths.
 
     A rule with a converter ranks below any static rule, so an app that defines
     its own ``/sign-in`` view keeps it, whenever it registers it.
     """
-    paths = [settings.sign_in_url, settings.sign_up_url, settings.user_profile_url]
+    paths = list(_account_pages(settings))
     pattern = "|".join(re.escape(p.strip("/")) for p in paths if p.startswith("/"))
 
     class AccountPage(BaseConverter):
@@ -42,25 +53,34 @@ def account_page_converter(settings: Settings) -> type[BaseConverter]:
     return AccountPage
 
 
-def account_page(page: str) -> Response | str:
+def account_page(page: str) -> Response:
     settings = state().settings
-    path = "/" + page
-    if path == settings.user_profile_url:
-        if not auth().is_signed_in:
-            return unauthenticated_response()
-        component = "user_profile"
-    else:
-        component = "sign_in" if path == settings.sign_in_url else "sign_up"
+    component = _account_pages(settings)["/" + page]
+    if component in {"sign_in", "sign_up"}:
         if auth().is_signed_in:
             destination = settings.after_sign_in_url if component == "sign_in" else (
                 settings.after_sign_up_url)
             return redirect(safe_redirect_url(
                 request.args.get("redirect_url"), fallback=destination,
                 allowed_origins=settings.allowed_redirect_origins))
+        return account_page_response(component)
+    # The rest need a session; choosing or creating an organization is what a
+    # pending session is for, so those two accept one.
+    current = auth(treat_pending_as_signed_out=component in {"user_profile",
+                                                             "organization_profile"})
+    if not current.is_signed_in:
+        return unauthenticated_response()
+    if component == "organization_profile" and current.org_id is None:
+        return redirect(settings.choose_organization_url)
+    return account_page_response(component)
+
+
+def account_page_response(component: str) -> Response:
+    """A default account page: one component on a quiet background."""
     private_response()
     response = make_response(render_template(
         "clerk/account_page.html", component=component,
-        application_name=settings.application_name))
+        application_name=state().settings.application_name))
     return no_framing(response)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any, ParamSpec
+from urllib.parse import urlencode
 
 from flask import Blueprint, redirect, request, session
 from werkzeug.wrappers import Response
@@ -28,7 +29,7 @@ from ..extension import (
 from ..redirects import safe_redirect_url
 from ..request import CLIENT_COOKIE, auth, cancel_cookie_update
 from .devices import describe_device
-from .forms import form_action, form_state, return_to
+from .forms import back, field, form_action, form_state
 from .pages import no_framing
 
 P = ParamSpec("P")
@@ -51,10 +52,6 @@ def _load_signing_key() -> None:
     state().instance.signing_key()
 
 
-def _field(name: str) -> str:
-    return request.form.get(name, "")
-
-
 def _flow_token(cookie: str) -> str | None:
     return request.cookies.get(cookie)
 
@@ -69,14 +66,14 @@ def _clear_flow(response: Response, cookie: str) -> None:
                            samesite="Lax")
 
 
-def _back(fallback: str) -> Response:
-    return redirect(return_to(fallback), 303)
-
-
 def _signed_in(signed_in: SignedIn, destination: str, flow_cookie: str) -> Response:
     settings = state().settings
-    target = safe_redirect_url(_field("redirect_url"), fallback=destination,
+    target = safe_redirect_url(field("redirect_url"), fallback=destination,
                                allowed_origins=settings.allowed_redirect_origins)
+    if (settings.organizations and settings.organization_membership == "required"
+            and signed_in.session.last_active_organization_id is None):
+        # The session is pending until it has an organization: choose one first.
+        target = f"{settings.choose_organization_url}?{urlencode({'redirect_url': target})}"
     response = redirect(target, 303)
     set_session_cookies(response, signed_in.session_token, signed_in.client_token)
     _clear_flow(response, flow_cookie)
@@ -92,8 +89,8 @@ def _signed_in(signed_in: SignedIn, destination: str, flow_cookie: str) -> Respo
 @form_action("sign_in.start", keep=("identifier",))
 def sign_in_start() -> Response:
     _, token = sign_in.start_sign_in(state().instance, db_session(), request_info(),
-                                     identifier=_field("identifier"))
-    response = _back(state().settings.sign_in_url)
+                                     identifier=field("identifier"))
+    response = back(state().settings.sign_in_url)
     _set_flow(response, SIGN_IN_FLOW_COOKIE, token)
     return response
 
@@ -103,7 +100,7 @@ def sign_in_start() -> Response:
 def sign_in_password() -> Response:
     signed_in = sign_in.attempt_password(
         state().instance, db_session(), request_info(), _flow_token(SIGN_IN_FLOW_COOKIE),
-        _field("password"), previous_client_token=request.cookies.get(CLIENT_COOKIE),
+        field("password"), previous_client_token=request.cookies.get(CLIENT_COOKIE),
     )
     return _signed_in(signed_in, state().settings.after_sign_in_url, SIGN_IN_FLOW_COOKIE)
 
@@ -113,15 +110,15 @@ def sign_in_password() -> Response:
 def sign_in_forgot_password() -> Response:
     sign_in.start_password_reset(state().instance, db_session(), request_info(),
                                  _flow_token(SIGN_IN_FLOW_COOKIE))
-    return _back(state().settings.sign_in_url)
+    return back(state().settings.sign_in_url)
 
 
 @bp.post("/sign-in/reset-code")
 @form_action("sign_in.reset_code")
 def sign_in_reset_code() -> Response:
     sign_in.verify_reset_code(state().instance, db_session(), request_info(),
-                              _flow_token(SIGN_IN_FLOW_COOKIE), _field("code"))
-    return _back(state().settings.sign_in_url)
+                              _flow_token(SIGN_IN_FLOW_COOKIE), field("code"))
+    return back(state().settings.sign_in_url)
 
 
 @bp.post("/sign-in/new-password")
@@ -129,7 +126,7 @@ def sign_in_reset_code() -> Response:
 def sign_in_new_password() -> Response:
     signed_in = sign_in.reset_password(
         state().instance, db_session(), request_info(), _flow_token(SIGN_IN_FLOW_COOKIE),
-        _field("password"), _field("confirm_password"),
+        field("password"), field("confirm_password"),
         previous_client_token=request.cookies.get(CLIENT_COOKIE),
     )
     return _signed_in(signed_in, state().settings.after_sign_in_url, SIGN_IN_FLOW_COOKIE)
@@ -139,7 +136,7 @@ def sign_in_new_password() -> Response:
 @form_action("sign_in.start")
 def sign_in_restart() -> Response:
     sign_in.cancel_sign_in(db_session(), _flow_token(SIGN_IN_FLOW_COOKIE))
-    response = _back(state().settings.sign_in_url)
+    response = back(state().settings.sign_in_url)
     _clear_flow(response, SIGN_IN_FLOW_COOKIE)
     return response
 
@@ -169,12 +166,22 @@ def sign_in_step() -> dict[str, Any]:
 @form_action("sign_up.start", keep=("email_address", "first_name", "last_name"),
              fallback="sign_up_url")
 def sign_up_start() -> Response:
+    settings = state().settings
+    if settings.organizations and field("ticket"):
+        from ..core.organizations import sign_up_with_invitation
+
+        signed_in = sign_up_with_invitation(
+            state().instance, db_session(), request_info(), field("ticket"),
+            password=field("password"), first_name=field("first_name"),
+            last_name=field("last_name"), previous_client_token=request.cookies.get(CLIENT_COOKIE),
+        )
+        return _signed_in(signed_in, settings.after_sign_up_url, SIGN_UP_FLOW_COOKIE)
     _, token = sign_up.start_sign_up(
-        state().instance, db_session(), request_info(), email_address=_field("email_address"),
-        password=_field("password"), first_name=_field("first_name"),
-        last_name=_field("last_name"),
+        state().instance, db_session(), request_info(), email_address=field("email_address"),
+        password=field("password"), first_name=field("first_name"),
+        last_name=field("last_name"),
     )
-    response = _back(state().settings.sign_up_url)
+    response = back(state().settings.sign_up_url)
     _set_flow(response, SIGN_UP_FLOW_COOKIE, token)
     return response
 
@@ -184,7 +191,7 @@ def sign_up_start() -> Response:
 def sign_up_verify() -> Response:
     signed_in = sign_up.verify_sign_up(
         state().instance, db_session(), request_info(), _flow_token(SIGN_UP_FLOW_COOKIE),
-        _field("code"), previous_client_token=request.cookies.get(CLIENT_COOKIE),
+        field("code"), previous_client_token=request.cookies.get(CLIENT_COOKIE),
     )
     return _signed_in(signed_in, state().settings.after_sign_up_url, SIGN_UP_FLOW_COOKIE)
 
@@ -194,13 +201,13 @@ def sign_up_verify() -> Response:
 def sign_up_resend() -> Response:
     sign_up.resend_sign_up_code(state().instance, db_session(), request_info(),
                                 _flow_token(SIGN_UP_FLOW_COOKIE))
-    return _back(state().settings.sign_up_url)
+    return back(state().settings.sign_up_url)
 
 
 @bp.post("/sign-up/restart")
 @form_action("sign_up.start", fallback="sign_up_url")
 def sign_up_restart() -> Response:
-    response = _back(state().settings.sign_up_url)
+    response = back(state().settings.sign_up_url)
     _clear_flow(response, SIGN_UP_FLOW_COOKIE)
     return response
 
@@ -210,9 +217,16 @@ def sign_up_step() -> dict[str, Any]:
         return {"name": "signed_in", "form": form_state()}
     flow = find_flow(db_session(), SignUp, _flow_token(SIGN_UP_FLOW_COOKIE))
     name = "verify" if flow is not None else "start"
+    invitation = None
+    if state().settings.organizations and name == "start":
+        from ..core.organizations import find_invitation
+
+        invitation = find_invitation(db_session(), request.args.get("__clerk_ticket"))
     return {
         "name": name,
         "email_address": flow.email_address if flow else None,
+        "invitation": invitation,
+        "ticket": request.args.get("__clerk_ticket") if invitation else None,
         "form": form_state(f"sign_up.{name}"),
     }
 
@@ -228,7 +242,7 @@ def sign_out() -> Response:
         sessions.end_client_session(state().instance, db_session(), client_token)
     settings = state().settings
     return _signed_out(safe_redirect_url(
-        _field("redirect_url"), fallback=settings.after_sign_out_url,
+        field("redirect_url"), fallback=settings.after_sign_out_url,
         allowed_origins=settings.allowed_redirect_origins))
 
 
@@ -244,11 +258,12 @@ def _signed_out(target: str) -> Response:
 
 
 def _me_or_none() -> User | None:
-    user_id = auth().user_id
+    user_id = auth(treat_pending_as_signed_out=False).user_id
     return db_session().get(User, user_id) if user_id else None
 
 
-def _me() -> User:
+def user_row() -> User:
+    """The signed-in user's row; 401 when nobody is signed in."""
     user = _me_or_none()
     if user is None:
         raise AuthenticationError("authentication_invalid")
@@ -256,7 +271,7 @@ def _me() -> User:
 
 
 def _profile_back() -> Response:
-    return _back(state().settings.user_profile_url)
+    return back(state().settings.user_profile_url)
 
 
 def _profile_action(
@@ -268,45 +283,45 @@ def _profile_action(
 @bp.post("/user/profile")
 @_profile_action("profile", keep=("first_name", "last_name"))
 def profile_update() -> Response:
-    users.update_profile(state().instance, db_session(), _me(),
-                         first_name=_field("first_name"), last_name=_field("last_name"))
+    users.update_profile(state().instance, db_session(), user_row(),
+                         first_name=field("first_name"), last_name=field("last_name"))
     return _profile_back()
 
 
 @bp.post("/user/email-addresses")
 @_profile_action("add_email", keep=("email_address",))
 def profile_add_email() -> Response:
-    users.add_email_address(state().instance, db_session(), request_info(), _me(),
-                            _field("email_address"))
+    users.add_email_address(state().instance, db_session(), request_info(), user_row(),
+                            field("email_address"))
     return _profile_back()
 
 
 @bp.post("/user/email-addresses/<email_id>/verify")
 @_profile_action("verify_email", keep=("email_id",))
 def profile_verify_email(email_id: str) -> Response:
-    users.verify_email_address(state().instance, db_session(), request_info(), _me(), email_id,
-                               _field("code"))
+    users.verify_email_address(state().instance, db_session(), request_info(), user_row(), email_id,
+                               field("code"))
     return _profile_back()
 
 
 @bp.post("/user/email-addresses/<email_id>/resend")
 @_profile_action("verify_email", keep=("email_id",))
 def profile_resend_email_code(email_id: str) -> Response:
-    users.resend_email_code(state().instance, db_session(), request_info(), _me(), email_id)
+    users.resend_email_code(state().instance, db_session(), request_info(), user_row(), email_id)
     return _profile_back()
 
 
 @bp.post("/user/email-addresses/<email_id>/primary")
 @_profile_action("email")
 def profile_primary_email(email_id: str) -> Response:
-    users.set_primary_email(state().instance, db_session(), _me(), email_id)
+    users.set_primary_email(state().instance, db_session(), user_row(), email_id)
     return _profile_back()
 
 
 @bp.post("/user/email-addresses/<email_id>/remove")
 @_profile_action("email")
 def profile_remove_email(email_id: str) -> Response:
-    users.remove_email_address(state().instance, db_session(), _me(), email_id)
+    users.remove_email_address(state().instance, db_session(), user_row(), email_id)
     return _profile_back()
 
 
@@ -314,8 +329,8 @@ def profile_remove_email(email_id: str) -> Response:
 @_profile_action("password")
 def profile_password() -> Response:
     users.change_password(
-        state().instance, db_session(), _me(), current_password=_field("current_password"),
-        new_password=_field("new_password"), confirm_password=_field("confirm_password"),
+        state().instance, db_session(), user_row(), current_password=field("current_password"),
+        new_password=field("new_password"), confirm_password=field("confirm_password"),
         current_session_id=auth().session_id,
     )
     return _profile_back()
@@ -324,14 +339,15 @@ def profile_password() -> Response:
 @bp.post("/user/sessions/<session_id>/revoke")
 @_profile_action("sessions")
 def profile_revoke_session(session_id: str) -> Response:
-    sessions.revoke_own_session(state().instance, db_session(), _me().id, session_id)
+    sessions.revoke_own_session(state().instance, db_session(), user_row().id, session_id)
     return _profile_back()
 
 
 @bp.post("/user/delete")
 @_profile_action("delete")
 def profile_delete() -> Response:
-    users.delete_user(state().instance, db_session(), _me(), confirmation=_field("confirmation"))
+    users.delete_user(state().instance, db_session(), user_row(),
+                      confirmation=field("confirmation"))
     return _signed_out(state().settings.after_sign_out_url)
 
 

@@ -1,0 +1,266 @@
+"""The organization components' form endpoints (``/__clerk/organizations/...``) and
+invitation links: thin adapters over :mod:`flask_clerk.core.organizations`.
+
+Registered only when ``CLERK_ORGANIZATIONS`` is on. Every route that names an
+organization first finds the signed-in user's membership in it (a non-member
+gets a 404, whatever the id) and passes that membership to the flow, which
+checks the role's permission.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ParamSpec
+
+from flask import Blueprint, redirect, request
+from werkzeug.wrappers import Response
+
+from ..core import organizations as orgs
+from ..core.models import OrganizationMembership, Session
+from ..core.roles import DELETE_ORGANIZATION, MANAGE_MEMBERS, MANAGE_PROFILE, READ_MEMBERS
+from ..core.sessions import active_organization, session_token
+from ..errors import AuthenticationError
+from ..extension import db_session, request_info, set_session_cookies, state
+from ..redirects import safe_redirect_url
+from ..request import auth, cancel_cookie_update
+from .forms import back, field, form_action, form_state
+from .pages import no_framing
+from .views import user_row
+
+TICKET_PARAM = "__clerk_ticket"
+P = ParamSpec("P")
+
+bp = Blueprint("clerk_organizations", __name__, url_prefix="/__clerk")
+
+
+@bp.after_request
+def _no_framing(response: Response) -> Response:
+    return no_framing(response)
+
+
+def _user_id() -> str:
+    user_id = auth(treat_pending_as_signed_out=False).user_id
+    if user_id is None:
+        raise AuthenticationError("authentication_invalid")
+    return user_id
+
+
+def _membership(organization_id: str) -> OrganizationMembership:
+    return orgs.membership_of(db_session(), _user_id(), organization_id)
+
+
+def _action(
+    form: str, keep: tuple[str, ...] = ()
+) -> Callable[[Callable[P, Response]], Callable[P, Response]]:
+    return form_action(f"organization.{form}", keep=keep, fallback="organization_profile_url")
+
+
+def _with_token(response: Response, token: str) -> Response:
+    set_session_cookies(response, token)
+    cancel_cookie_update()  # the new token wins over any refresh of this request
+    return response
+
+
+def _reissued(response: Response) -> Response:
+    """Give the browser a token that reflects a change to its active organization
+    (it left it, or it was deleted) now rather than at the next refresh."""
+    session_id = auth(treat_pending_as_signed_out=False).session_id
+    session = db_session().get(Session, session_id) if session_id else None
+    if session is None:
+        return response
+    db_session().refresh(session)
+    membership, organization = active_organization(db_session(), session)
+    return _with_token(response, session_token(state().instance, session, membership,
+                                               organization, request_info()))
+
+
+def _redirect_field(fallback: str) -> str:
+    return safe_redirect_url(field("redirect_url"), fallback=fallback,
+                             allowed_origins=state().settings.allowed_redirect_origins)
+
+
+# -- Create and switch ------------------------------------------------------------------
+
+
+@bp.post("/organizations")
+@form_action("organization.create", keep=("name", "slug"), fallback="create_organization_url")
+def create() -> Response:
+    instance = state().instance
+    organization = orgs.create_organization(
+        instance, db_session(), user_row(), name=field("name"), slug=field("slug"),
+    )
+    token = orgs.set_active_organization(
+        instance, db_session(), auth(treat_pending_as_signed_out=False).session_id or "",
+        _user_id(), organization.id, request_info(),
+    )
+    target = _redirect_field(state().settings.after_create_organization_url)
+    return _with_token(redirect(target, 303), token)
+
+
+@bp.post("/organizations/active")
+@form_action("organization.switch", fallback="after_sign_in_url")
+def switch() -> Response:
+    token = orgs.set_active_organization(
+        state().instance, db_session(), auth(treat_pending_as_signed_out=False).session_id or "",
+        _user_id(), field("organization_id") or None, request_info(),
+    )
+    target = field("redirect_url")
+    response = redirect(_redirect_field("/"), 303) if target else back("/")
+    return _with_token(response, token)
+
+
+# -- The organization's profile ---------------------------------------------------------
+
+
+@bp.post("/organizations/<organization_id>/profile")
+@_action("profile", keep=("name", "slug", "image_url"))
+def update_profile(organization_id: str) -> Response:
+    orgs.update_organization(
+        state().instance, db_session(), _membership(organization_id), name=field("name"),
+        slug=field("slug"), image_url=field("image_url"),
+    )
+    return _reissued(back(state().settings.organization_profile_url))
+
+
+@bp.post("/organizations/<organization_id>/delete")
+@_action("delete")
+def delete(organization_id: str) -> Response:
+    orgs.delete_organization(state().instance, db_session(), _membership(organization_id),
+                             confirmation=field("confirmation"))
+    return _reissued(redirect(state().settings.after_leave_organization_url, 303))
+
+
+@bp.post("/organizations/<organization_id>/leave")
+@_action("leave")
+def leave(organization_id: str) -> Response:
+    orgs.leave_organization(db_session(), _membership(organization_id))
+    return _reissued(redirect(state().settings.after_leave_organization_url, 303))
+
+
+# -- Members and invitations -----------------------------------------------------------
+
+
+@bp.post("/organizations/<organization_id>/invitations")
+@_action("invite", keep=("email_address", "role"))
+def invite(organization_id: str) -> Response:
+    orgs.invite_member(state().instance, db_session(), request_info(),
+                       _membership(organization_id), email_address=field("email_address"),
+                       role=field("role") or None)
+    return back(state().settings.organization_profile_url)
+
+
+@bp.post("/organizations/<organization_id>/invitations/<invitation_id>/revoke")
+@_action("members")
+def revoke_invitation(organization_id: str, invitation_id: str) -> Response:
+    orgs.revoke_invitation(state().instance, db_session(), _membership(organization_id),
+                           invitation_id)
+    return back(state().settings.organization_profile_url)
+
+
+@bp.post("/organizations/<organization_id>/memberships/<membership_id>/role")
+@_action("members")
+def change_role(organization_id: str, membership_id: str) -> Response:
+    orgs.change_role(state().instance, db_session(), _membership(organization_id),
+                     membership_id, field("role"))
+    return back(state().settings.organization_profile_url)
+
+
+@bp.post("/organizations/<organization_id>/memberships/<membership_id>/remove")
+@_action("members")
+def remove_member(organization_id: str, membership_id: str) -> Response:
+    orgs.remove_member(state().instance, db_session(), _membership(organization_id),
+                       membership_id)
+    return back(state().settings.organization_profile_url)
+
+
+# -- Invitation links -----------------------------------------------------------------
+
+
+@bp.get("/invitations/accept")
+def invitation_link() -> Response:
+    """The link in the invitation mail. Signed out: sign up (or sign in) first,
+    carrying the ticket; signed in: the page with the "Join" button."""
+    settings = state().settings
+    ticket = request.args.get(TICKET_PARAM, "")
+    if not auth(treat_pending_as_signed_out=False).is_signed_in:
+        from urllib.parse import urlencode
+
+        return redirect(f"{settings.sign_up_url}?{urlencode({TICKET_PARAM: ticket})}")
+    from .pages import account_page_response
+
+    return account_page_response("accept_invitation")
+
+
+@bp.post("/invitations/accept")
+@form_action("organization.accept", fallback="after_sign_in_url")
+def accept_invitation() -> Response:
+    instance = state().instance
+    membership = orgs.accept_invitation(instance, db_session(), user_row(),
+                                        field("ticket"))
+    token = orgs.set_active_organization(
+        instance, db_session(), auth(treat_pending_as_signed_out=False).session_id or "",
+        _user_id(), membership.organization_id, request_info(),
+    )
+    return _with_token(redirect(_redirect_field(state().settings.after_sign_in_url), 303),
+                       token)
+
+
+# -- What the components show -----------------------------------------------------------
+
+
+def switcher_context() -> dict[str, Any]:
+    """The OrganizationSwitcher / OrganizationList: the user's organizations, the
+    active one, and invitations waiting for the user's verified addresses."""
+    current = auth(treat_pending_as_signed_out=False)
+    if not current.is_signed_in:
+        return {"memberships": [], "active": None, "invitations": []}
+    assert current.user_id is not None
+    memberships = orgs.user_memberships(db_session(), current.user_id)
+    active = next((m for m in memberships if m.organization_id == current.org_id), None)
+    roles = state().instance.roles()
+    return {
+        "memberships": memberships,
+        "active": active,
+        "role_names": {key: role.name for key, role in roles.items()},
+        "invitations": orgs.invitations_for_user(db_session(), user_row()),
+        "form": form_state("organization.switch", "organization.create"),
+    }
+
+
+def profile_context(props: dict[str, Any]) -> dict[str, Any]:
+    """The OrganizationProfile: the active organization (or ``organization_id``)."""
+    current = auth(treat_pending_as_signed_out=False)
+    organization_id = props.get("organization_id") or current.org_id
+    if not current.is_signed_in or not organization_id:
+        return {"membership": None, "form": form_state()}
+    instance = state().instance
+    membership = orgs.membership_of(db_session(), _user_id(), organization_id)
+    role = orgs.role_of(instance, membership)
+    can = {name: role.can(permission) for name, permission in (
+        ("manage_profile", MANAGE_PROFILE), ("delete", DELETE_ORGANIZATION),
+        ("read_members", READ_MEMBERS), ("manage_members", MANAGE_MEMBERS))}
+    page = request.args.get("page", props.get("page", "general"))
+    return {
+        "membership": membership,
+        "organization": membership.organization,
+        "can": can,
+        "page": page if page in {"general", "members"} else "general",
+        "members": orgs.members(instance, db_session(), membership) if can["read_members"]
+        else [],
+        "invitations": orgs.pending_invitations(instance, db_session(), membership)
+        if can["read_members"] else [],
+        "roles": sorted(instance.roles().values(), key=lambda r: (r.key != "org:admin", r.name)),
+        "form": form_state(
+            "organization.profile", "organization.delete", "organization.leave",
+            "organization.invite", "organization.members",
+        ),
+    }
+
+
+def invitation_context() -> dict[str, Any]:
+    ticket = request.args.get(TICKET_PARAM, "")
+    return {
+        "invitation": orgs.find_invitation(db_session(), ticket),
+        "ticket": ticket,
+        "form": form_state("organization.accept"),
+    }
