@@ -12,9 +12,18 @@ What is measured, in one process and one run:
    returns the user id; this is the realistic signed-in request;
 3. ``flask_login`` the same route behind Flask-Login, whose ``user_loader`` reads a
    real User row with Flask-SQLAlchemy from an SQLite file; the browser sends the
-   Flask session cookie of a logged-in user; the view returns the user id.
+   Flask session cookie of a logged-in user; the view returns the user id;
+4. ``permission`` a second route of the flask_clerk app (which has
+   ``CLERK_ORGANIZATIONS`` on and gives ``org:admin`` the custom permission
+   ``org:projects:delete``) behind ``@permission_required("org:projects:delete")``,
+   returning ``auth().org_id``. The bench user created an organization (so is its
+   admin) and the same session was switched to it with ``set_active_organization``:
+   the browser sends that session's new ``__session`` token, which carries the
+   organization, its role and permissions, with the same ``__client`` cookie. The
+   permission is read from the token: no database query. Variant 2 keeps sending
+   the personal-account token minted before the switch.
 
-How: the three apps are driven by one harness, ``app.wsgi_app(environ,
+How: the four variants are driven by one harness, ``app.wsgi_app(environ,
 start_response)`` with an environ prebuilt once per variant by
 ``werkzeug.test.EnvironBuilder`` (copied per call, the body iterated and closed as
 a WSGI server would). There is no test client and no network: what is left is
@@ -28,8 +37,9 @@ batch, in wall-clock microseconds (what the targets are judged on) and in CPU
 time of this process (steadier when the machine is busy).
 
 Before and after the timing every route must answer 200 with the expected body
-and set no cookie: the flask_clerk token was verified (not refreshed through
-``__client``, not signed out), the Flask-Login user was loaded.
+and set no cookie: the flask_clerk tokens were verified (not refreshed through
+``__client``, not signed out), the permission was granted (the organization's id,
+not a 403), the Flask-Login user was loaded.
 ``CLERK_SESSION_TOKEN_LIFETIME`` is raised to an hour so the token stays valid
 for the whole run.
 
@@ -48,9 +58,12 @@ which is what the sign-in costs a machine with no idle core.
 
 Also printed, for information (no target): the request that refreshes the
 session token from the ``__client`` cookie, which each browser makes once per
-token lifetime (60 s by default).
+token lifetime (60 s by default); the session has the organization active, so the
+new token carries it.
 
-Targets: flask_clerk <= 1.3x the bare route; sign-in <= 1.15x bare argon2 verify.
+Targets: flask_clerk <= 1.3x the bare route; the permission_required route <= 1.1x
+the flask_clerk route (permissions come from the token, no database query);
+sign-in <= 1.15x bare argon2 verify.
 The last line of output is one JSON object for machines. ``--check`` makes the
 exit status 1 when a target is missed.
 """
@@ -82,20 +95,24 @@ from sqlalchemy import String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from werkzeug.test import EnvironBuilder
 
-from flask_clerk import ClerkAuth, auth
+from flask_clerk import ClerkAuth, auth, permission_required
 from flask_clerk.cli import new_instance_keys
 from flask_clerk.core.instance import RequestInfo
 from flask_clerk.core.models import Base as ClerkBase
+from flask_clerk.core.organizations import create_organization, set_active_organization
 from flask_clerk.core.sessions import create_session
 from flask_clerk.core.sign_in import attempt_password, start_sign_in
 from flask_clerk.core.users import create_user
 
 CLERK_TARGET = 1.3
+PERMISSION_TARGET = 1.1  # permission_required in an organization, against flask_clerk
 SIGN_IN_TARGET = 1.15
 EMAIL = "bench.user@example.com"
 PASSWORD = "correct horse battery staple 42"
 USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) flask_clerk-bench/1.0"
 ROUTE = "/me"
+ORG_ROUTE = "/org"
+PERMISSION = "org:projects:delete"
 
 
 def bare_argon2() -> Argon2Hasher:
@@ -162,7 +179,7 @@ def expect(name: str, app: WsgiApp, environ: dict[str, Any], body: str) -> None:
                  f"got {status} {data[:200]!r} set-cookie={cookies}")
 
 
-# --- the three apps ------------------------------------------------------------------
+# --- the apps ------------------------------------------------------------------
 
 
 def bare_app(tmp: str) -> tuple[Flask, str]:
@@ -190,12 +207,19 @@ class ClerkBench:
             CLERK_RATELIMIT_ENABLED=False,
             CLERK_PROTECTED_ROUTES=(),
             CLERK_AUTHORIZED_PARTIES=(),
+            CLERK_ORGANIZATIONS=True,
+            CLERK_ORGANIZATION_ROLES={"org:admin": {"permissions": [PERMISSION]}},
         )
         ClerkAuth(app)
 
         @app.get(ROUTE)
         def me() -> str:
             return auth().user_id or "signed out"
+
+        @app.get(ORG_ROUTE)
+        @permission_required(PERMISSION)
+        def org() -> str:
+            return auth().org_id or "no organization"
 
         self.app = app
         self.instance = app.extensions["clerk"].instance
@@ -209,10 +233,20 @@ class ClerkBench:
                                password_digest=self.instance.hasher.hash(PASSWORD),
                                first_name="Bench", last_name="User")
             signed_in = create_session(self.instance, db, user, RequestInfo())
+            session_id = signed_in.session.id
             db.commit()
             self.user_id = user.id
+            # The user's organization (its creator is its admin), made the session's
+            # active one: the new token carries it, with the admin's permissions.
+            organization = create_organization(self.instance, db, user, name="Bench Org",
+                                               slug="bench")
+            self.org_id = organization.id
+            org_token = set_active_organization(self.instance, db, session_id, self.user_id,
+                                                self.org_id, RequestInfo())
+        # The personal-account token, minted before the switch, for the plain variant.
         self.cookies = {"__session": signed_in.session_token,
                         "__client": signed_in.client_token}
+        self.org_cookies = {"__session": org_token, "__client": signed_in.client_token}
 
     def sign_in_once(self) -> tuple[float, float]:
         """(wall, CPU) ms of ``attempt_password``; the flow is prepared untimed."""
@@ -363,6 +397,8 @@ def main() -> int:
             "bare": (bare.wsgi_app, make_environ(), bare_body),
             "flask_clerk": (clerk.app.wsgi_app, make_environ(clerk.cookies), clerk.user_id),
             "flask_login": (login.wsgi_app, make_environ(login_cookies), login_user_id),
+            "permission": (clerk.app.wsgi_app, make_environ(clerk.org_cookies, ORG_ROUTE),
+                           clerk.org_id),
         }
 
         def check_all() -> None:
@@ -433,8 +469,10 @@ def main() -> int:
     si_wall = {name: median(v, 0) for name, v in sign_in.items()}
     si_cpu = {name: median(v, 1) for name, v in sign_in.items()}
     clerk_ratio = wall["flask_clerk"] / wall["bare"]
+    permission_ratio = wall["permission"] / wall["flask_clerk"]
     sign_in_ratio = si_wall["attempt_password"] / si_wall["argon2_verify"]
     ok_clerk, ok_sign_in = clerk_ratio <= CLERK_TARGET, sign_in_ratio <= SIGN_IN_TARGET
+    ok_permission = permission_ratio <= PERMISSION_TARGET
     # Share of the wall-clock time this process was on a CPU while timing requests.
     busy = sum(c for v in requests.values() for _, c in v) / sum(
         w for v in requests.values() for w, _ in v)
@@ -443,17 +481,22 @@ def main() -> int:
     print(f"Request overhead: median of {rounds} interleaved rounds, a batch of ~"
           f"{args.batch_ms:g} ms per variant each ({', '.join(map(str, sizes.values()))} "
           f"requests); app.wsgi_app + prebuilt environ (Python {platform.python_version()})")
-    print(f"  {'variant':<34}{'us/req':>9}{'x bare':>8}{'IQR':>7}{'CPU us':>9}{'x bare':>8}")
+    print(f"  {'variant':<40}{'us/req':>9}{'x bare':>8}{'IQR':>7}{'CPU us':>9}{'x bare':>8}")
     labels = {"bare": "bare Flask route",
               "flask_clerk": "flask_clerk, valid __session",
-              "flask_login": "Flask-Login + Flask-SQLAlchemy"}
+              "flask_login": "Flask-Login + Flask-SQLAlchemy",
+              "permission": "flask_clerk, permission_required (org)"}
     for name, label in labels.items():
-        print(f"  {label:<34}{wall[name]:>9.1f}{wall[name] / wall['bare']:>7.2f}x"
+        print(f"  {label:<40}{wall[name]:>9.1f}{wall[name] / wall['bare']:>7.2f}x"
               f"{spread(requests[name]):>6.0f}%{cpu[name]:>9.1f}"
               f"{cpu[name] / cpu['bare']:>7.2f}x")
     print(f"  flask_clerk target <= {CLERK_TARGET}x: {'met' if ok_clerk else 'MISSED'} "
           f"({clerk_ratio:.2f}x wall, {cpu['flask_clerk'] / cpu['bare']:.2f}x CPU; "
           f"+{wall['flask_clerk'] - wall['bare']:.1f} us/request)")
+    print(f"  permission_required target <= {PERMISSION_TARGET}x flask_clerk: "
+          f"{'met' if ok_permission else 'MISSED'} ({permission_ratio:.2f}x wall, "
+          f"{cpu['permission'] / cpu['flask_clerk']:.2f}x CPU; "
+          f"{wall['permission'] - wall['flask_clerk']:+.1f} us/request)")
     print()
     print(f"Sign-in: median of {sign_in_rounds} interleaved rounds; flask_clerk = "
           "core.sign_in.attempt_password (flow function, no HTTP)")
@@ -483,9 +526,11 @@ def main() -> int:
         "us_per_request": {k: round(v, 2) for k, v in wall.items()},
         "cpu_us_per_request": {k: round(v, 2) for k, v in cpu.items()},
         "ratio_to_bare": {k: round(wall[k] / wall["bare"], 3)
-                          for k in ("flask_clerk", "flask_login")},
+                          for k in ("flask_clerk", "flask_login", "permission")},
         "cpu_ratio_to_bare": {k: round(cpu[k] / cpu["bare"], 3)
-                              for k in ("flask_clerk", "flask_login")},
+                              for k in ("flask_clerk", "flask_login", "permission")},
+        "permission_ratio_to_flask_clerk": round(permission_ratio, 3),
+        "permission_cpu_ratio_to_flask_clerk": round(cpu["permission"] / cpu["flask_clerk"], 3),
         "sign_in": {"measured": "flask_clerk.core.sign_in.attempt_password",
                     "rounds": sign_in_rounds,
                     "ms": {k: round(v, 3) for k, v in si_wall.items()},
@@ -494,13 +539,15 @@ def main() -> int:
                     "cpu_ratio": round(si_cpu["attempt_password"] / si_cpu["argon2_verify"], 3)},
         "refresh_ms": round(median(refresh, 0), 3),
         "refresh_cpu_ms": round(median(refresh, 1), 3),
-        "targets": {"flask_clerk_ratio": CLERK_TARGET, "sign_in_ratio": SIGN_IN_TARGET},
-        "ok": {"flask_clerk": ok_clerk, "sign_in": ok_sign_in},
+        "targets": {"flask_clerk_ratio": CLERK_TARGET,
+                    "permission_ratio_to_flask_clerk": PERMISSION_TARGET,
+                    "sign_in_ratio": SIGN_IN_TARGET},
+        "ok": {"flask_clerk": ok_clerk, "permission": ok_permission, "sign_in": ok_sign_in},
         "on_cpu_share": round(busy, 3),
         "loadavg_before": round(load_before, 2),
         "seconds": round(elapsed, 1),
     }))
-    return 1 if args.check and not (ok_clerk and ok_sign_in) else 0
+    return 1 if args.check and not (ok_clerk and ok_permission and ok_sign_in) else 0
 
 
 if __name__ == "__main__":

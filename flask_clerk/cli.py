@@ -17,12 +17,14 @@ from flask import current_app
 from flask.cli import ScriptInfo, with_appcontext
 
 from .core.keys import ensure_signing_key, rotate_signing_key
+from .core.organization_roles import add_role, remove_role
+from .errors import ClerkError
 from .extension import ClerkState
 
 
 @click.group("clerk")
 def clerk() -> None:
-    """flask_clerk: instance keys, identity store, signing keys."""
+    """flask_clerk: instance keys, identity store, signing keys, organization roles."""
 
 
 def _state() -> ClerkState:
@@ -98,3 +100,52 @@ def keys_rotate() -> None:
         pair = rotate_signing_key(session)
     instance.forget_signing_key()
     click.echo(f"New signing key {pair.kid}.")
+
+
+@clerk.group("roles")
+def roles() -> None:
+    """Organization roles and their permissions."""
+
+
+@roles.command("list")
+@with_appcontext
+def roles_list() -> None:
+    """Every role: built in, from CLERK_ORGANIZATION_ROLES, and added here."""
+    for role in sorted(_state().instance.roles().values(), key=lambda r: r.key):
+        permissions = ", ".join(role.permissions) or "no permissions"
+        click.echo(f"{role.key}  {role.name}: {permissions}")
+
+
+@roles.command("add")
+@click.argument("key")
+@click.option("--name", help="Shown in the components, e.g. Editor.")
+@click.option("--permission", "permissions", multiple=True,
+              help="org:<feature>:<action>; repeat for more.")
+@click.option("--description")
+@with_appcontext
+def roles_add(key: str, name: str | None, permissions: tuple[str, ...],
+              description: str | None) -> None:
+    """Add a custom role, e.g. `roles add org:editor --permission org:projects:manage`."""
+    instance = _state().instance
+    with instance.store.session() as db:
+        try:
+            role = add_role(instance, db, key, name=name, permissions=permissions,
+                            description=description)
+        except ClerkError as error:
+            raise click.ClickException(error.params.get("detail") or error.message()) from None
+    permissions_text = ", ".join(role.permissions) or "no permissions"
+    click.echo(f"Added {role.key} ({role.name}): {permissions_text}.")
+
+
+@roles.command("remove")
+@click.argument("key")
+@with_appcontext
+def roles_remove(key: str) -> None:
+    """Remove a role added with `roles add` that nobody holds."""
+    instance = _state().instance
+    with instance.store.session() as db:
+        try:
+            remove_role(instance, db, key)
+        except ClerkError as error:
+            raise click.ClickException(error.message()) from None
+    click.echo(f"Removed {key}.")

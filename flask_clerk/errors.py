@@ -51,7 +51,7 @@ MESSAGES: dict[str, str] = {
     "organization_limit_reached": "You have reached the limit of {limit} organizations.",
     "organization_delete_disabled": "This organization cannot be deleted.",
     "organization_membership_quota_exceeded": (
-        "This organization has reached its limit of {limit} members."
+        "This organization has no room for more members (its limit is {limit})."
     ),
     "organization_minimum_permissions_needed": (
         "An organization needs at least one admin. Make someone else an admin first."
@@ -59,6 +59,9 @@ MESSAGES: dict[str, str] = {
     "organization_required": "Choose or create an organization to continue.",
     "already_a_member_in_organization": "{email} is already a member of this organization.",
     "duplicate_invitation": "{email} has already been invited.",
+    "duplicate_record": "{key} exists already.",
+    "role_not_removable": "{key} is built in or set in CLERK_ORGANIZATION_ROLES: change it there.",
+    "role_in_use": "{key} is held by {count} members: give them another role first.",
     "invitation_invalid": "This invitation is no longer valid. Ask for a new one.",
     "invitation_email_mismatch": (
         "This invitation was sent to {email}. Add and verify that address, or sign in "

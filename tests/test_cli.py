@@ -17,11 +17,7 @@ FLASK = str(Path(sys.executable).with_name("flask"))
 
 
 def flask(tmp_path, *args):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CLERK_", "FLASK_"))}
-    env.update(PYTHONPATH=str(ROOT), CLERK_DATABASE_URL=f"sqlite:///{tmp_path}/clerk.db",
-               SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path}/demo.db")
-    result = subprocess.run([FLASK, "--app", "demo_app", *args], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=120)
+    result = flask_result(tmp_path, *args)
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
 
@@ -69,3 +65,55 @@ def test_key_rotation_keeps_old_tokens_valid_until_they_expire(app, client, user
     assert len(keys) == 2
     frozen.advance(120)
     assert len(client.get("/.well-known/jwks.json").get_json()["keys"]) == 1, "old key gone"
+
+
+def test_roles_commands(tmp_path):
+    flask(tmp_path, "clerk", "init")
+    out = flask(tmp_path, "clerk", "roles", "add", "editor", "--name", "Editor",
+                "--permission", "projects:manage", "--permission", "org:projects:read")
+    assert "Added org:editor (Editor): org:projects:manage, org:projects:read." in out
+    listing = flask(tmp_path, "clerk", "roles", "list")
+    assert "org:editor  Editor: org:projects:manage, org:projects:read" in listing
+    assert "org:admin  Admin: org:sys_profile:manage" in listing
+    assert "org:projects:delete" in listing, "the demo's CLERK_ORGANIZATION_ROLES show too"
+    for args, message in (
+        (("add", "org:editor"), "org:editor exists already"),
+        (("add", "org:admin"), "org:admin exists already"),
+        (("add", "org:boss", "--permission", "org:sys_profile:manage"), "system permission"),
+        (("add", "org:boss", "--permission", "projects"), "not a permission"),
+        (("remove", "org:admin"), "built in or set in CLERK_ORGANIZATION_ROLES"),
+        (("remove", "org:nobody"), "Not found"),
+    ):
+        result = flask_result(tmp_path, "clerk", "roles", *args)
+        assert result.returncode != 0 and message in result.stderr, (args, result.stderr)
+    # A role that someone holds stays until they get another one.
+    engine = create_engine(f"sqlite:///{tmp_path}/clerk.db")
+    with engine.begin() as connection:
+        connection.execute(text(
+            "insert into clerk_users (id, public_metadata, private_metadata, unsafe_metadata, "
+            "banned, failed_attempts, created_at, updated_at) values ('user_1', '{}', '{}', "
+            "'{}', 0, 0, '2026-01-01 00:00:00', '2026-01-01 00:00:00')"))
+        connection.execute(text(
+            "insert into clerk_organizations (id, name, slug, admin_delete_enabled, "
+            "public_metadata, private_metadata, created_at, updated_at) values ('org_1', 'O', "
+            "'o', 1, '{}', '{}', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"))
+        connection.execute(text(
+            "insert into clerk_organization_memberships (id, organization_id, user_id, role, "
+            "public_metadata, private_metadata, created_at, updated_at) values ('orgmem_1', "
+            "'org_1', 'user_1', 'org:editor', '{}', '{}', '2026-01-01 00:00:00', "
+            "'2026-01-01 00:00:00')"))
+    result = flask_result(tmp_path, "clerk", "roles", "remove", "org:editor")
+    assert result.returncode != 0 and "held by 1 members" in result.stderr
+    with engine.begin() as connection:
+        connection.execute(text("delete from clerk_organization_memberships"))
+    engine.dispose()
+    assert "Removed org:editor." in flask(tmp_path, "clerk", "roles", "remove", "org:editor")
+    assert "org:editor" not in flask(tmp_path, "clerk", "roles", "list")
+
+
+def flask_result(tmp_path, *args):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CLERK_", "FLASK_"))}
+    env.update(PYTHONPATH=str(ROOT), CLERK_DATABASE_URL=f"sqlite:///{tmp_path}/clerk.db",
+               SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path}/demo.db")
+    return subprocess.run([FLASK, "--app", "demo_app", *args], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)

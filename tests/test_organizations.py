@@ -485,7 +485,7 @@ def test_member_limit_counts_pending_invitations(make_app):
     response = post(ada_browser, f"/__clerk/organizations/{acme.id}/invitations",
                     {"email_address": "carl@example.com"}, page="/organization")
     assert response.status_code == 403
-    assert "limit of 2 members" in response.get_data(as_text=True)
+    assert "its limit is 2" in response.get_data(as_text=True)
 
 
 # -- Membership required -------------------------------------------------------------------
@@ -570,3 +570,30 @@ def test_every_organization_route_refuses_missing_or_bad_csrf(org_app, ada):
     assert org(org_app, "acme").name == "Acme Inc"
     gets = {r.endpoint for r in rules if "GET" in r.methods}
     assert gets == {"clerk_organizations.invitation_link"}, "no GET changes state"
+
+
+def test_a_stored_role_reaches_the_token(org_app, ada):
+    from flask_clerk.core.organization_roles import add_role
+
+    instance = org_app.extensions["clerk"].instance
+    with instance.store.session() as db:
+        add_role(instance, db, "org:auditor", name="Auditor",
+                 permissions=["org:reports:read", "org:reports:export"])
+    acme = org(org_app, "acme")
+    bea, _ = join_by_sign_up(org_app, invite(ada, org_app, acme, "bea@example.com",
+                                             role="org:auditor"))
+    claims = auth_claims(bea)
+    assert claims["o"]["rol"] == "auditor"
+    assert decode_organization(claims).permissions == ("org:reports:export",
+                                                       "org:reports:read")
+
+
+def test_an_organization_may_have_its_own_member_limit(org_app, ada):
+    acme = org(org_app, "acme")
+    with org_app.extensions["clerk"].instance.store.session() as db:
+        db.get(Organization, acme.id).max_allowed_memberships = 1
+        db.commit()
+    response = post(ada, f"/__clerk/organizations/{acme.id}/invitations",
+                    {"email_address": "bea@example.com"}, page="/organization?page=members")
+    assert response.status_code == 403
+    assert "its limit is 1" in response.get_data(as_text=True)
