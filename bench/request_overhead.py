@@ -13,7 +13,10 @@ What is measured, in one process and one run:
 3. ``flask_login`` the same route behind Flask-Login, whose ``user_loader`` reads a
    real User row with Flask-SQLAlchemy from an SQLite file; the browser sends the
    Flask session cookie of a logged-in user; the view returns the user id;
-4. ``permission`` a second route of the flask_clerk app (which has
+4. ``login_required`` a second route of the flask_clerk app, behind
+   ``@login_required`` (the plain flask_clerk-protected route: it also marks the
+   response private), reached with variant 2's cookies;
+5. ``permission`` a third route of the flask_clerk app (which has
    ``CLERK_ORGANIZATIONS`` on and gives ``org:admin`` the custom permission
    ``org:projects:delete``) behind ``@permission_required("org:projects:delete")``,
    returning ``auth().org_id``. The bench user created an organization (so is its
@@ -23,7 +26,7 @@ What is measured, in one process and one run:
    permission is read from the token: no database query. Variant 2 keeps sending
    the personal-account token minted before the switch.
 
-How: the four variants are driven by one harness, ``app.wsgi_app(environ,
+How: the five variants are driven by one harness, ``app.wsgi_app(environ,
 start_response)`` with an environ prebuilt once per variant by
 ``werkzeug.test.EnvironBuilder`` (copied per call, the body iterated and closed as
 a WSGI server would). There is no test client and no network: what is left is
@@ -62,7 +65,7 @@ token lifetime (60 s by default); the session has the organization active, so th
 new token carries it.
 
 Targets: flask_clerk <= 1.3x the bare route; the permission_required route <= 1.1x
-the flask_clerk route (permissions come from the token, no database query);
+the login_required route (permissions come from the token, no database query);
 sign-in <= 1.15x bare argon2 verify.
 The last line of output is one JSON object for machines. ``--check`` makes the
 exit status 1 when a target is missed.
@@ -95,7 +98,7 @@ from sqlalchemy import String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from werkzeug.test import EnvironBuilder
 
-from flask_clerk import ClerkAuth, auth, permission_required
+from flask_clerk import ClerkAuth, auth, login_required, permission_required
 from flask_clerk.cli import new_instance_keys
 from flask_clerk.core.instance import RequestInfo
 from flask_clerk.core.models import Base as ClerkBase
@@ -105,13 +108,14 @@ from flask_clerk.core.sign_in import attempt_password, start_sign_in
 from flask_clerk.core.users import create_user
 
 CLERK_TARGET = 1.3
-PERMISSION_TARGET = 1.1  # permission_required in an organization, against flask_clerk
+PERMISSION_TARGET = 1.1  # permission_required in an organization, against login_required
 SIGN_IN_TARGET = 1.15
 EMAIL = "bench.user@example.com"
 PASSWORD = "correct horse battery staple 42"
 USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) flask_clerk-bench/1.0"
 ROUTE = "/me"
 ORG_ROUTE = "/org"
+PROTECTED_ROUTE = "/protected"
 PERMISSION = "org:projects:delete"
 
 
@@ -214,6 +218,11 @@ class ClerkBench:
 
         @app.get(ROUTE)
         def me() -> str:
+            return auth().user_id or "signed out"
+
+        @app.get(PROTECTED_ROUTE)
+        @login_required
+        def protected() -> str:
             return auth().user_id or "signed out"
 
         @app.get(ORG_ROUTE)
@@ -397,6 +406,8 @@ def main() -> int:
             "bare": (bare.wsgi_app, make_environ(), bare_body),
             "flask_clerk": (clerk.app.wsgi_app, make_environ(clerk.cookies), clerk.user_id),
             "flask_login": (login.wsgi_app, make_environ(login_cookies), login_user_id),
+            "login_required": (clerk.app.wsgi_app, make_environ(clerk.cookies, PROTECTED_ROUTE),
+                               clerk.user_id),
             "permission": (clerk.app.wsgi_app, make_environ(clerk.org_cookies, ORG_ROUTE),
                            clerk.org_id),
         }
@@ -469,7 +480,7 @@ def main() -> int:
     si_wall = {name: median(v, 0) for name, v in sign_in.items()}
     si_cpu = {name: median(v, 1) for name, v in sign_in.items()}
     clerk_ratio = wall["flask_clerk"] / wall["bare"]
-    permission_ratio = wall["permission"] / wall["flask_clerk"]
+    permission_ratio = wall["permission"] / wall["login_required"]
     sign_in_ratio = si_wall["attempt_password"] / si_wall["argon2_verify"]
     ok_clerk, ok_sign_in = clerk_ratio <= CLERK_TARGET, sign_in_ratio <= SIGN_IN_TARGET
     ok_permission = permission_ratio <= PERMISSION_TARGET
@@ -485,7 +496,8 @@ def main() -> int:
     labels = {"bare": "bare Flask route",
               "flask_clerk": "flask_clerk, valid __session",
               "flask_login": "Flask-Login + Flask-SQLAlchemy",
-              "permission": "flask_clerk, permission_required (org)"}
+              "login_required": "flask_clerk, @login_required",
+              "permission": "flask_clerk, @permission_required (org)"}
     for name, label in labels.items():
         print(f"  {label:<40}{wall[name]:>9.1f}{wall[name] / wall['bare']:>7.2f}x"
               f"{spread(requests[name]):>6.0f}%{cpu[name]:>9.1f}"
@@ -493,10 +505,10 @@ def main() -> int:
     print(f"  flask_clerk target <= {CLERK_TARGET}x: {'met' if ok_clerk else 'MISSED'} "
           f"({clerk_ratio:.2f}x wall, {cpu['flask_clerk'] / cpu['bare']:.2f}x CPU; "
           f"+{wall['flask_clerk'] - wall['bare']:.1f} us/request)")
-    print(f"  permission_required target <= {PERMISSION_TARGET}x flask_clerk: "
+    print(f"  permission_required target <= {PERMISSION_TARGET}x login_required: "
           f"{'met' if ok_permission else 'MISSED'} ({permission_ratio:.2f}x wall, "
-          f"{cpu['permission'] / cpu['flask_clerk']:.2f}x CPU; "
-          f"{wall['permission'] - wall['flask_clerk']:+.1f} us/request)")
+          f"{cpu['permission'] / cpu['login_required']:.2f}x CPU; "
+          f"{wall['permission'] - wall['login_required']:+.1f} us/request)")
     print()
     print(f"Sign-in: median of {sign_in_rounds} interleaved rounds; flask_clerk = "
           "core.sign_in.attempt_password (flow function, no HTTP)")
@@ -526,11 +538,14 @@ def main() -> int:
         "us_per_request": {k: round(v, 2) for k, v in wall.items()},
         "cpu_us_per_request": {k: round(v, 2) for k, v in cpu.items()},
         "ratio_to_bare": {k: round(wall[k] / wall["bare"], 3)
-                          for k in ("flask_clerk", "flask_login", "permission")},
+                          for k in ("flask_clerk", "flask_login", "login_required",
+                                    "permission")},
         "cpu_ratio_to_bare": {k: round(cpu[k] / cpu["bare"], 3)
-                              for k in ("flask_clerk", "flask_login", "permission")},
-        "permission_ratio_to_flask_clerk": round(permission_ratio, 3),
-        "permission_cpu_ratio_to_flask_clerk": round(cpu["permission"] / cpu["flask_clerk"], 3),
+                              for k in ("flask_clerk", "flask_login", "login_required",
+                                        "permission")},
+        "permission_ratio_to_login_required": round(permission_ratio, 3),
+        "permission_cpu_ratio_to_login_required": round(
+            cpu["permission"] / cpu["login_required"], 3),
         "sign_in": {"measured": "flask_clerk.core.sign_in.attempt_password",
                     "rounds": sign_in_rounds,
                     "ms": {k: round(v, 3) for k, v in si_wall.items()},
@@ -540,7 +555,7 @@ def main() -> int:
         "refresh_ms": round(median(refresh, 0), 3),
         "refresh_cpu_ms": round(median(refresh, 1), 3),
         "targets": {"flask_clerk_ratio": CLERK_TARGET,
-                    "permission_ratio_to_flask_clerk": PERMISSION_TARGET,
+                    "permission_ratio_to_login_required": PERMISSION_TARGET,
                     "sign_in_ratio": SIGN_IN_TARGET},
         "ok": {"flask_clerk": ok_clerk, "permission": ok_permission, "sign_in": ok_sign_in},
         "on_cpu_share": round(busy, 3),

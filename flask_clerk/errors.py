@@ -62,6 +62,11 @@ MESSAGES: dict[str, str] = {
     "duplicate_record": "{key} exists already.",
     "role_not_removable": "{key} is built in or set in CLERK_ORGANIZATION_ROLES: change it there.",
     "role_in_use": "{key} is held by {count} members: give them another role first.",
+    "organization_domain_common": (
+        "{domain} is an email provider's domain: everyone can have an address there."
+    ),
+    "organization_domain_exists": "{domain} is already verified by another organization.",
+    "organization_domain_mismatch": "Use an address on {domain}.",
     "invitation_invalid": "This invitation is no longer valid. Ask for a new one.",
     "invitation_email_mismatch": (
         "This invitation was sent to {email}. Add and verify that address, or sign in "

@@ -316,8 +316,14 @@ def private_response() -> None:
 
 
 def _no_store(response: Response) -> Response:
-    response.headers.setdefault("Cache-Control", "private, no-store")
-    response.vary.add("Cookie")
+    headers = response.headers  # plain header access: the parsed properties cost more
+    if "Cache-Control" not in headers:
+        headers["Cache-Control"] = "private, no-store"
+    vary = headers.get("Vary")
+    if not vary:
+        headers["Vary"] = "Cookie"
+    elif "cookie" not in vary.lower():
+        headers["Vary"] = f"{vary}, Cookie"
     return response
 
 

@@ -556,7 +556,7 @@ def test_every_organization_route_refuses_missing_or_bad_csrf(org_app, ada):
     rules = [r for r in org_app.url_map.iter_rules()
              if r.endpoint.startswith("clerk_organizations.")]
     posts = [r for r in rules if "POST" in r.methods]
-    assert len(posts) == 10
+    assert len(posts) == 17
     for rule in posts:
         path = re.sub(r"<organization_id>", acme.id, rule.rule)
         path = re.sub(r"<[^>]+>", "x", path)
@@ -597,3 +597,104 @@ def test_an_organization_may_have_its_own_member_limit(org_app, ada):
                     {"email_address": "bea@example.com"}, page="/organization?page=members")
     assert response.status_code == 403
     assert "its limit is 1" in response.get_data(as_text=True)
+
+
+# -- Verified domains ------------------------------------------------------------------------
+
+
+def domain_row(app, name):
+    from flask_clerk.core.models import OrganizationDomain
+
+    with app.extensions["clerk"].instance.store.session() as db:
+        return db.scalars(select(OrganizationDomain).where(
+            OrganizationDomain.name == name)).one()
+
+
+def add_domain(client, organization, name, mode="automatic_invitation"):
+    return post(client, f"/__clerk/organizations/{organization.id}/domains",
+                {"name": name, "enrollment_mode": mode}, page="/organization")
+
+
+def test_domains_verify_and_invite_automatically(org_app, ada):
+    acme = org(org_app, "acme")
+    base = f"/__clerk/organizations/{acme.id}/domains"
+    for name, status in (("gmail.com", 422), ("not a domain", 422), ("", 422)):
+        assert add_domain(ada, acme, name).status_code == status, name
+    assert add_domain(ada, acme, "acme.test").status_code == 303
+    domain = domain_row(org_app, "acme.test")
+    assert not domain.verified, "Ada has no address on acme.test"
+    # An address elsewhere cannot verify it; one on the domain gets a code.
+    wrong = post(ada, f"{base}/{domain.id}/send-code", {"email_address": "ada@example.com"},
+                 page="/organization")
+    assert wrong.status_code == 422
+    assert post(ada, f"{base}/{domain.id}/send-code", {"email_address": "it@acme.test"},
+                page="/organization").status_code == 303
+    mail = org_app.extensions["clerk"].instance.dev_mailbox.mails("it@acme.test")[0]
+    code = re.search(r"\b(\d{6})\b", mail.text).group(1)
+    assert post(ada, f"{base}/{domain.id}/verify", {"code": "000000" if code != "000000"
+                                                    else "111111"},
+                page="/organization").status_code == 422
+    assert post(ada, f"{base}/{domain.id}/verify", {"code": code},
+                page="/organization").status_code == 303
+    assert domain_row(org_app, "acme.test").verified
+    # Bea signs up with an address on the domain: she may join at once.
+    bea = org_app.test_client()
+    sign_up(bea, org_app, email="bea@acme.test", first_name="Bea")
+    assert "Acme Inc" in bea.get("/choose-organization").get_data(as_text=True)
+    response = post(bea, f"/__clerk/organizations/{acme.id}/join", {},
+                    page="/choose-organization")
+    assert response.status_code == 303
+    assert whoami(bea)["org_id"] == acme.id and whoami(bea)["org_role"] == "org:member"
+    # Someone on another domain gets no such offer.
+    carl = org_app.test_client()
+    sign_up(carl, org_app, email="carl@elsewhere.test", first_name="Carl")
+    assert post(carl, f"/__clerk/organizations/{acme.id}/join", {},
+                page="/choose-organization").status_code == 404
+
+
+def test_domain_suggestions_make_requests_that_admins_decide(org_app, ada):
+    acme = org(org_app, "acme")
+    bea = org_app.test_client()
+    sign_up(bea, org_app, email="bea@globex.test", first_name="Bea")
+    create_org(bea, "Globex", "globex")
+    globex = org(org_app, "globex")
+    assert add_domain(bea, globex, "globex.test", "automatic_suggestion").status_code == 303
+    assert domain_row(org_app, "globex.test").verified, "Bea's own address verifies it"
+    assert add_domain(ada, acme, "globex.test").status_code == 422, "verified elsewhere"
+    carl = org_app.test_client()
+    sign_up(carl, org_app, email="carl@globex.test", first_name="Carl")
+    join = f"/__clerk/organizations/{globex.id}/join"
+    assert post(carl, join, {}, page="/choose-organization").status_code == 303
+    assert whoami(carl)["org_id"] is None, "a suggestion makes a request, not a member"
+    assert post(carl, join, {}, page="/choose-organization").status_code == 303  # idempotent
+    from flask_clerk.core.models import OrganizationMembershipRequest
+
+    with org_app.extensions["clerk"].instance.store.session() as db:
+        requests = db.scalars(select(OrganizationMembershipRequest)).all()
+    assert len(requests) == 1 and requests[0].status == "pending"
+    request_path = f"/__clerk/organizations/{globex.id}/requests/{requests[0].id}"
+    # Acme's admin cannot decide Globex's requests, even through her own organization.
+    for organization_id in (acme.id, globex.id):
+        path = f"/__clerk/organizations/{organization_id}/requests/{requests[0].id}/approve"
+        assert post(ada, path, {}, page="/organization").status_code == 404
+    assert post(bea, f"{request_path}/approve", {}, page="/organization").status_code == 303
+    assert membership(org_app, "carl@globex.test", globex).role == "org:member"
+    assert post(bea, f"{request_path}/reject", {}, page="/organization").status_code == 404
+
+
+def test_domain_settings_need_the_domain_permission(org_app, ada):
+    acme = org(org_app, "acme")
+    bea, _ = join_by_sign_up(org_app, invite(ada, org_app, acme, "bea@example.com"))
+    assert add_domain(bea, acme, "acme.test").status_code == 403
+    assert add_domain(ada, acme, "acme.test").status_code == 303
+    domain = domain_row(org_app, "acme.test")
+    base = f"/__clerk/organizations/{acme.id}/domains/{domain.id}"
+    for path, data in ((f"{base}/mode", {"enrollment_mode": "automatic_suggestion"}),
+                       (f"{base}/remove", {})):
+        assert post(bea, path, data, page="/organization").status_code == 403
+    assert post(ada, f"{base}/mode", {"enrollment_mode": "bogus"},
+                page="/organization").status_code == 422
+    assert post(ada, f"{base}/mode", {"enrollment_mode": "automatic_suggestion"},
+                page="/organization").status_code == 303
+    assert domain_row(org_app, "acme.test").enrollment_mode == "automatic_suggestion"
+    assert post(ada, f"{base}/remove", {}, page="/organization").status_code == 303

@@ -66,3 +66,13 @@ def organization_invitation(
         f"The link works once and expires in {days} days. If you were not expecting this, "
         "you can ignore this email.",
     )
+
+
+def domain_code(code: str, domain: str, minutes: int, application_name: str | None
+                ) -> tuple[str, str]:
+    return (
+        f"{code} is your verification code",
+        f"Enter this code to verify that your organization owns {domain} on "
+        f"{_app(application_name)}:\n\n    {code}\n\nIt expires in {minutes} minutes. If you "
+        "did not ask for it, you can ignore this email.",
+    )

@@ -274,6 +274,47 @@ class OrganizationInvitation(Timestamps, Base):
     organization: Mapped[Organization] = relationship()
 
 
+class OrganizationDomain(Timestamps, CodeVerification, Base):
+    """An email domain of an organization: once verified, people with a verified
+    address on it are invited or may ask to join, as ``enrollment_mode`` says."""
+
+    __tablename__ = "clerk_organization_domains"
+    __table_args__ = (
+        Index("uq_clerk_organization_domains_org_name", "organization_id", "name", unique=True),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("orgdmn"))
+    organization_id: Mapped[str] = mapped_column(
+        ForeignKey("clerk_organizations.id", ondelete="CASCADE")
+    )
+    name: Mapped[str] = mapped_column(String(253), index=True)  # lower-case
+    # manual_invitation | automatic_invitation | automatic_suggestion
+    enrollment_mode: Mapped[str] = mapped_column(String(30), default="manual_invitation")
+    verified: Mapped[bool] = mapped_column(default=False)
+    verification_strategy: Mapped[str | None] = mapped_column(String(40))
+    affiliation_email_address: Mapped[str | None] = mapped_column(String(320))
+
+    organization: Mapped[Organization] = relationship()
+
+
+class OrganizationMembershipRequest(Timestamps, Base):
+    """A user's request to join (from a domain suggestion), for an admin to decide."""
+
+    __tablename__ = "clerk_organization_membership_requests"
+    __table_args__ = (
+        Index("ix_clerk_membership_requests_org_user", "organization_id", "user_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("orgreq"))
+    organization_id: Mapped[str] = mapped_column(
+        ForeignKey("clerk_organizations.id", ondelete="CASCADE")
+    )
+    user_id: Mapped[str] = mapped_column(ForeignKey("clerk_users.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # accepted | rejected
+
+    user: Mapped[User] = relationship()
+
+
 class OrganizationRole(Timestamps, Base):
     """A custom role added with ``flask clerk roles add`` (settings may add more)."""
 

@@ -146,10 +146,7 @@ def create_organization(
         created_by=user.id, public_metadata={}, private_metadata={},
     )
     db.add(organization)
-    db.add(OrganizationMembership(
-        id=new_id("orgmem"), organization_id=organization.id, user_id=user.id,
-        role=settings.organization_creator_role, public_metadata={}, private_metadata={},
-    ))
+    db.add(_new_membership(organization.id, user.id, settings.organization_creator_role))
     if not given:
         while _slug_taken(db, organization.slug):
             organization.slug = f"{_slugify(clean)[:SLUG_MAX - 7]}-{secrets.token_hex(3)}"
@@ -450,25 +447,39 @@ def accept_invitation(
     verified = {e.email_address for e in user.email_addresses if e.verified}
     if invitation.email_address not in verified:
         raise Forbidden("invitation_email_mismatch", email=invitation.email_address)
-    membership = db.scalars(select(OrganizationMembership).where(
-        OrganizationMembership.organization_id == invitation.organization_id,
-        OrganizationMembership.user_id == user.id)).first()
-    if membership is None:
-        _check_room(instance, db, invitation.organization, invitations=False)
-        membership = OrganizationMembership(
-            id=new_id("orgmem"), organization_id=invitation.organization_id, user_id=user.id,
-            role=invitation.role, public_metadata={}, private_metadata={},
-        )
-        db.add(membership)
     invitation.status = "accepted"
-    try:
-        db.commit()
-    except IntegrityError:  # accepted twice at once: the other request added the member
-        db.rollback()
-        return membership_of(db, user.id, invitation.organization_id)
+    membership = add_member(instance, db, invitation.organization, user.id, invitation.role)
     security_event("organization.joined", organization_id=invitation.organization_id,
                    user_id=user.id, invitation_id=invitation.id)
     return membership
+
+
+def add_member(
+    instance: Instance, db: DbSession, organization: Organization, user_id: str, role: str
+) -> OrganizationMembership:
+    """Add the user (if there is room) and commit with whatever else is pending; a
+    user who is a member already keeps their membership and role."""
+    existing = db.scalars(select(OrganizationMembership).where(
+        OrganizationMembership.organization_id == organization.id,
+        OrganizationMembership.user_id == user_id)).first()
+    if existing is not None:
+        db.commit()
+        return existing
+    _check_room(instance, db, organization, invitations=False)
+    membership = _new_membership(organization.id, user_id, role)
+    db.add(membership)
+    try:
+        db.commit()
+    except IntegrityError:  # added twice at once: the other request won
+        db.rollback()
+        return membership_of(db, user_id, organization.id)
+    return membership
+
+
+def _new_membership(organization_id: str, user_id: str, role: str) -> OrganizationMembership:
+    return OrganizationMembership(id=new_id("orgmem"), organization_id=organization_id,
+                                  user_id=user_id, role=role, public_metadata={},
+                                  private_metadata={})
 
 
 def sign_up_with_invitation(
@@ -499,10 +510,7 @@ def sign_up_with_invitation(
     _check_room(instance, db, invitation.organization, invitations=False)
     user = create_user(db, email_address=address, password_digest=instance.hasher.hash(password),
                        first_name=first, last_name=last, email_strategy="ticket")
-    membership = OrganizationMembership(
-        id=new_id("orgmem"), organization_id=invitation.organization_id, user_id=user.id,
-        role=invitation.role, public_metadata={}, private_metadata={},
-    )
+    membership = _new_membership(invitation.organization_id, user.id, invitation.role)
     db.add(membership)
     invitation.status = "accepted"
     signed_in = create_session(instance, db, user, request,

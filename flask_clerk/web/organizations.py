@@ -15,11 +15,19 @@ from typing import Any, ParamSpec
 from flask import Blueprint, redirect, request
 from werkzeug.wrappers import Response
 
+from ..core import organization_domains as domains
 from ..core import organizations as orgs
 from ..core.models import OrganizationMembership, Session
-from ..core.roles import DELETE_ORGANIZATION, MANAGE_MEMBERS, MANAGE_PROFILE, READ_MEMBERS
+from ..core.roles import (
+    DELETE_ORGANIZATION,
+    MANAGE_DOMAINS,
+    MANAGE_MEMBERS,
+    MANAGE_PROFILE,
+    READ_DOMAINS,
+    READ_MEMBERS,
+)
 from ..core.sessions import active_organization, session_token
-from ..errors import AuthenticationError
+from ..errors import AuthenticationError, NotFound
 from ..extension import db_session, request_info, set_session_cookies, state
 from ..redirects import safe_redirect_url
 from ..request import auth, cancel_cookie_update
@@ -173,6 +181,75 @@ def remove_member(organization_id: str, membership_id: str) -> Response:
     return back(state().settings.organization_profile_url)
 
 
+# -- Verified domains and requests to join ---------------------------------------------
+
+
+@bp.post("/organizations/<organization_id>/domains")
+@_action("domains", keep=("name", "enrollment_mode"))
+def add_domain(organization_id: str) -> Response:
+    domains.add_domain(state().instance, db_session(), _membership(organization_id), user_row(),
+                       field("name"), field("enrollment_mode") or None)
+    return back(state().settings.organization_profile_url)
+
+
+@bp.post("/organizations/<organization_id>/domains/<domain_id>/send-code")
+@_action("domains", keep=("email_address",))
+def send_domain_code(organization_id: str, domain_id: str) -> Response:
+    domains.send_domain_code(state().instance, db_session(), request_info(),
+                             _membership(organization_id), domain_id, field("email_address"))
+    return back(state().settings.organization_profile_url)
+
+
+@bp.post("/organizations/<organization_id>/domains/<domain_id>/verify")
+@_action("domains")
+def verify_domain(organization_id: str, domain_id: str) -> Response:
+    domains.verify_domain(state().instance, db_session(), request_info(),
+                          _membership(organization_id), domain_id, field("code"))
+    return back(state().settings.organization_profile_url)
+
+
+@bp.post("/organizations/<organization_id>/domains/<domain_id>/mode")
+@_action("domains")
+def domain_mode(organization_id: str, domain_id: str) -> Response:
+    domains.set_enrollment_mode(state().instance, db_session(), _membership(organization_id),
+                                domain_id, field("enrollment_mode"))
+    return back(state().settings.organization_profile_url)
+
+
+@bp.post("/organizations/<organization_id>/domains/<domain_id>/remove")
+@_action("domains")
+def remove_domain(organization_id: str, domain_id: str) -> Response:
+    domains.remove_domain(state().instance, db_session(), _membership(organization_id),
+                          domain_id)
+    return back(state().settings.organization_profile_url)
+
+
+@bp.post("/organizations/<organization_id>/requests/<request_id>/<decision>")
+@_action("members")
+def decide_request(organization_id: str, request_id: str, decision: str) -> Response:
+    if decision not in {"approve", "reject"}:
+        raise NotFound("resource_not_found")
+    domains.decide_request(state().instance, db_session(), _membership(organization_id),
+                           request_id, approve=decision == "approve")
+    return back(state().settings.organization_profile_url)
+
+
+@bp.post("/organizations/<organization_id>/join")
+@form_action("organization.switch", fallback="choose_organization_url")
+def join(organization_id: str) -> Response:
+    """Join (automatic invitation) or ask to join (suggestion) through a domain."""
+    instance = state().instance
+    outcome = domains.join_by_domain(instance, db_session(), user_row(), organization_id)
+    if outcome == "requested":
+        return back(state().settings.choose_organization_url)
+    token = orgs.set_active_organization(
+        instance, db_session(), auth(treat_pending_as_signed_out=False).session_id or "",
+        _user_id(), organization_id, request_info(),
+    )
+    return _with_token(redirect(_redirect_field(state().settings.after_sign_in_url), 303),
+                       token)
+
+
 # -- Invitation links -----------------------------------------------------------------
 
 
@@ -223,6 +300,7 @@ def switcher_context() -> dict[str, Any]:
         "active": active,
         "role_names": {key: role.name for key, role in roles.items()},
         "invitations": orgs.invitations_for_user(db_session(), user_row()),
+        "offers": domains.offers_for_user(db_session(), user_row()),
         "form": form_state("organization.switch", "organization.create"),
     }
 
@@ -238,7 +316,8 @@ def profile_context(props: dict[str, Any]) -> dict[str, Any]:
     role = orgs.role_of(instance, membership)
     can = {name: role.can(permission) for name, permission in (
         ("manage_profile", MANAGE_PROFILE), ("delete", DELETE_ORGANIZATION),
-        ("read_members", READ_MEMBERS), ("manage_members", MANAGE_MEMBERS))}
+        ("read_members", READ_MEMBERS), ("manage_members", MANAGE_MEMBERS),
+        ("read_domains", READ_DOMAINS), ("manage_domains", MANAGE_DOMAINS))}
     page = request.args.get("page", props.get("page", "general"))
     return {
         "membership": membership,
@@ -249,10 +328,15 @@ def profile_context(props: dict[str, Any]) -> dict[str, Any]:
         else [],
         "invitations": orgs.pending_invitations(instance, db_session(), membership)
         if can["read_members"] else [],
+        "requests": domains.membership_requests(instance, db_session(), membership)
+        if can["read_members"] else [],
+        "domains": domains.domains(instance, db_session(), membership)
+        if can["read_domains"] else [],
+        "enrollment_modes": domains.ENROLLMENT_MODES,
         "roles": sorted(instance.roles().values(), key=lambda r: (r.key != "org:admin", r.name)),
         "form": form_state(
             "organization.profile", "organization.delete", "organization.leave",
-            "organization.invite", "organization.members",
+            "organization.invite", "organization.members", "organization.domains",
         ),
     }
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-26 06:24:00.845229
+Create Date: 2026-11-26 06:41:13.530504
 """
 
 import sqlalchemy as sa
@@ -41,6 +41,27 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('slug')
     )
+    op.create_table('clerk_organization_domains',
+    sa.Column('id', sa.String(length=40), nullable=False),
+    sa.Column('organization_id', sa.String(length=40), nullable=False),
+    sa.Column('name', sa.String(length=253), nullable=False),
+    sa.Column('enrollment_mode', sa.String(length=30), nullable=False),
+    sa.Column('verified', sa.Boolean(), nullable=False),
+    sa.Column('verification_strategy', sa.String(length=40), nullable=True),
+    sa.Column('affiliation_email_address', sa.String(length=320), nullable=True),
+    sa.Column('created_at', flask_clerk.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', flask_clerk.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('code_hash', sa.String(length=64), nullable=True),
+    sa.Column('code_expires_at', flask_clerk.core.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('code_sent_at', flask_clerk.core.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('code_attempts', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['organization_id'], ['clerk_organizations.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('clerk_organization_domains', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_clerk_organization_domains_name'), ['name'], unique=False)
+        batch_op.create_index('uq_clerk_organization_domains_org_name', ['organization_id', 'name'], unique=True)
+
     op.create_table('clerk_organization_invitations',
     sa.Column('id', sa.String(length=40), nullable=False),
     sa.Column('organization_id', sa.String(length=40), nullable=False),
@@ -61,6 +82,20 @@ def upgrade() -> None:
     with op.batch_alter_table('clerk_organization_invitations', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_clerk_organization_invitations_email_address'), ['email_address'], unique=False)
         batch_op.create_index(batch_op.f('ix_clerk_organization_invitations_organization_id'), ['organization_id'], unique=False)
+
+    op.create_table('clerk_organization_membership_requests',
+    sa.Column('id', sa.String(length=40), nullable=False),
+    sa.Column('organization_id', sa.String(length=40), nullable=False),
+    sa.Column('user_id', sa.String(length=40), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('created_at', flask_clerk.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', flask_clerk.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['organization_id'], ['clerk_organizations.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id'], ['clerk_users.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('clerk_organization_membership_requests', schema=None) as batch_op:
+        batch_op.create_index('ix_clerk_membership_requests_org_user', ['organization_id', 'user_id'], unique=False)
 
     op.create_table('clerk_organization_memberships',
     sa.Column('id', sa.String(length=40), nullable=False),
@@ -95,10 +130,19 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_clerk_organization_memberships_user_id'))
 
     op.drop_table('clerk_organization_memberships')
+    with op.batch_alter_table('clerk_organization_membership_requests', schema=None) as batch_op:
+        batch_op.drop_index('ix_clerk_membership_requests_org_user')
+
+    op.drop_table('clerk_organization_membership_requests')
     with op.batch_alter_table('clerk_organization_invitations', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_clerk_organization_invitations_organization_id'))
         batch_op.drop_index(batch_op.f('ix_clerk_organization_invitations_email_address'))
 
     op.drop_table('clerk_organization_invitations')
+    with op.batch_alter_table('clerk_organization_domains', schema=None) as batch_op:
+        batch_op.drop_index('uq_clerk_organization_domains_org_name')
+        batch_op.drop_index(batch_op.f('ix_clerk_organization_domains_name'))
+
+    op.drop_table('clerk_organization_domains')
     op.drop_table('clerk_organizations')
     op.drop_table('clerk_organization_roles')
