@@ -47,6 +47,11 @@ MESSAGES: dict[str, str] = {
     "email_address_not_verified": "Verify this email address before making it primary.",
     "resource_not_found": "Not found.",
     "form_identifier_exists:slug": "This slug is already taken. Choose another one.",
+    "form_param_format_invalid:slug": (
+        "Use lower-case letters, digits and single hyphens, e.g. acme-inc."
+    ),
+    "form_param_format_invalid:image_url": "Enter a web address starting with https://.",
+    "form_param_format_invalid:name": "Enter a domain name such as example.com.",
     "organization_creation_disabled": "Creating organizations is turned off.",
     "organization_limit_reached": "You have reached the limit of {limit} organizations.",
     "organization_delete_disabled": "This organization cannot be deleted.",

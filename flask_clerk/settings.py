@@ -89,6 +89,7 @@ RATE_LIMITS: dict[str, str] = {
     "sign_up": "10/minute",
     "send_code": "5/minute",
     "verify": "30/minute",
+    "invite": "60/hour",  # organization invitations sent
     # per email address, whoever asks: mails sent to it, and code guesses for it
     "address_sends": "10/hour",
     "address_guesses": "20/hour",

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
+import re
 
-from conftest import sign_up
+import pytest
+from sqlalchemy import select
+
+from conftest import PASSWORD, post, sign_up
 from flask_clerk.cli import new_instance_keys
-from flask_clerk.core.models import Base
+from flask_clerk.core.models import Base, Organization
 
 
 @pytest.fixture
@@ -58,3 +61,60 @@ def test_sign_up_to_dashboard_and_api(demo):
         assert row.clerk_id.startswith("user_") and row.email == "ada@example.com"
         assert row.name == "Ada Lovelace"
     assert "Go to dashboard" in client.get("/").get_data(as_text=True)
+
+
+def _csrf(client, page="/dashboard"):
+    return re.search(r'name="csrf_token" value="([^"]+)"',
+                     client.get(page).get_data(as_text=True)).group(1)
+
+
+def test_projects_belong_to_the_active_workspace(demo):
+    ada = demo.test_client()
+    sign_up(ada, demo)
+    token = _csrf(ada)
+    assert ada.post("/projects", data={"name": "Personal notes"}).status_code == 400, "CSRF"
+    assert ada.post("/projects", data={"name": "Personal notes", "csrf_token": token}
+                    ).status_code == 303
+    assert "Personal notes" in ada.get("/dashboard").get_data(as_text=True)
+    response = post(ada, "/__clerk/organizations", {"name": "Acme Rockets"},
+                    page="/create-organization")
+    assert response.headers["Location"] == "/dashboard"
+    page = ada.get("/dashboard").get_data(as_text=True)
+    assert "Personal notes" not in page and "No projects yet." in page
+    ada.post("/projects", data={"name": "Launch pad", "csrf_token": token})
+    assert "Launch pad" in ada.get("/dashboard").get_data(as_text=True)
+    assert ada.get("/org/settings").status_code == 200
+
+    # Bea joins as a member: she sees and creates projects, deletes none, and the
+    # admin page refuses her.
+    instance = demo.extensions["clerk"].instance
+    with instance.store.session() as db:
+        org_id = db.scalars(select(Organization.id)).one()
+    post(ada, f"/__clerk/organizations/{org_id}/invitations",
+         {"email_address": "bea@example.com", "role": "org:member"},
+         page="/organization?page=members")
+    ticket = re.search(r"__clerk_ticket=([\w-]+)",
+                       instance.dev_mailbox.mails("bea@example.com")[0].text).group(1)
+    bea = demo.test_client()
+    response = post(bea, "/__clerk/sign-up",
+                    {"ticket": ticket, "password": PASSWORD, "first_name": "Bea"},
+                    page=f"/sign-up?__clerk_ticket={ticket}")
+    assert response.headers["Location"] == "/dashboard"
+    page = bea.get("/dashboard").get_data(as_text=True)
+    assert "Launch pad" in page and ">Delete<" not in page
+    bea_token = _csrf(bea)
+    bea.post("/projects", data={"name": "Bea's board", "csrf_token": bea_token})
+    assert "Bea&#39;s board" in ada.get("/dashboard").get_data(as_text=True)
+    with demo.app_context():
+        from demo_app.models import Project as DemoProject
+        from demo_app.models import db as demo_db
+
+        launch_pad = demo_db.session.scalars(
+            demo_db.select(DemoProject).filter_by(name="Launch pad")).one().id
+    denied = bea.post(f"/org/projects/{launch_pad}/delete", data={"csrf_token": bea_token},
+                      headers={"Accept": "text/html"})
+    assert denied.status_code == 403
+    assert bea.get("/org/settings", headers={"Accept": "text/html"}).status_code == 403
+    assert ada.post(f"/org/projects/{launch_pad}/delete", data={"csrf_token": token}
+                    ).status_code == 303
+    assert "Launch pad" not in ada.get("/dashboard").get_data(as_text=True)

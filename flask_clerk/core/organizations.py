@@ -337,7 +337,7 @@ def invite_member(
 ) -> OrganizationInvitation:
     """Mail a single-use link that adds ``email_address`` to the organization."""
     require(instance, actor, MANAGE_MEMBERS)
-    instance.rate_limiter.hit("send_code", request.ip_address or "-")
+    instance.rate_limiter.hit("invite", request.ip_address or "-")
     settings, organization = instance.settings, actor.organization
     address = normalize_email(email_address)
     new_role = _known_role(instance, role or settings.organization_default_role)

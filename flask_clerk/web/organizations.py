@@ -290,15 +290,15 @@ def switcher_context() -> dict[str, Any]:
     active one, and invitations waiting for the user's verified addresses."""
     current = auth(treat_pending_as_signed_out=False)
     if not current.is_signed_in:
-        return {"memberships": [], "active": None, "invitations": []}
+        return {"memberships": [], "active": None, "role_names": {}, "invitations": [],
+                "offers": [], "form": form_state()}
     assert current.user_id is not None
     memberships = orgs.user_memberships(db_session(), current.user_id)
     active = next((m for m in memberships if m.organization_id == current.org_id), None)
-    roles = state().instance.roles()
     return {
         "memberships": memberships,
         "active": active,
-        "role_names": {key: role.name for key, role in roles.items()},
+        "role_names": _role_names(),
         "invitations": orgs.invitations_for_user(db_session(), user_row()),
         "offers": domains.offers_for_user(db_session(), user_row()),
         "form": form_state("organization.switch", "organization.create"),
@@ -341,10 +341,15 @@ def profile_context(props: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _role_names() -> dict[str, str]:
+    return {key: role.name for key, role in state().instance.roles().items()}
+
+
 def invitation_context() -> dict[str, Any]:
     ticket = request.args.get(TICKET_PARAM, "")
     return {
         "invitation": orgs.find_invitation(db_session(), ticket),
         "ticket": ticket,
+        "role_names": _role_names(),
         "form": form_state("organization.accept"),
     }

@@ -432,3 +432,83 @@ def test_sign_up_with_the_code_from_an_smtp_server(
         # No dev mailbox on this instance: its URL is not there at all.
         response = page.goto(server.url + "/__clerk/dev/mail")
         assert response is not None and response.status == 404
+
+
+def test_organization_invite_promote_switch_and_admin_page(
+    new_page: Callable[..., Any], expect: Any, live_server: LiveServer, artifacts: Path
+) -> None:
+    """Ada creates an organization and a project, invites Bea by email; Bea signs up
+    from the invitation and sees the organization's projects but not its admin page;
+    Ada promotes her; Bea switches organization and now reaches it."""
+    ada = new_page()
+    fill_sign_up(ada, expect, live_server, "ada@example.com")
+    enter_code(ada, expect, live_server, live_server.code_for("ada@example.com"))
+    expect(ada.get_by_text("You're in your personal workspace.")).to_be_visible()
+
+    # Create an organization from the switcher; it becomes the active one.
+    ada.get_by_label("Personal account: switch organization").click()
+    ada.get_by_role("menuitem", name="Create organization").click()
+    expect(ada).to_have_url(live_server.url + "/create-organization")
+    ada.get_by_label("Name").fill("Acme Rockets")
+    ada.get_by_role("button", name="Create organization").click()
+    expect(ada).to_have_url(live_server.url + "/dashboard")
+    expect(ada.get_by_text("You're working in acme-rockets as an admin.")).to_be_visible()
+    ada.get_by_label("New project name").fill("Launch pad")
+    ada.get_by_role("button", name="Create project").click()
+    expect(ada.get_by_text("Launch pad")).to_be_visible()
+    ada.get_by_label("Acme Rockets: switch organization").click()
+    ada.screenshot(path=str(artifacts / "organization-switcher-open.png"))
+
+    # Invite Bea from the organization's members page.
+    ada.goto(live_server.url + "/organization?page=members")
+    ada.locator(".cl-membersPageInviteButton").click()
+    ada.locator("#cl-invite-email").fill("bea@example.com")
+    ada.get_by_role("button", name="Send invitation").click()
+    ada.goto(live_server.url + "/organization?page=members&tab=invitations")
+    expect(ada.get_by_text("bea@example.com")).to_be_visible()  # the pending invitation
+    mails = live_server.mails("bea@example.com")
+    link = re.search(r"http://\S+__clerk_ticket=[\w-]+", mails[0]["text"])
+    assert link, mails[0]["text"]
+
+    # Bea opens the link, signs up, and lands in the organization as a member.
+    bea = new_page()
+    bea.goto(link.group(0).replace("http://127.0.0.1/", live_server.url + "/"))
+    expect(bea.get_by_role("heading", name="Join Acme Rockets")).to_be_visible()
+    expect(bea.get_by_label("Email address")).to_have_value("bea@example.com")
+    bea.get_by_label("First name").fill("Bea")
+    bea.get_by_label("Last name").fill("Baker")
+    bea.get_by_label("Password").fill(PASSWORD)
+    bea.get_by_role("button", name="Continue").click()
+    expect(bea).to_have_url(live_server.url + "/dashboard")
+    expect(bea.get_by_text("You're working in acme-rockets as a member.")).to_be_visible()
+    expect(bea.get_by_text("Launch pad")).to_be_visible()
+    expect(bea.get_by_role("button", name="Delete")).to_have_count(0)
+
+    # A member is refused the admin page, with a way back.
+    response = bea.goto(live_server.url + "/org/settings")
+    assert response is not None and response.status == 403
+    expect(bea.get_by_role("heading", name="You don’t have access to this page")).to_be_visible()
+    bea.screenshot(path=str(artifacts / "organization-no-access.png"))
+    bea.get_by_role("link", name="Go back home").click()
+    expect(bea).to_have_url(live_server.url + "/dashboard")
+
+    # Ada promotes Bea to admin.
+    ada.goto(live_server.url + "/organization?page=members")
+    ada.get_by_label("Role of Bea Baker").select_option("org:admin")
+    ada.locator(".cl-roleForm").get_by_role("button", name="Save").click()
+    expect(ada.get_by_label("Role of Bea Baker")).to_have_value("org:admin")
+    ada.screenshot(path=str(artifacts / "organization-members.png"), full_page=True)
+
+    # Bea switches to her personal workspace and back: her new token has the new role.
+    bea.goto(live_server.url + "/dashboard")
+    bea.get_by_label("Acme Rockets: switch organization").click()
+    bea.get_by_role("menuitem", name="Personal account").click()
+    expect(bea.get_by_text("You're in your personal workspace.")).to_be_visible()
+    expect(bea.get_by_text("Launch pad")).to_have_count(0)
+    bea.get_by_label("Personal account: switch organization").click()
+    bea.get_by_role("menuitem", name="Acme Rockets").click()
+    expect(bea.get_by_text("You're working in acme-rockets as an admin.")).to_be_visible()
+    expect(bea.get_by_text("Launch pad")).to_be_visible()
+    response = bea.goto(live_server.url + "/org/settings")
+    assert response is not None and response.status == 200
+    expect(bea.get_by_role("heading", name="Organization settings")).to_be_visible()
