@@ -51,7 +51,7 @@ MESSAGES: dict[str, str] = {
         "Use lower-case letters, digits and single hyphens, e.g. acme-inc."
     ),
     "form_param_format_invalid:image_url": "Enter a web address starting with https://.",
-    "form_param_format_invalid:name": "Enter a domain name such as example.com.",
+    "organization_domain_invalid": "Enter a domain name such as example.com.",
     "organization_creation_disabled": "Creating organizations is turned off.",
     "organization_limit_reached": "You have reached the limit of {limit} organizations.",
     "organization_delete_disabled": "This organization cannot be deleted.",
@@ -62,16 +62,23 @@ MESSAGES: dict[str, str] = {
         "An organization needs at least one admin. Make someone else an admin first."
     ),
     "organization_required": "Choose or create an organization to continue.",
+    "user_last_admin": (
+        "You are the only admin of {organizations}. Make someone else an admin, or delete "
+        "the organization, first."
+    ),
     "already_a_member_in_organization": "{email} is already a member of this organization.",
     "duplicate_invitation": "{email} has already been invited.",
     "duplicate_record": "{key} exists already.",
     "role_not_removable": "{key} is built in or set in CLERK_ORGANIZATION_ROLES: change it there.",
-    "role_in_use": "{key} is held by {count} members: give them another role first.",
+    "role_in_use": (
+        "{key} is held by {count} members or invitations: give them another role first."
+    ),
     "organization_domain_common": (
         "{domain} is an email provider's domain: everyone can have an address there."
     ),
     "organization_domain_exists": "{domain} is already verified by another organization.",
     "organization_domain_mismatch": "Use an address on {domain}.",
+    "organization_domain_verified": "{domain} is verified already.",
     "invitation_invalid": "This invitation is no longer valid. Ask for a new one.",
     "invitation_email_mismatch": (
         "This invitation was sent to {email}. Add and verify that address, or sign in "

@@ -171,7 +171,9 @@ def _before_request_hook(clerk_state: ClerkState) -> Callable[[], Response | Non
     def before_request() -> Response | None:
         current = load_auth(clerk_state)
         if protected is not None and protected.fullmatch(request.path):
-            if current.user_id is None:
+            # A pending session (an organization still to choose) is not signed in
+            # yet; unauthenticated_response sends it to choose one.
+            if current.user_id is None or current.session_status == "pending":
                 return unauthenticated_response()
             private_response()
         return None

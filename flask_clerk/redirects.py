@@ -22,7 +22,10 @@ def safe_redirect_url(
         decoded = unquote(decoded)
     if any(ord(ch) < 32 or ord(ch) == 127 or ch == "\\" for ch in value + decoded):
         return fallback
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # e.g. "http://[": not a URL at all
+        return fallback
     if parts.scheme or parts.netloc:
         origin = f"{parts.scheme}://{parts.netloc}".lower()
         allowed = {o.rstrip("/").lower() for o in allowed_origins}

@@ -103,7 +103,7 @@ def test_roles_commands(tmp_path):
             "'org_1', 'user_1', 'org:editor', '{}', '{}', '2026-01-01 00:00:00', "
             "'2026-01-01 00:00:00')"))
     result = flask_result(tmp_path, "clerk", "roles", "remove", "org:editor")
-    assert result.returncode != 0 and "held by 1 members" in result.stderr
+    assert result.returncode != 0 and "held by 1 members or invitations" in result.stderr
     with engine.begin() as connection:
         connection.execute(text("delete from clerk_organization_memberships"))
     engine.dispose()

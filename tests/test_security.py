@@ -52,6 +52,7 @@ def test_csrf_error_is_shown_in_place(client):
     "%2F%2Fevil.com", "/%2F%2Fevil.com", "/%5Cevil.com", "/%252F%252Fevil.com",
     "/\t/evil.com", "/\n/evil.com", "\t//evil.com", "https://evil.com/", "http://evil.com",
     "evil.com", "data:text/html,hi", "JAVASCRIPT:alert(1)", "/" + "a" * 3000,
+    "http://[", "https://[::1", "//[",
 ])
 def test_redirect_url_refuses_other_origins(evil):
     assert safe_redirect_url(evil, fallback="/home") == "/home"

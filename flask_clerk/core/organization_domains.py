@@ -31,7 +31,7 @@ from .models import (
     User,
 )
 from .organizations import add_member, require
-from .roles import MANAGE_DOMAINS, MANAGE_MEMBERS, READ_DOMAINS, READ_MEMBERS
+from .roles import MANAGE_DOMAINS, MANAGE_MEMBERS, READ_DOMAINS
 from .users import normalize_email
 
 ENROLLMENT_MODES = ("manual_invitation", "automatic_invitation", "automatic_suggestion")
@@ -70,7 +70,7 @@ def add_domain(
     if not domain_name:
         raise ClerkError("form_param_missing", field="name")
     if not _DOMAIN.match(domain_name):
-        raise ClerkError("form_param_format_invalid", field="name")
+        raise ClerkError("organization_domain_invalid", field="name")
     if domain_name in COMMON_PROVIDERS:
         raise ClerkError("organization_domain_common", field="name", domain=domain_name)
     mode = _mode(enrollment_mode or "manual_invitation")
@@ -114,11 +114,15 @@ def send_domain_code(
     settings = instance.settings
     instance.rate_limiter.hit("send_code", request.ip_address or "-")
     domain = _own_domain(db, actor, domain_id)
+    if domain.verified:
+        raise ClerkError("organization_domain_verified", status=400, domain=domain.name)
     address = normalize_email(email_address)
     if _domain_of(address) != domain.name:
         raise ClerkError("organization_domain_mismatch", field="email_address",
                          domain=domain.name)
     instance.rate_limiter.hit("address_sends", address)
+    # Per domain name too, across organizations and re-added rows.
+    instance.rate_limiter.hit("address_sends", f"domain:{domain.name}")
     code = issue_code(domain, key=settings.code_key, lifetime=settings.code_lifetime,
                       resend_interval=settings.code_resend_interval, now=clock.now())
     domain.affiliation_email_address = address
@@ -136,10 +140,15 @@ def verify_domain(
     settings = instance.settings
     instance.rate_limiter.hit("verify", request.ip_address or "-")
     domain = _own_domain(db, actor, domain_id)
-    if domain.affiliation_email_address:
-        instance.rate_limiter.hit("address_guesses", domain.affiliation_email_address)
+    # Guesses are limited per domain name, whoever asks and however often the
+    # domain is removed and added again (each row has its own attempt count).
+    instance.rate_limiter.hit("address_guesses", f"domain:{domain.name}")
     check_code(db, domain, code, key=settings.code_key, max_attempts=settings.code_attempts,
                now=clock.now())
+    if db.scalar(select(OrganizationDomain.id).where(
+            OrganizationDomain.name == domain.name, OrganizationDomain.verified.is_(True),
+            OrganizationDomain.id != domain.id)) is not None:
+        raise ClerkError("organization_domain_exists", field="name", domain=domain.name)
     _verified(domain, domain.affiliation_email_address or "")
     db.commit()
     security_event("organization.domain_verified", organization_id=actor.organization_id,
@@ -236,7 +245,7 @@ def join_by_domain(instance: Instance, db: DbSession, user: User, organization_i
 def membership_requests(
     instance: Instance, db: DbSession, actor: OrganizationMembership
 ) -> list[OrganizationMembershipRequest]:
-    require(instance, actor, READ_MEMBERS)
+    require(instance, actor, MANAGE_MEMBERS)  # Clerk shows requests to managers only
     return list(db.scalars(
         select(OrganizationMembershipRequest)
         .options(joinedload(OrganizationMembershipRequest.user).selectinload(User.email_addresses))

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from ..errors import ClerkError
 from .instance import Instance
-from .models import OrganizationMembership, OrganizationRole
+from .models import OrganizationInvitation, OrganizationMembership, OrganizationRole
 from .roles import Role, build_role
 
 
@@ -42,8 +42,11 @@ def remove_role(instance: Instance, db: DbSession, key: str) -> None:
         in_settings = key in instance.settings.organization_roles
         raise ClerkError("role_not_removable" if in_settings else "resource_not_found",
                          status=400 if in_settings else 404, key=key)
-    holders = db.scalar(select(func.count()).select_from(OrganizationMembership)
-                        .where(OrganizationMembership.role == key)) or 0
+    holders = (db.scalar(select(func.count()).select_from(OrganizationMembership)
+                         .where(OrganizationMembership.role == key)) or 0) + (
+        db.scalar(select(func.count()).select_from(OrganizationInvitation)
+                  .where(OrganizationInvitation.role == key,
+                         OrganizationInvitation.status == "pending")) or 0)
     if holders:
         raise ClerkError("role_in_use", status=400, key=key, count=holders)
     db.delete(row)

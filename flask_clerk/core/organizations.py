@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -219,7 +220,10 @@ def _clean_image_url(value: str | None) -> str | None:
     url = (value or "").strip()
     if not url:
         return None
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        raise ClerkError("form_param_format_invalid", field="image_url") from None
     if len(url) > 2048 or parts.scheme not in {"https", "http"} or not parts.netloc:
         raise ClerkError("form_param_format_invalid", field="image_url")
     return url
@@ -259,15 +263,34 @@ def _target(db: DbSession, actor: OrganizationMembership, membership_id: str
     return target
 
 
-def _admin_count(db: DbSession, organization_id: str) -> int:
-    return db.scalar(select(func.count()).select_from(OrganizationMembership).where(
+def _admins(db: DbSession, organization_id: str, *, lock: bool = False) -> list[str]:
+    query = select(OrganizationMembership.id).where(
         OrganizationMembership.organization_id == organization_id,
-        OrganizationMembership.role == ADMIN)) or 0
+        OrganizationMembership.role == ADMIN).order_by(OrganizationMembership.id)
+    return list(db.scalars(query.with_for_update() if lock else query))
 
 
-def _keep_an_admin(db: DbSession, target: OrganizationMembership) -> None:
-    if target.role == ADMIN and _admin_count(db, target.organization_id) <= 1:
+def _keep_an_admin(db: DbSession, target: OrganizationMembership, change: Callable[[], None]
+                   ) -> None:
+    """Apply ``change`` (a demotion or removal of ``target``) and commit, unless it
+    would leave the organization without an admin.
+
+    Two admins demoting each other at once must not both succeed: the admin rows
+    are locked first (PostgreSQL), and the count is taken again after the change,
+    inside the write transaction (SQLite serialises writers there).
+    """
+    if target.role == ADMIN and not [
+        i for i in _admins(db, target.organization_id, lock=True) if i != target.id
+    ]:
+        db.rollback()
         raise ClerkError("organization_minimum_permissions_needed")
+    organization_id = target.organization_id
+    change()
+    db.flush()
+    if not _admins(db, organization_id):
+        db.rollback()
+        raise ClerkError("organization_minimum_permissions_needed")
+    db.commit()
 
 
 def change_role(
@@ -278,9 +301,7 @@ def change_role(
     target = _target(db, actor, membership_id)
     new_role = _known_role(instance, role)
     if new_role != target.role:
-        _keep_an_admin(db, target)
-        target.role = new_role
-        db.commit()
+        _keep_an_admin(db, target, lambda: setattr(target, "role", new_role))
         security_event("organization.role_changed", organization_id=actor.organization_id,
                        membership_id=target.id, role=new_role, by=actor.user_id)
     return target
@@ -291,17 +312,33 @@ def remove_member(
 ) -> None:
     require(instance, actor, MANAGE_MEMBERS)
     target = _target(db, actor, membership_id)
-    _keep_an_admin(db, target)
-    db.delete(target)
-    db.commit()
+    _keep_an_admin(db, target, lambda: db.delete(target))
     security_event("organization.member_removed", organization_id=actor.organization_id,
                    user_id=target.user_id, by=actor.user_id)
 
 
 def leave_organization(db: DbSession, actor: OrganizationMembership) -> None:
-    _keep_an_admin(db, actor)
-    db.delete(actor)
-    db.commit()
+    _keep_an_admin(db, actor, lambda: db.delete(actor))
+
+
+def release_organizations(db: DbSession, user: User) -> None:
+    """Before ``user`` is deleted: refuse while they are the only admin of an
+    organization that has other members; delete the organizations where they are
+    alone (nobody could ever reach them again). The caller commits."""
+    orphaned, stranded = [], []
+    for membership in user_memberships(db, user.id):
+        members = db.scalar(select(func.count()).select_from(OrganizationMembership).where(
+            OrganizationMembership.organization_id == membership.organization_id)) or 0
+        if members == 1:
+            orphaned.append(membership.organization)
+        elif membership.role == ADMIN and _admins(db, membership.organization_id) == [
+                membership.id]:
+            stranded.append(membership.organization.name)
+    if stranded:
+        raise ClerkError("user_last_admin", field="confirmation",
+                         organizations=", ".join(stranded))
+    for organization in orphaned:
+        db.delete(organization)
 
 
 def _known_role(instance: Instance, value: str) -> str:
@@ -444,6 +481,24 @@ def accept_invitation(
     invitation = find_invitation(db, ticket)
     if invitation is None:
         raise ClerkError("invitation_invalid", status=400)
+    return _accept(instance, db, user, invitation)
+
+
+def accept_user_invitation(
+    instance: Instance, db: DbSession, user: User, invitation_id: str
+) -> OrganizationMembership:
+    """Accept, without the link, an invitation sent to one of ``user``'s verified
+    addresses (the verified address proves what the link would): the switcher's
+    "Join" button. Anyone else's invitation is not found."""
+    invitation = next((i for i in invitations_for_user(db, user) if i.id == invitation_id),
+                      None)
+    if invitation is None:
+        raise NotFound("resource_not_found")
+    return _accept(instance, db, user, invitation)
+
+
+def _accept(instance: Instance, db: DbSession, user: User, invitation: OrganizationInvitation
+            ) -> OrganizationMembership:
     verified = {e.email_address for e in user.email_addresses if e.verified}
     if invitation.email_address not in verified:
         raise Forbidden("invitation_email_mismatch", email=invitation.email_address)

@@ -318,6 +318,9 @@ def delete_user(instance: Instance, db: DbSession, user: User, *, confirmation: 
     if confirmation.strip() != DELETE_CONFIRMATION:
         raise ClerkError("form_confirmation_mismatch", field="confirmation",
                          expected=DELETE_CONFIRMATION)
+    from .organizations import release_organizations  # organizations imports this module
+
+    release_organizations(db, user)
     for session in user.sessions:
         end_session(instance, session, "removed")
     db.delete(user)

@@ -193,7 +193,7 @@ def add_domain(organization_id: str) -> Response:
 
 
 @bp.post("/organizations/<organization_id>/domains/<domain_id>/send-code")
-@_action("domains", keep=("email_address",))
+@_action("domains", keep=("email_address", "domain_id"))
 def send_domain_code(organization_id: str, domain_id: str) -> Response:
     domains.send_domain_code(state().instance, db_session(), request_info(),
                              _membership(organization_id), domain_id, field("email_address"))
@@ -201,7 +201,7 @@ def send_domain_code(organization_id: str, domain_id: str) -> Response:
 
 
 @bp.post("/organizations/<organization_id>/domains/<domain_id>/verify")
-@_action("domains")
+@_action("domains", keep=("domain_id",))
 def verify_domain(organization_id: str, domain_id: str) -> Response:
     domains.verify_domain(state().instance, db_session(), request_info(),
                           _membership(organization_id), domain_id, field("code"))
@@ -242,12 +242,7 @@ def join(organization_id: str) -> Response:
     outcome = domains.join_by_domain(instance, db_session(), user_row(), organization_id)
     if outcome == "requested":
         return back(state().settings.choose_organization_url)
-    token = orgs.set_active_organization(
-        instance, db_session(), auth(treat_pending_as_signed_out=False).session_id or "",
-        _user_id(), organization_id, request_info(),
-    )
-    return _with_token(redirect(_redirect_field(state().settings.after_sign_in_url), 303),
-                       token)
+    return _joined(organization_id)
 
 
 # -- Invitation links -----------------------------------------------------------------
@@ -274,9 +269,24 @@ def accept_invitation() -> Response:
     instance = state().instance
     membership = orgs.accept_invitation(instance, db_session(), user_row(),
                                         field("ticket"))
+    return _joined(membership.organization_id)
+
+
+@bp.post("/invitations/<invitation_id>/accept")
+@form_action("organization.switch", fallback="choose_organization_url")
+def accept_user_invitation(invitation_id: str) -> Response:
+    """"Join" in the switcher or the list: an invitation to one of the user's
+    verified addresses, accepted without the mailed link."""
+    instance = state().instance
+    membership = orgs.accept_user_invitation(instance, db_session(), user_row(), invitation_id)
+    return _joined(membership.organization_id)
+
+
+def _joined(organization_id: str) -> Response:
+    """Make the organization just joined the active one and go on."""
     token = orgs.set_active_organization(
-        instance, db_session(), auth(treat_pending_as_signed_out=False).session_id or "",
-        _user_id(), membership.organization_id, request_info(),
+        state().instance, db_session(), auth(treat_pending_as_signed_out=False).session_id or "",
+        _user_id(), organization_id, request_info(),
     )
     return _with_token(redirect(_redirect_field(state().settings.after_sign_in_url), 303),
                        token)
@@ -312,7 +322,10 @@ def profile_context(props: dict[str, Any]) -> dict[str, Any]:
     if not current.is_signed_in or not organization_id:
         return {"membership": None, "form": form_state()}
     instance = state().instance
-    membership = orgs.membership_of(db_session(), _user_id(), organization_id)
+    try:
+        membership = orgs.membership_of(db_session(), _user_id(), organization_id)
+    except NotFound:  # removed a moment ago: the token still names it for a minute
+        return {"membership": None, "form": form_state()}
     role = orgs.role_of(instance, membership)
     can = {name: role.can(permission) for name, permission in (
         ("manage_profile", MANAGE_PROFILE), ("delete", DELETE_ORGANIZATION),
@@ -329,7 +342,7 @@ def profile_context(props: dict[str, Any]) -> dict[str, Any]:
         "invitations": orgs.pending_invitations(instance, db_session(), membership)
         if can["read_members"] else [],
         "requests": domains.membership_requests(instance, db_session(), membership)
-        if can["read_members"] else [],
+        if can["manage_members"] else [],
         "domains": domains.domains(instance, db_session(), membership)
         if can["read_domains"] else [],
         "enrollment_modes": domains.ENROLLMENT_MODES,

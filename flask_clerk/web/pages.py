@@ -6,13 +6,15 @@ import ipaddress
 import re
 
 from flask import Blueprint, abort, jsonify, make_response, redirect, render_template, request
+from sqlalchemy import select
 from werkzeug.routing import BaseConverter
 from werkzeug.wrappers import Response
 
 from ..core.keys import public_jwks
+from ..core.models import OrganizationMembership
 from ..extension import db_session, state
 from ..redirects import safe_redirect_url
-from ..request import auth, private_response, unauthenticated_response
+from ..request import Auth, auth, private_response, unauthenticated_response
 from ..settings import Settings
 from ..tokens import jwks
 
@@ -23,6 +25,8 @@ def no_framing(response: Response) -> Response:
     """Account pages and form answers are never shown inside another site's frame."""
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
+    # Flow tokens ride in some URLs (an invitation's ticket): never send them on.
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
     return response
 
 
@@ -70,9 +74,19 @@ def account_page(page: str) -> Response:
                                                              "organization_profile"})
     if not current.is_signed_in:
         return unauthenticated_response()
-    if component == "organization_profile" and current.org_id is None:
+    if component == "organization_profile" and not _member_of_active(current):
         return redirect(settings.choose_organization_url)
     return account_page_response(component)
+
+
+def _member_of_active(current: Auth) -> bool:
+    """Still a member of the token's organization (removed ones keep the claim for
+    up to a minute)?"""
+    if current.org_id is None or current.user_id is None:
+        return False
+    return db_session().scalar(select(OrganizationMembership.id).where(
+        OrganizationMembership.organization_id == current.org_id,
+        OrganizationMembership.user_id == current.user_id)) is not None
 
 
 def account_page_response(component: str) -> Response:

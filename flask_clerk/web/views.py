@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any, ParamSpec
 from urllib.parse import urlencode
 
-from flask import Blueprint, redirect, request, session
+from flask import Blueprint, after_this_request, redirect, request, session
 from werkzeug.wrappers import Response
 
 from ..components import SIGN_IN_FLOW_COOKIE, SIGN_UP_FLOW_COOKIE
@@ -212,6 +212,11 @@ def sign_up_restart() -> Response:
     return response
 
 
+def _no_referrer(response: Response) -> Response:
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
 def sign_up_step() -> dict[str, Any]:
     if auth().is_signed_in:
         return {"name": "signed_in", "form": form_state()}
@@ -222,6 +227,8 @@ def sign_up_step() -> dict[str, Any]:
         from ..core.organizations import find_invitation
 
         invitation = find_invitation(db_session(), request.args.get("__clerk_ticket"))
+        if invitation is not None:  # the ticket is in this page's URL: keep it here
+            after_this_request(_no_referrer)
     return {
         "name": name,
         "email_address": flow.email_address if flow else None,
@@ -331,7 +338,7 @@ def profile_password() -> Response:
     users.change_password(
         state().instance, db_session(), user_row(), current_password=field("current_password"),
         new_password=field("new_password"), confirm_password=field("confirm_password"),
-        current_session_id=auth().session_id,
+        current_session_id=auth(treat_pending_as_signed_out=False).session_id,
     )
     return _profile_back()
 
