@@ -22,6 +22,7 @@ from .errors import ClerkConfigError
 from .request import (
     CLIENT_COOKIE,
     SESSION_COOKIE,
+    auth,
     auth_from_claims,
     compile_route_patterns,
     load_auth,
@@ -158,6 +159,7 @@ class ClerkAuth:
         app.before_request(_before_request_hook(clerk_state))
         app.teardown_appcontext(_close_db)
         app.jinja_env.globals["clerk"] = clerk_state.components
+        app.jinja_env.globals.setdefault("auth", auth)  # {{ auth().has(role="org:admin") }}
 
         from .web import register_blueprints
 

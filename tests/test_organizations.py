@@ -50,7 +50,8 @@ def make_org_app(make_app, **config):
     def protected_block():
         return render_template_string(
             '{% call clerk.protect(role="admin", fallback="<not for you>") %}'
-            "secret admin block{% endcall %}")
+            "secret admin block{% endcall %}"
+            '{% if auth().has(permission="org:projects:delete") %} and auth().has{% endif %}')
 
     return app
 
@@ -268,7 +269,8 @@ def test_org_required_sends_a_personal_account_to_choose(org_app, ada):
 
 
 def test_protect_block_in_templates(org_app, ada):
-    assert ada.get("/protected-block").get_data(as_text=True) == "secret admin block"
+    assert ada.get("/protected-block").get_data(as_text=True) == (
+        "secret admin block and auth().has")
     post(ada, "/__clerk/organizations/active", {"organization_id": ""}, page="/")
     assert ada.get("/protected-block").get_data(as_text=True) == "&lt;not for you&gt;"
 
