@@ -30,7 +30,7 @@ from .models import (
     OrganizationMembershipRequest,
     User,
 )
-from .organizations import add_member, require
+from .organizations import add_member, in_organization, require
 from .roles import MANAGE_DOMAINS, MANAGE_MEMBERS, READ_DOMAINS
 from .users import normalize_email
 
@@ -97,14 +97,6 @@ def _verified(domain: OrganizationDomain, address: str) -> None:
     domain.affiliation_email_address = address
 
 
-def _own_domain(db: DbSession, actor: OrganizationMembership, domain_id: str
-                ) -> OrganizationDomain:
-    domain = db.get(OrganizationDomain, domain_id)
-    if domain is None or domain.organization_id != actor.organization_id:
-        raise NotFound("resource_not_found")
-    return domain
-
-
 def send_domain_code(
     instance: Instance, db: DbSession, request: RequestInfo, actor: OrganizationMembership,
     domain_id: str, email_address: str,
@@ -113,7 +105,7 @@ def send_domain_code(
     require(instance, actor, MANAGE_DOMAINS)
     settings = instance.settings
     instance.rate_limiter.hit("send_code", request.ip_address or "-")
-    domain = _own_domain(db, actor, domain_id)
+    domain = in_organization(db, OrganizationDomain, actor, domain_id)
     if domain.verified:
         raise ClerkError("organization_domain_verified", status=400, domain=domain.name)
     address = normalize_email(email_address)
@@ -139,7 +131,7 @@ def verify_domain(
     require(instance, actor, MANAGE_DOMAINS)
     settings = instance.settings
     instance.rate_limiter.hit("verify", request.ip_address or "-")
-    domain = _own_domain(db, actor, domain_id)
+    domain = in_organization(db, OrganizationDomain, actor, domain_id)
     # Guesses are limited per domain name, whoever asks and however often the
     # domain is removed and added again (each row has its own attempt count).
     instance.rate_limiter.hit("address_guesses", f"domain:{domain.name}")
@@ -159,7 +151,7 @@ def set_enrollment_mode(
     instance: Instance, db: DbSession, actor: OrganizationMembership, domain_id: str, mode: str
 ) -> None:
     require(instance, actor, MANAGE_DOMAINS)
-    _own_domain(db, actor, domain_id).enrollment_mode = _mode(mode)
+    in_organization(db, OrganizationDomain, actor, domain_id).enrollment_mode = _mode(mode)
     db.commit()
 
 
@@ -167,7 +159,7 @@ def remove_domain(
     instance: Instance, db: DbSession, actor: OrganizationMembership, domain_id: str
 ) -> None:
     require(instance, actor, MANAGE_DOMAINS)
-    db.delete(_own_domain(db, actor, domain_id))
+    db.delete(in_organization(db, OrganizationDomain, actor, domain_id))
     db.commit()
 
 
@@ -260,8 +252,8 @@ def decide_request(
     *, approve: bool,
 ) -> None:
     require(instance, actor, MANAGE_MEMBERS)
-    row = db.get(OrganizationMembershipRequest, request_id)
-    if row is None or row.organization_id != actor.organization_id or row.status != "pending":
+    row = in_organization(db, OrganizationMembershipRequest, actor, request_id)
+    if row.status != "pending":
         raise NotFound("resource_not_found")
     if approve:
         organization = db.get(Organization, actor.organization_id)

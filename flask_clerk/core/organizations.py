@@ -15,6 +15,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
@@ -30,8 +31,10 @@ from .instance import Instance, RequestInfo
 from .models import (
     EmailAddress,
     Organization,
+    OrganizationDomain,
     OrganizationInvitation,
     OrganizationMembership,
+    OrganizationMembershipRequest,
     Session,
     User,
 )
@@ -255,12 +258,18 @@ def set_active_organization(
 # --- Members -------------------------------------------------------------------------
 
 
-def _target(db: DbSession, actor: OrganizationMembership, membership_id: str
-            ) -> OrganizationMembership:
-    target = db.get(OrganizationMembership, membership_id)
-    if target is None or target.organization_id != actor.organization_id:
+R = TypeVar("R", OrganizationMembership, OrganizationInvitation, OrganizationDomain,
+              OrganizationMembershipRequest)
+
+
+def in_organization(db: DbSession, model: type[R], actor: OrganizationMembership, row_id: str
+                    ) -> R:
+    """The row ``row_id`` of the actor's own organization; another organization's is
+    not found, exactly like one that does not exist."""
+    row = db.get(model, row_id)
+    if row is None or row.organization_id != actor.organization_id:
         raise NotFound("resource_not_found")
-    return target
+    return row
 
 
 def _admins(db: DbSession, organization_id: str, *, lock: bool = False) -> list[str]:
@@ -298,7 +307,7 @@ def change_role(
     role: str,
 ) -> OrganizationMembership:
     require(instance, actor, MANAGE_MEMBERS)
-    target = _target(db, actor, membership_id)
+    target = in_organization(db, OrganizationMembership, actor, membership_id)
     new_role = _known_role(instance, role)
     if new_role != target.role:
         _keep_an_admin(db, target, lambda: setattr(target, "role", new_role))
@@ -311,7 +320,7 @@ def remove_member(
     instance: Instance, db: DbSession, actor: OrganizationMembership, membership_id: str
 ) -> None:
     require(instance, actor, MANAGE_MEMBERS)
-    target = _target(db, actor, membership_id)
+    target = in_organization(db, OrganizationMembership, actor, membership_id)
     _keep_an_admin(db, target, lambda: db.delete(target))
     security_event("organization.member_removed", organization_id=actor.organization_id,
                    user_id=target.user_id, by=actor.user_id)
@@ -434,9 +443,7 @@ def revoke_invitation(
     instance: Instance, db: DbSession, actor: OrganizationMembership, invitation_id: str
 ) -> None:
     require(instance, actor, MANAGE_MEMBERS)
-    invitation = db.get(OrganizationInvitation, invitation_id)
-    if invitation is None or invitation.organization_id != actor.organization_id:
-        raise NotFound("resource_not_found")
+    invitation = in_organization(db, OrganizationInvitation, actor, invitation_id)
     if invitation.status == "pending":
         invitation.status = "revoked"
         db.commit()
