@@ -327,7 +327,9 @@ def test_an_invitation_to_a_verified_address_is_accepted_without_the_link(org_ap
     invite(ada, org_app, acme, "bea@example.com", role="org:viewer")
     with org_app.extensions["clerk"].instance.store.session() as db:
         invitation_id = db.scalars(select(OrganizationInvitation.id)).one()
-    assert "Acme Inc" in bea.get("/choose-organization").get_data(as_text=True)
+    choose = bea.get("/choose-organization").get_data(as_text=True)
+    assert "Acme Inc" in choose and "Invited as Viewer" in choose
+    assert f"/__clerk/invitations/{invitation_id}/accept" in choose, "a Join button"
     path = f"/__clerk/invitations/{invitation_id}/accept"
     assert post(carl, path, {}, page="/choose-organization").status_code == 404
     assert whoami(carl)["org_id"] is None
