@@ -18,6 +18,7 @@ from flask.cli import ScriptInfo, with_appcontext
 
 from .core.keys import ensure_signing_key, rotate_signing_key
 from .core.organization_roles import add_role, remove_role
+from .core.organizations import all_organizations, set_max_memberships
 from .errors import ClerkError
 from .extension import ClerkState
 
@@ -149,3 +150,38 @@ def roles_remove(key: str) -> None:
         except ClerkError as error:
             raise click.ClickException(error.message()) from None
     click.echo(f"Removed {key}.")
+
+
+@clerk.group("organizations")
+def organizations() -> None:
+    """Organizations of the instance."""
+
+
+@organizations.command("list")
+@with_appcontext
+def organizations_list() -> None:
+    """Every organization: slug, name, members and member limit."""
+    instance = _state().instance
+    default = instance.settings.organization_max_memberships
+    with instance.store.session() as db:
+        for organization, members in all_organizations(db):
+            limit = organization.max_allowed_memberships or default
+            click.echo(f"{organization.slug}  {organization.name}  {members} members"
+                       f"  (limit: {limit or 'none'})  {organization.id}")
+
+
+@organizations.command("set-limit")
+@click.argument("organization")
+@click.argument("limit")
+@with_appcontext
+def organizations_set_limit(organization: str, limit: str) -> None:
+    """Set ORGANIZATION's (slug or id) member limit: a number, or "default"."""
+    value = None if limit == "default" else int(limit) if limit.isdigit() else -1
+    with _state().instance.store.session() as db:
+        try:
+            found = set_max_memberships(db, organization, value)
+        except ClerkError as error:
+            raise click.ClickException(
+                f"No organization {organization!r}." if error.code == "resource_not_found"
+                else 'LIMIT is a positive number, or "default".') from None
+    click.echo(f"{found.slug}: member limit {found.max_allowed_memberships or 'default'}.")

@@ -111,6 +111,28 @@ def test_roles_commands(tmp_path):
     assert "org:editor" not in flask(tmp_path, "clerk", "roles", "list")
 
 
+def test_organizations_commands(tmp_path):
+    flask(tmp_path, "clerk", "init")
+    engine = create_engine(f"sqlite:///{tmp_path}/clerk.db")
+    with engine.begin() as connection:
+        connection.execute(text(
+            "insert into clerk_organizations (id, name, slug, admin_delete_enabled, "
+            "public_metadata, private_metadata, created_at, updated_at) values ('org_1', "
+            "'Acme Inc', 'acme', 1, '{}', '{}', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"))
+    engine.dispose()
+    assert "acme  Acme Inc  0 members  (limit: none)  org_1" in flask(
+        tmp_path, "clerk", "organizations", "list")
+    assert "acme: member limit 5." in flask(tmp_path, "clerk", "organizations", "set-limit",
+                                             "acme", "5")
+    assert "(limit: 5)" in flask(tmp_path, "clerk", "organizations", "list")
+    for args, message in ((("ghost", "5"), "No organization 'ghost'"),
+                          (("acme", "0"), "positive number"), (("acme", "x"), "positive")):
+        result = flask_result(tmp_path, "clerk", "organizations", "set-limit", *args)
+        assert result.returncode != 0 and message in result.stderr, result.stderr
+    assert "member limit default" in flask(tmp_path, "clerk", "organizations", "set-limit",
+                                           "org_1", "default")
+
+
 def flask_result(tmp_path, *args):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CLERK_", "FLASK_"))}
     env.update(PYTHONPATH=str(ROOT), CLERK_DATABASE_URL=f"sqlite:///{tmp_path}/clerk.db",

@@ -79,6 +79,14 @@ def user_memberships(db: DbSession, user_id: str) -> list[OrganizationMembership
     ))
 
 
+def all_organizations(db: DbSession) -> list[tuple[Organization, int]]:
+    """Every organization with its member count, by slug."""
+    count = (select(func.count()).select_from(OrganizationMembership)
+             .where(OrganizationMembership.organization_id == Organization.id)
+             .correlate(Organization).scalar_subquery())
+    return [(o, n) for o, n in db.execute(select(Organization, count).order_by(Organization.slug))]
+
+
 def membership_of(db: DbSession, user_id: str, organization_id: str) -> OrganizationMembership:
     """The user's membership in the organization; not a member: not found (404)."""
     membership = db.scalars(
@@ -188,6 +196,19 @@ def delete_organization(
     db.commit()
     security_event("organization.deleted", organization_id=organization.id,
                    user_id=actor.user_id)
+
+
+def set_max_memberships(db: DbSession, slug_or_id: str, limit: int | None) -> Organization:
+    """An organization's own member limit (None: the instance's setting)."""
+    organization = db.scalars(select(Organization).where(
+        (Organization.slug == slug_or_id) | (Organization.id == slug_or_id))).first()
+    if organization is None:
+        raise NotFound("resource_not_found")
+    if limit is not None and limit < 1:
+        raise ClerkError("form_param_format_invalid", field="max_allowed_memberships")
+    organization.max_allowed_memberships = limit
+    db.commit()
+    return organization
 
 
 def _slugify(name: str) -> str:
