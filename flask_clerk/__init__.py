@@ -17,6 +17,7 @@ from .request import (
     permission_required,
 )
 from .user import ClerkUser
+from .webhooks import ClerkWebhooks
 
 __all__ = [
     "Auth",
@@ -24,6 +25,7 @@ __all__ = [
     "ClerkConfigError",
     "ClerkError",
     "ClerkUser",
+    "ClerkWebhooks",
     "auth",
     "current_user",
     "login_required",

@@ -78,6 +78,9 @@ DEFAULTS: dict[str, Any] = {
     "CLERK_CHOOSE_ORGANIZATION_URL": "/choose-organization",
     "CLERK_AFTER_CREATE_ORGANIZATION_URL": "/",
     "CLERK_AFTER_LEAVE_ORGANIZATION_URL": "/",
+    # Receiving webhooks (flask_clerk.ClerkWebhooks)
+    "CLERK_WEBHOOK_SIGNING_SECRET": None,  # whsec_…; CLERK_WEBHOOK_SECRET is accepted too
+    "CLERK_WEBHOOK_SECRET": None,
     # Look and words
     "CLERK_APPEARANCE": {},
     "CLERK_MESSAGES": {},

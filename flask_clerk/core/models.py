@@ -324,3 +324,14 @@ class OrganizationRole(Timestamps, Base):
     name: Mapped[str] = mapped_column(String(100))
     description: Mapped[str | None] = mapped_column(String(500))
     permissions: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class WebhookReceipt(Base):
+    """An inbound webhook message (by its ``svix-id``) this app has taken on: a
+    redelivery of a processed one is acknowledged without running handlers again."""
+
+    __tablename__ = "clerk_webhook_receipts"
+
+    svix_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    claimed_at: Mapped[datetime] = mapped_column(default=clock.now)
+    processed_at: Mapped[datetime | None]
