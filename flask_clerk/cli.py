@@ -7,16 +7,21 @@ before the app can start (it has no keys yet).
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 import click
 from dotenv import dotenv_values, set_key
 from flask import current_app
 from flask.cli import ScriptInfo, with_appcontext
+from sqlalchemy import select
 
+from .core import webhooks as outbox
 from .core.keys import ensure_signing_key, rotate_signing_key
+from .core.models import WebhookEndpoint
 from .core.organization_roles import add_role, remove_role
 from .core.organizations import all_organizations, set_max_memberships
 from .errors import ClerkError
@@ -25,7 +30,7 @@ from .extension import ClerkState
 
 @click.group("clerk")
 def clerk() -> None:
-    """flask_clerk: instance keys, identity store, signing keys, organization roles."""
+    """flask_clerk: instance keys, identity store, signing keys, roles, webhooks."""
 
 
 def _state() -> ClerkState:
@@ -185,3 +190,108 @@ def organizations_set_limit(organization: str, limit: str) -> None:
                 f"No organization {organization!r}." if error.code == "resource_not_found"
                 else 'LIMIT is a positive number, or "default".') from None
     click.echo(f"{found.slug}: member limit {found.max_allowed_memberships or 'default'}.")
+
+
+@clerk.group("webhooks")
+def webhooks() -> None:
+    """Endpoints the engine sends its events to (Svix-signed)."""
+
+
+def _endpoint_line(found: Any) -> str:
+    kinds = ", ".join(found.event_types) or "every event"
+    state = "enabled" if found.enabled else f"disabled ({found.disabled_reason or 'by hand'})"
+    return f"{found.id}  {found.url}  [{kinds}]  {state}"
+
+
+@webhooks.command("add")
+@click.argument("url")
+@click.option("--event", "events", multiple=True, help="Only this event type; repeat for more.")
+@click.option("--description")
+@with_appcontext
+def webhooks_add(url: str, events: tuple[str, ...], description: str | None) -> None:
+    """Add an endpoint; prints its signing secret (whsec_…) for the receiver."""
+    instance = _state().instance
+    with instance.store.session() as db:
+        try:
+            found = outbox.add_endpoint(instance, db, url, event_types=events,
+                                        description=description)
+        except ClerkError as error:
+            raise click.ClickException(error.message()) from None
+        click.echo(_endpoint_line(found))
+        click.echo(f"signing secret: {found.secret}")
+
+
+@webhooks.command("list")
+@with_appcontext
+def webhooks_list() -> None:
+    with _state().instance.store.session() as db:
+        for found in db.scalars(select(WebhookEndpoint).order_by(WebhookEndpoint.created_at)):
+            click.echo(_endpoint_line(found))
+
+
+@webhooks.command("update")
+@click.argument("endpoint_id")
+@click.option("--url")
+@click.option("--event", "events", multiple=True)
+@click.option("--all-events", is_flag=True, help="Send every event type again.")
+@click.option("--enable/--disable", default=None)
+@click.option("--description")
+@with_appcontext
+def webhooks_update(endpoint_id: str, url: str | None, events: tuple[str, ...],
+                    all_events: bool, enable: bool | None, description: str | None) -> None:
+    instance = _state().instance
+    with instance.store.session() as db:
+        try:
+            found = outbox.update_endpoint(
+                instance, db, endpoint_id, url=url, enabled=enable, description=description,
+                event_types=() if all_events else (events or None))
+        except ClerkError as error:
+            raise click.ClickException(error.message()) from None
+        click.echo(_endpoint_line(found))
+
+
+@webhooks.command("remove")
+@click.argument("endpoint_id")
+@with_appcontext
+def webhooks_remove(endpoint_id: str) -> None:
+    with _state().instance.store.session() as db:
+        try:
+            outbox.remove_endpoint(db, endpoint_id)
+        except ClerkError as error:
+            raise click.ClickException(error.message()) from None
+    click.echo(f"Removed {endpoint_id}.")
+
+
+@webhooks.command("rotate-secret")
+@click.argument("endpoint_id")
+@with_appcontext
+def webhooks_rotate_secret(endpoint_id: str) -> None:
+    """A new secret; the old one also signs for 24 hours."""
+    with _state().instance.store.session() as db:
+        try:
+            found = outbox.rotate_secret(db, endpoint_id)
+        except ClerkError as error:
+            raise click.ClickException(error.message()) from None
+        click.echo(f"signing secret: {found.secret}")
+
+
+@webhooks.command("replay")
+@click.option("--endpoint", "endpoint_id")
+@click.option("--message", "message_id")
+@with_appcontext
+def webhooks_replay(endpoint_id: str | None, message_id: str | None) -> None:
+    """Send failed deliveries again (of one endpoint, or one message)."""
+    with _state().instance.store.session() as db:
+        count = outbox.replay(db, endpoint_id=endpoint_id, message_id=message_id)
+    click.echo(f"{count} deliveries queued again.")
+
+
+@clerk.command("worker")
+@with_appcontext
+def worker() -> None:
+    """Deliver webhooks until interrupted (run one or more in production)."""
+    from .core.webhook_worker import WebhookWorker
+
+    click.echo("Delivering webhooks; Ctrl-C stops.")
+    with contextlib.suppress(KeyboardInterrupt):
+        WebhookWorker(_state().instance).run()

@@ -79,6 +79,11 @@ MESSAGES: dict[str, str] = {
     "organization_domain_exists": "{domain} is already verified by another organization.",
     "organization_domain_mismatch": "Use an address on {domain}.",
     "organization_domain_verified": "{domain} is verified already.",
+    "webhook_url_invalid": "Enter an http(s) URL.",
+    "webhook_url_private": (
+        "This URL points at a private or local address. Set "
+        "CLERK_WEBHOOKS_ALLOW_PRIVATE_URLS to allow it (development only)."
+    ),
     "invitation_invalid": "This invitation is no longer valid. Ask for a new one.",
     "invitation_email_mismatch": (
         "This invitation was sent to {email}. Add and verify that address, or sign in "

@@ -46,6 +46,7 @@ class ClerkState:
     appearance: Appearance
     components: Components
     protected: re.Pattern[str] | None
+    webhook_worker: Any = None  # a WebhookWorker thread (development), else None
 
     def refresh(self, client_token: str) -> str | None:
         """A fresh session token for the browser's ``__client``, or None if it has none."""
@@ -138,7 +139,8 @@ class ClerkAuth:
                 "app.config.from_prefixed_env() or set app.secret_key."
             )
         settings = Settings.from_config(
-            app.config, instance_path=app.instance_path, debug=app.debug or app.testing
+            app.config, instance_path=app.instance_path, debug=app.debug or app.testing,
+            debug_server=app.debug and not app.testing,
         )
         if settings.development and not (app.debug or app.testing):
             app.logger.warning(
@@ -155,6 +157,11 @@ class ClerkAuth:
             protected=compile_route_patterns(settings.protected_routes),
         )
         app.extensions["clerk"] = clerk_state
+        if settings.webhooks_worker == "thread":
+            from .core.webhook_worker import WebhookWorker
+
+            clerk_state.webhook_worker = WebhookWorker(instance)
+            clerk_state.webhook_worker.start()
         instance.verifier.build = auth_from_claims
         app.before_request(_before_request_hook(clerk_state))
         app.teardown_appcontext(_close_db)

@@ -9,6 +9,7 @@ environment, e.g. values from ``.env``, then the default) and builds
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 import re
 from collections.abc import Mapping
@@ -78,6 +79,9 @@ DEFAULTS: dict[str, Any] = {
     "CLERK_CHOOSE_ORGANIZATION_URL": "/choose-organization",
     "CLERK_AFTER_CREATE_ORGANIZATION_URL": "/",
     "CLERK_AFTER_LEAVE_ORGANIZATION_URL": "/",
+    # Sending webhooks (the engine's outbox)
+    "CLERK_WEBHOOKS_ALLOW_PRIVATE_URLS": False,  # endpoints on loopback/private addresses
+    "CLERK_WEBHOOKS_WORKER": None,  # "thread" | "off"; default: a thread when debugging
     # Receiving webhooks (flask_clerk.ClerkWebhooks)
     "CLERK_WEBHOOK_SIGNING_SECRET": None,  # whsec_…; CLERK_WEBHOOK_SECRET is accepted too
     "CLERK_WEBHOOK_SECRET": None,
@@ -177,6 +181,8 @@ class Settings:
     smtp_url: str | None
     mail_sender: str
     dev_mailbox: bool
+    webhooks_allow_private_urls: bool = False
+    webhooks_worker: str = "off"
     organizations: bool = False
     organization_membership: str = "optional"
     create_organization_enabled: bool = True
@@ -194,12 +200,19 @@ class Settings:
     messages: Mapping[str, str] = field(default_factory=dict)
 
     @property
+    def instance_id(self) -> str:
+        """``ins_…``, stable for the instance (derived from its publishable key)."""
+        digest = hashlib.sha256(self.publishable_key.encode()).digest()
+        return "ins_" + base64.b32encode(digest).decode().rstrip("=").lower()[:27]
+
+    @property
     def code_key(self) -> bytes:
         """Key for hashing short codes: derived from the instance's secret key."""
         return ("flask_clerk.codes:" + self.secret_key).encode()
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], *, instance_path: str, debug: bool) -> Settings:
+    def from_config(cls, config: Mapping[str, Any], *, instance_path: str, debug: bool,
+                    debug_server: bool = False) -> Settings:
         def get(key: str) -> Any:
             return config.get(key)
 
@@ -267,6 +280,11 @@ class Settings:
             for key in ("CLERK_ORGANIZATION_CREATOR_ROLE", "CLERK_ORGANIZATION_DEFAULT_ROLE")
         )
         max_memberships = get("CLERK_ORGANIZATION_MAX_MEMBERSHIPS")
+        worker = get("CLERK_WEBHOOKS_WORKER") or ("thread" if development and debug_server
+                                                  else "off")
+        if worker not in {"thread", "off"}:
+            raise ClerkConfigError('CLERK_WEBHOOKS_WORKER must be "thread" or "off" '
+                                   "(production: run `flask clerk worker` processes).")
         return cls(
             publishable_key=publishable_key,
             secret_key=secret_key,
@@ -316,6 +334,8 @@ class Settings:
             or config.get("MAIL_DEFAULT_SENDER")
             or "no-reply@localhost",
             dev_mailbox=bool(dev_mailbox),
+            webhooks_allow_private_urls=bool(get("CLERK_WEBHOOKS_ALLOW_PRIVATE_URLS")),
+            webhooks_worker=worker,
             organizations=bool(get("CLERK_ORGANIZATIONS")),
             organization_membership=membership,
             create_organization_enabled=bool(get("CLERK_CREATE_ORGANIZATION_ENABLED")),

@@ -335,3 +335,71 @@ class WebhookReceipt(Base):
     svix_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     claimed_at: Mapped[datetime] = mapped_column(default=clock.now)
     processed_at: Mapped[datetime | None]
+
+
+class WebhookEndpoint(Timestamps, Base):
+    """Where events are sent (``flask clerk webhooks add``), signed with ``secret``."""
+
+    __tablename__ = "clerk_webhook_endpoints"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("ep"))
+    url: Mapped[str] = mapped_column(String(2048))
+    secret: Mapped[str] = mapped_column(String(128))  # whsec_<base64>
+    # After a rotation the old secret signs too, until it expires.
+    previous_secret: Mapped[str | None] = mapped_column(String(128))
+    previous_secret_expires_at: Mapped[datetime | None]
+    event_types: Mapped[list[str]] = mapped_column(JSON, default=list)  # empty: every event
+    enabled: Mapped[bool] = mapped_column(default=True)
+    description: Mapped[str | None] = mapped_column(String(500))
+    failing_since: Mapped[datetime | None]
+    disabled_reason: Mapped[str | None] = mapped_column(String(200))
+
+
+class WebhookMessage(Base):
+    """An event, written in the same transaction as the change it tells of."""
+
+    __tablename__ = "clerk_webhook_messages"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # msg_…, the svix-id
+    event_type: Mapped[str] = mapped_column(String(64), index=True)
+    payload: Mapped[str] = mapped_column(Text)  # the exact JSON body every endpoint gets
+    created_at: Mapped[datetime] = mapped_column(default=clock.now, index=True)
+
+
+class WebhookDelivery(Base):
+    """One message to one endpoint: pending until it succeeds or fails for good."""
+
+    __tablename__ = "clerk_webhook_deliveries"
+    __table_args__ = (Index("ix_clerk_webhook_deliveries_due", "status", "next_attempt_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("dlv"))
+    message_id: Mapped[str] = mapped_column(
+        ForeignKey("clerk_webhook_messages.id", ondelete="CASCADE"), index=True
+    )
+    endpoint_id: Mapped[str] = mapped_column(
+        ForeignKey("clerk_webhook_endpoints.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # succeeded | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=clock.now)
+    lease_until: Mapped[datetime | None]  # a worker holds it until then
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+    message: Mapped[WebhookMessage] = relationship()
+    endpoint: Mapped[WebhookEndpoint] = relationship()
+
+
+class WebhookAttempt(Base):
+    """Every try, kept for the dashboard and for replays."""
+
+    __tablename__ = "clerk_webhook_attempts"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("atmpt"))
+    delivery_id: Mapped[str] = mapped_column(
+        ForeignKey("clerk_webhook_deliveries.id", ondelete="CASCADE"), index=True
+    )
+    attempted_at: Mapped[datetime] = mapped_column(default=clock.now)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+    response_excerpt: Mapped[str | None] = mapped_column(String(1000))
+    error: Mapped[str | None] = mapped_column(String(500))

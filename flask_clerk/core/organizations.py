@@ -47,6 +47,7 @@ from .roles import (
     Role,
     role_key,
 )
+from .serializers import user_json
 from .sessions import SignedIn, active_organization, create_session, session_token
 from .users import (
     check_new_password,
@@ -56,6 +57,7 @@ from .users import (
     normalize_email,
     password_context,
 )
+from .webhooks import emit
 
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 SLUG_MAX = 100
@@ -596,6 +598,7 @@ def sign_up_with_invitation(
     membership = _new_membership(invitation.organization_id, user.id, invitation.role)
     db.add(membership)
     invitation.status = "accepted"
+    emit(instance, db, "user.created", user_json(user), request)
     signed_in = create_session(instance, db, user, request,
                                previous_client_token=previous_client_token)
     signed_in.session.last_active_organization_id = invitation.organization_id

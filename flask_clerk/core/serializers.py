@@ -95,7 +95,7 @@ def session_json(session: Session) -> dict[str, Any]:
         "client_id": session.client_id,
         "actor": None,
         "status": session.status,
-        "last_active_organization_id": None,
+        "last_active_organization_id": session.last_active_organization_id,
         "last_active_at": clock.unix_ms(session.last_active_at),
         "latest_activity": None,
         "expire_at": clock.unix_ms(session.expire_at),

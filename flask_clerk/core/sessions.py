@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Select, and_, select
 from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import object_session
 
 from ..errors import NotFound
 from ..ids import new_id, new_token, token_hash
@@ -15,6 +16,8 @@ from ..tokens import OrganizationClaims
 from . import clock
 from .instance import Instance, RequestInfo
 from .models import Client, Organization, OrganizationMembership, Session, User
+from .serializers import session_json
+from .webhooks import emit
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,8 @@ def prepare_session(instance: Instance, user: User, request: RequestInfo) -> Sig
     hash runs; they are dropped, unused, when the password is wrong."""
     settings, now = instance.settings, clock.now()
     client_token = new_token()
-    client = Client(id=new_id("client"), token_hash=token_hash(client_token))
+    client = Client(id=new_id("client"), token_hash=token_hash(client_token), created_at=now,
+                    updated_at=now)
     session = Session(
         id=new_id("sess"),
         client_id=client.id,
@@ -58,6 +62,8 @@ def prepare_session(instance: Instance, user: User, request: RequestInfo) -> Sig
         abandon_at=_abandon_at(instance, now),
         ip_address=request.ip_address,
         user_agent=(request.user_agent or "")[:1000] or None,
+        created_at=now,
+        updated_at=now,
     )
     client.last_active_session_id = session.id
     token = session_token(instance, session, None, None, request)
@@ -83,6 +89,7 @@ def start_session(
     user.failed_attempts = 0
     user.locked_until = None
     db.add_all([new.client, new.session])  # ids are ours already: the caller's commit flushes once
+    emit(instance, db, "session.created", session_json(new.session))
     return new
 
 
@@ -170,6 +177,10 @@ def end_session(instance: Instance, session: Session, status: str = "ended") -> 
     if session.status == "active":
         session.status = status
         session.abandon_at = None
+        db = object_session(session)
+        if db is not None:
+            kind = status if status in {"revoked", "removed"} else "ended"
+            emit(instance, db, f"session.{kind}", session_json(session))
     instance.revoke_token_of(session.id)
 
 

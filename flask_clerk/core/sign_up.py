@@ -20,6 +20,7 @@ from .codes import check_code, issue_code
 from .flows import FLOW_LIFETIME, purge_expired_flows, require_flow
 from .instance import Instance, RequestInfo
 from .models import SignUp
+from .serializers import user_json
 from .sessions import SignedIn, create_session
 from .users import (
     check_new_password,
@@ -29,6 +30,7 @@ from .users import (
     normalize_email,
     password_context,
 )
+from .webhooks import emit
 
 
 def start_sign_up(
@@ -115,6 +117,7 @@ def verify_sign_up(
         # Two sign-ups for one address raced and the other one won.
         db.rollback()
         raise ClerkError("form_identifier_exists", field="email_address") from None
+    emit(instance, db, "user.created", user_json(user), request)
     signed_in = create_session(instance, db, user, request,
                                previous_client_token=previous_client_token)
     db.commit()

@@ -17,8 +17,10 @@ from .codes import check_code, issue_code
 from .instance import Instance, RequestInfo
 from .models import EmailAddress, User
 from .passwords import check_password
+from .serializers import user_json
 from .sessions import end_session, revoke_user_sessions
 from .store import increment
+from .webhooks import deleted, emit
 
 # A dot-atom local part (no quotes, commas or angle brackets that could smuggle a
 # second recipient into a mail header) and a DNS domain name.
@@ -155,11 +157,13 @@ def create_user(
         id=new_id("user"), first_name=first_name, last_name=last_name,
         password_digest=password_digest,
         password_last_updated_at=now if password_digest else None,
-        public_metadata={}, private_metadata={}, unsafe_metadata={},
+        public_metadata={}, private_metadata={}, unsafe_metadata={}, banned=False,
+        failed_attempts=0, created_at=now, updated_at=now,
     )
     email = EmailAddress(
         id=new_id("idn"), user_id=user.id, email_address=email_address,
         verification_status="verified", verification_strategy=email_strategy,
+        code_attempts=0, created_at=now, updated_at=now,
     )
     user.primary_email_address_id = email.id
     user.email_addresses.append(email)
@@ -176,6 +180,7 @@ def update_profile(
     required = instance.settings.sign_up_name == "required"
     user.first_name = clean_name(first_name, "first_name", required=required)
     user.last_name = clean_name(last_name, "last_name", required=required)
+    user_updated(instance, db, user)
     db.commit()
 
 
@@ -223,6 +228,12 @@ def _send_email_code(instance: Instance, db: DbSession, user: User, email: Email
     instance.mailer.send(email.email_address, subject, text)
 
 
+def user_updated(instance: Instance, db: DbSession, user: User) -> None:
+    """The ``user.updated`` event, written with the change (the caller commits)."""
+    db.flush()  # updated_at and the rows as they will be
+    emit(instance, db, "user.updated", user_json(user))
+
+
 def notify_owner(instance: Instance, user: User, change: str, *, also: str | None = None) -> None:
     """Tell the account's primary address (and ``also``) about a sensitive change."""
     subject, text = emails.account_changed(change, instance.settings.application_name)
@@ -255,6 +266,7 @@ def verify_email_address(
     attempt_succeeded(user)
     email.verification_status = "verified"
     email.verification_strategy = "email_code"
+    user_updated(instance, db, user)
     try:
         db.commit()
     except IntegrityError:
@@ -269,6 +281,7 @@ def set_primary_email(instance: Instance, db: DbSession, user: User, email_id: s
         raise ClerkError("email_address_not_verified", field="email_address")
     previous = user.primary_email
     user.primary_email_address_id = email.id
+    user_updated(instance, db, user)
     db.commit()
     if previous is not None:
         notify_owner(instance, user, f"primary email address changed to {email.email_address}",
@@ -281,6 +294,7 @@ def remove_email_address(instance: Instance, db: DbSession, user: User, email_id
         raise ClerkError("primary_email_cannot_be_removed", field="email_address")
     user.email_addresses.remove(email)
     db.delete(email)
+    user_updated(instance, db, user)
     db.commit()
     notify_owner(instance, user, f"email address {email.email_address} removed")
 
@@ -305,6 +319,7 @@ def change_password(
     user.password_digest = instance.hasher.hash(new_password)
     user.password_last_updated_at = clock.now()
     revoked = revoke_user_sessions(instance, db, user.id, keep_session_id=current_session_id)
+    user_updated(instance, db, user)
     db.commit()
     security_event("password.changed", user_id=user.id, sessions_revoked=str(revoked))
     notify_owner(instance, user, "password changed")
@@ -323,6 +338,7 @@ def delete_user(instance: Instance, db: DbSession, user: User, *, confirmation: 
     release_organizations(db, user)
     for session in user.sessions:
         end_session(instance, session, "removed")
+    emit(instance, db, "user.deleted", deleted("user", user.id))
     db.delete(user)
     db.commit()
     security_event("user.deleted", user_id=user.id)

@@ -1,0 +1,298 @@
+"""Outbound webhooks: endpoints, the transactional outbox, and Svix-format delivery.
+
+:func:`emit` writes the event (Clerk's envelope) and one delivery row per
+matching endpoint into the caller's transaction: the change and its event commit
+together or not at all. :func:`deliver_due` is the worker's step: it leases due
+deliveries (so two workers never send the same attempt at once; a worker killed
+mid-delivery lets its lease expire and the message goes again with the same
+``svix-id``), POSTs them signed exactly as Svix does, records every attempt and
+schedules retries like Svix: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h,
+10 h, then failed.
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import json
+import random
+import secrets
+import socket
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session as DbSession
+from svix.webhooks import Webhook
+
+from ..errors import ClerkError, NotFound
+from ..ids import new_id
+from . import clock
+from .instance import Instance, RequestInfo
+from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookMessage
+
+# Seconds to wait before each retry (Svix's schedule); a little jitter on top.
+RETRY_SCHEDULE = (0, 5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 10 * 3600)
+TIMEOUT = 15.0
+LEASE = timedelta(seconds=60)
+DISABLE_AFTER = timedelta(days=5)
+ROTATED_SECRET_LIFETIME = timedelta(hours=24)
+
+
+def new_secret() -> str:
+    """``whsec_`` + 32 random bytes, base64 (what Svix's verifier expects)."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+# --- Endpoints ------------------------------------------------------------------------------
+
+
+def add_endpoint(instance: Instance, db: DbSession, url: str, *,
+                 event_types: Iterable[str] = (), description: str | None = None
+                 ) -> WebhookEndpoint:
+    endpoint = WebhookEndpoint(
+        id=new_id("ep"), url=check_url(instance, url), secret=new_secret(),
+        event_types=sorted(set(event_types)), enabled=True, description=description,
+    )
+    db.add(endpoint)
+    db.commit()
+    return endpoint
+
+
+def endpoint(db: DbSession, endpoint_id: str) -> WebhookEndpoint:
+    found = db.get(WebhookEndpoint, endpoint_id)
+    if found is None:
+        raise NotFound("resource_not_found")
+    return found
+
+
+def update_endpoint(instance: Instance, db: DbSession, endpoint_id: str, *,
+                    url: str | None = None, event_types: Iterable[str] | None = None,
+                    enabled: bool | None = None, description: str | None = None
+                    ) -> WebhookEndpoint:
+    found = endpoint(db, endpoint_id)
+    if url is not None:
+        found.url = check_url(instance, url)
+    if event_types is not None:
+        found.event_types = sorted(set(event_types))
+    if enabled is not None:
+        found.enabled = enabled
+        if enabled:
+            found.failing_since, found.disabled_reason = None, None
+    if description is not None:
+        found.description = description or None
+    db.commit()
+    return found
+
+
+def rotate_secret(db: DbSession, endpoint_id: str) -> WebhookEndpoint:
+    """A new secret; deliveries are signed with both for a day, so the receiver can
+    switch without losing any."""
+    found = endpoint(db, endpoint_id)
+    found.previous_secret = found.secret
+    found.previous_secret_expires_at = clock.now() + ROTATED_SECRET_LIFETIME
+    found.secret = new_secret()
+    db.commit()
+    return found
+
+
+def remove_endpoint(db: DbSession, endpoint_id: str) -> None:
+    db.delete(endpoint(db, endpoint_id))
+    db.commit()
+
+
+def check_url(instance: Instance, url: str) -> str:
+    """An http(s) URL whose host is public, unless CLERK_WEBHOOKS_ALLOW_PRIVATE_URLS:
+    the engine must not be turned into a probe of the network it runs in."""
+    url = (url or "").strip()
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise ClerkError("webhook_url_invalid", field="url") from None
+    if parts.scheme not in {"https", "http"} or not parts.hostname or len(url) > 2048:
+        raise ClerkError("webhook_url_invalid", field="url")
+    if not instance.settings.webhooks_allow_private_urls and not _public_host(
+            parts.hostname, port or (443 if parts.scheme == "https" else 80)):
+        raise ClerkError("webhook_url_private", field="url")
+    return url
+
+
+def _public_host(host: str, port: int) -> bool:
+    try:
+        addresses = {str(info[4][0]) for info in socket.getaddrinfo(host, port)}
+    except (OSError, UnicodeError):
+        return False
+    return bool(addresses) and all(ipaddress.ip_address(a.split("%")[0]).is_global
+                                   for a in addresses)
+
+
+# --- The outbox -------------------------------------------------------------------------------
+
+
+def emit(instance: Instance, db: DbSession, event_type: str, data: Mapping[str, Any],
+         request: RequestInfo | None = None) -> WebhookMessage | None:
+    """Write ``event_type`` with ``data`` (a Clerk JSON object) into the outbox, in the
+    caller's transaction (the caller commits). Nothing when no endpoint wants it."""
+    endpoints = [e for e in db.scalars(select(WebhookEndpoint).where(
+        WebhookEndpoint.enabled.is_(True))) if not e.event_types or event_type in e.event_types]
+    if not endpoints:
+        return None
+    now = clock.now()
+    envelope = {
+        "data": dict(data),
+        "object": "event",
+        "type": event_type,
+        "timestamp": clock.unix_ms(now),
+        "instance_id": instance.settings.instance_id,
+        "event_attributes": {"http_request": {
+            "client_ip": request.ip_address if request else None,
+            "user_agent": request.user_agent if request else None,
+        }},
+    }
+    message = WebhookMessage(id=new_id("msg"), event_type=event_type, created_at=now,
+                             payload=json.dumps(envelope, separators=(",", ":")))
+    db.add(message)
+    for target in endpoints:
+        db.add(WebhookDelivery(id=new_id("dlv"), message_id=message.id, endpoint_id=target.id,
+                               status="pending", attempts=0, next_attempt_at=now,
+                               created_at=now))
+    db.info["clerk_webhooks_pending"] = True  # wakes the in-process worker after commit
+    return message
+
+
+def deleted(object_name: str, object_id: str) -> dict[str, Any]:
+    """The ``data`` of a ``*.deleted`` event."""
+    return {"object": object_name, "id": object_id, "deleted": True}
+
+
+# --- Delivery -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    body: str
+    retry_after: int | None = None
+
+
+Sender = Callable[[str, bytes, dict[str, str]], Response]
+
+
+def http_sender(url: str, body: bytes, headers: dict[str, str]) -> Response:
+    """POST with a 15 s timeout; redirects are not followed (a 3xx is a failure)."""
+    import httpx
+
+    answer = httpx.post(url, content=body, headers=headers, timeout=TIMEOUT,
+                        follow_redirects=False)
+    retry_after = answer.headers.get("retry-after")
+    return Response(answer.status_code, answer.text[:1000],
+                    int(retry_after) if retry_after and retry_after.isdigit() else None)
+
+
+def sign(message: WebhookMessage, target: WebhookEndpoint, at: datetime) -> dict[str, str]:
+    """Svix's headers: the same ``svix-id`` on every attempt, the attempt's timestamp,
+    and ``v1`` signatures with the secret (and a rotated-out one still in its grace)."""
+    body = message.payload
+    signatures = [Webhook(target.secret).sign(message.id, at, body)]
+    if target.previous_secret and target.previous_secret_expires_at and (
+            target.previous_secret_expires_at > at):
+        signatures.append(Webhook(target.previous_secret).sign(message.id, at, body))
+    return {"svix-id": message.id, "svix-timestamp": str(int(at.timestamp())),
+            "svix-signature": " ".join(signatures), "content-type": "application/json",
+            "user-agent": "flask_clerk-webhooks/1"}
+
+
+def deliver_due(instance: Instance, *, limit: int = 50, send: Sender = http_sender) -> int:
+    """Lease the due deliveries, send them, record the attempts; how many were sent."""
+    leased = _lease(instance, limit)
+    for delivery_id in leased:
+        _attempt(instance, delivery_id, send)
+    return len(leased)
+
+
+def _lease(instance: Instance, limit: int) -> list[str]:
+    now = clock.now()
+    due = (WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now,
+           or_(WebhookDelivery.lease_until.is_(None), WebhookDelivery.lease_until < now))
+    leased = []
+    with instance.store.session() as db:
+        candidates = db.scalars(select(WebhookDelivery.id).where(*due)
+                                .order_by(WebhookDelivery.next_attempt_at)
+                                .limit(limit).with_for_update(skip_locked=True)).all()
+        for delivery_id in candidates:
+            taken = db.execute(update(WebhookDelivery)  # type: ignore[attr-defined]
+                               .where(WebhookDelivery.id == delivery_id, *due)
+                               .values(lease_until=now + LEASE)).rowcount
+            if taken:
+                leased.append(delivery_id)
+        db.commit()
+    return leased
+
+
+def _attempt(instance: Instance, delivery_id: str, send: Sender) -> None:
+    with instance.store.session() as db:
+        delivery = db.get(WebhookDelivery, delivery_id)
+        if delivery is None or delivery.status != "pending":
+            return
+        target, message = delivery.endpoint, delivery.message
+        now = clock.now()
+        attempt = WebhookAttempt(id=new_id("atmpt"), delivery_id=delivery.id, attempted_at=now)
+        started = time.monotonic()
+        answer: Response | None = None
+        if not target.enabled:
+            attempt.error = "endpoint disabled"
+        else:
+            try:
+                check_url(instance, target.url)  # again: DNS may point elsewhere now
+                answer = send(target.url, message.payload.encode(), sign(message, target, now))
+            except ClerkError as error:
+                attempt.error = error.code
+            except Exception as error:  # noqa: BLE001 - any transport failure is a failure
+                attempt.error = f"{type(error).__name__}: {error}"[:500]
+        attempt.duration_ms = int((time.monotonic() - started) * 1000)
+        if answer is not None:
+            attempt.status_code, attempt.response_excerpt = answer.status, answer.body[:1000]
+        db.add(attempt)
+        delivery.attempts += 1
+        delivery.lease_until = None
+        if answer is not None and 200 <= answer.status < 300:
+            delivery.status = "succeeded"
+            target.failing_since = None
+        else:
+            _failed(delivery, target, answer, now)
+        db.commit()
+
+
+def _failed(delivery: WebhookDelivery, target: WebhookEndpoint, answer: Response | None,
+            now: datetime) -> None:
+    target.failing_since = target.failing_since or now
+    if answer is not None and answer.status == 410:
+        target.enabled, target.disabled_reason = False, "410 Gone"
+    elif now - target.failing_since >= DISABLE_AFTER:
+        target.enabled, target.disabled_reason = False, "failing for 5 days"
+    if not target.enabled or delivery.attempts >= len(RETRY_SCHEDULE):
+        delivery.status = "failed"
+        return
+    wait = RETRY_SCHEDULE[delivery.attempts] * random.uniform(1.0, 1.1)  # noqa: S311 - jitter
+    if answer is not None and answer.retry_after:
+        wait = max(wait, answer.retry_after)
+    delivery.next_attempt_at = now + timedelta(seconds=wait)
+
+
+def replay(db: DbSession, *, endpoint_id: str | None = None,
+           message_id: str | None = None) -> int:
+    """Send failed deliveries (of one endpoint, or one message) again from the start."""
+    query = update(WebhookDelivery).where(WebhookDelivery.status == "failed")
+    if endpoint_id:
+        query = query.where(WebhookDelivery.endpoint_id == endpoint_id)
+    if message_id:
+        query = query.where(WebhookDelivery.message_id == message_id)
+    count: int = db.execute(query.values(  # type: ignore[attr-defined]
+        status="pending", attempts=0, next_attempt_at=clock.now(), lease_until=None)).rowcount
+    db.commit()
+    return count
