@@ -1,0 +1,246 @@
+"""The engine's outbox: events written with their change, delivered Svix-signed
+(the real ``svix`` verifier accepts them), retried on Svix's schedule, leased."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from conftest import build_app, sign_up
+from flask_clerk import ClerkWebhooks
+from flask_clerk.core import webhooks as outbox
+from flask_clerk.core.models import (
+    User,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookMessage,
+)
+from flask_clerk.errors import ClerkError
+
+
+@pytest.fixture
+def engine_app(make_app):
+    return make_app(CLERK_WEBHOOKS_ALLOW_PRIVATE_URLS=True)
+
+
+def add_endpoint(app, url="http://127.0.0.1:9/hook", **kwargs):
+    instance = app.extensions["clerk"].instance
+    with instance.store.session() as db:
+        endpoint = outbox.add_endpoint(instance, db, url, **kwargs)
+        db.expunge(endpoint)
+        return endpoint
+
+
+def rows(app, model):
+    with app.extensions["clerk"].instance.store.session() as db:
+        return db.scalars(select(model)).all()
+
+
+class Recorder:
+    """A sender that records what it would POST and answers as told."""
+
+    def __init__(self, *answers):
+        self.answers = list(answers) or [outbox.Response(200, "ok")]
+        self.sent = []
+
+    def __call__(self, url, body, headers):
+        self.sent.append((url, json.loads(body), headers))
+        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+def deliver(app, send):
+    return outbox.deliver_due(app.extensions["clerk"].instance, send=send)
+
+
+def test_private_urls_are_refused_unless_allowed(make_app):
+    app = make_app()
+    instance = app.extensions["clerk"].instance
+    with instance.store.session() as db:
+        for url, code in (("http://127.0.0.1:5000/hook", "webhook_url_private"),
+                          ("http://10.1.2.3/hook", "webhook_url_private"),
+                          ("http://169.254.169.254/latest", "webhook_url_private"),
+                          ("http://localhost/hook", "webhook_url_private"),
+                          ("ftp://example.com/x", "webhook_url_invalid"),
+                          ("http://[/", "webhook_url_invalid"), ("", "webhook_url_invalid")):
+            with pytest.raises(ClerkError) as error:
+                outbox.add_endpoint(instance, db, url)
+            assert error.value.code == code, url
+    assert add_endpoint(make_app(CLERK_WEBHOOKS_ALLOW_PRIVATE_URLS=True)).secret.startswith(
+        "whsec_")
+
+
+def test_sign_up_delivers_events_the_svix_verifier_accepts(engine_app, make_app, tmp_path):
+    """A real receiver (ClerkWebhooks, i.e. svix's verifier) over real HTTP."""
+    endpoint = add_endpoint(engine_app, "http://127.0.0.1:1/placeholder")
+    receiver = build_app(f"sqlite:///{tmp_path}/receiver.db",
+                         CLERK_WEBHOOK_SIGNING_SECRET=endpoint.secret)
+    received = []
+    ClerkWebhooks(receiver).on("*")(received.append)
+    server = make_server("127.0.0.1", 0, receiver, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        instance = engine_app.extensions["clerk"].instance
+        with instance.store.session() as db:
+            outbox.update_endpoint(instance, db, endpoint.id,
+                                   url=f"http://127.0.0.1:{server.server_port}/webhooks/clerk")
+        sign_up(engine_app.test_client(), engine_app)
+        assert outbox.deliver_due(instance) == 2
+    finally:
+        server.shutdown()
+        thread.join(5)
+        receiver.extensions["clerk"].instance.store.engine.dispose()
+    assert [e["type"] for e in received] == ["user.created", "session.created"]
+    user_event = received[0]
+    assert user_event["object"] == "event" and user_event["instance_id"].startswith("ins_")
+    assert user_event["data"]["email_addresses"][0]["email_address"] == "ada@example.com"
+    assert user_event["event_attributes"]["http_request"]["client_ip"] == "127.0.0.1"
+    assert {d.status for d in rows(engine_app, WebhookDelivery)} == {"succeeded"}
+    assert [a.status_code for a in rows(engine_app, WebhookAttempt)] == [200, 200]
+
+
+def test_a_change_that_fails_leaves_no_event(engine_app, monkeypatch):
+    from flask_clerk.core import sign_up as flows
+
+    add_endpoint(engine_app)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("crash after the user and its event were added")
+
+    monkeypatch.setattr(flows, "create_session", broken)
+    with pytest.raises(RuntimeError):
+        sign_up(engine_app.test_client(), engine_app)
+    assert rows(engine_app, User) == [] and rows(engine_app, WebhookMessage) == []
+
+
+def test_only_the_event_types_an_endpoint_asked_for(engine_app):
+    add_endpoint(engine_app, event_types=["user.created"])
+    sign_up(engine_app.test_client(), engine_app)
+    assert [m.event_type for m in rows(engine_app, WebhookMessage)] == ["user.created"]
+
+
+def test_retries_follow_svixs_schedule_and_keep_the_id(engine_app, frozen):
+    add_endpoint(engine_app, event_types=["user.created"])
+    sign_up(engine_app.test_client(), engine_app)
+    failing = Recorder(outbox.Response(500, "down"))
+    waits = []
+    for expected in outbox.RETRY_SCHEDULE[1:]:
+        assert deliver(engine_app, failing) == 1
+        delivery = rows(engine_app, WebhookDelivery)[0]
+        wait = (delivery.next_attempt_at - frozen_now()).total_seconds()
+        waits.append(wait)
+        assert expected <= wait <= expected * 1.1 + 1
+        assert deliver(engine_app, failing) == 0, "not due yet"
+        frozen.advance(wait + 1)
+    assert deliver(engine_app, failing) == 1
+    delivery = rows(engine_app, WebhookDelivery)[0]
+    assert delivery.status == "failed" and delivery.attempts == len(outbox.RETRY_SCHEDULE)
+    assert len({h["svix-id"] for _, _, h in failing.sent}) == 1
+    assert len({h["svix-timestamp"] for _, _, h in failing.sent}) == len(failing.sent)
+    instance = engine_app.extensions["clerk"].instance
+    with instance.store.session() as db:
+        assert outbox.replay(db) == 1
+    assert deliver(engine_app, Recorder()) == 1
+    assert rows(engine_app, WebhookDelivery)[0].status == "succeeded"
+
+
+def frozen_now():
+    from flask_clerk.core import clock
+
+    return clock.now()
+
+
+def test_gone_disables_and_retry_after_is_honoured(engine_app, frozen):
+    add_endpoint(engine_app, event_types=["user.created"])
+    sign_up(engine_app.test_client(), engine_app)
+    deliver(engine_app, Recorder(outbox.Response(503, "busy", retry_after=600)))
+    delivery = rows(engine_app, WebhookDelivery)[0]
+    assert (delivery.next_attempt_at - frozen_now()).total_seconds() >= 599
+    frozen.advance(601)
+    deliver(engine_app, Recorder(outbox.Response(410, "gone")))
+    endpoint = rows(engine_app, WebhookEndpoint)[0]
+    assert not endpoint.enabled and endpoint.disabled_reason == "410 Gone"
+    assert rows(engine_app, WebhookDelivery)[0].status == "failed"
+
+
+def test_a_lease_keeps_other_workers_off_until_it_expires(engine_app, frozen):
+    """A worker killed mid-delivery: its lease runs out and the same message goes
+    again with the same svix-id."""
+    add_endpoint(engine_app, event_types=["user.created"])
+    sign_up(engine_app.test_client(), engine_app)
+    instance = engine_app.extensions["clerk"].instance
+    assert outbox._lease(instance, 10)  # the first worker took it, then died
+    assert deliver(engine_app, Recorder()) == 0
+    frozen.advance(outbox.LEASE.total_seconds() + 1)
+    second = Recorder()
+    assert deliver(engine_app, second) == 1
+    assert second.sent[0][2]["svix-id"] == rows(engine_app, WebhookMessage)[0].id
+
+
+def test_both_secrets_sign_during_a_rotation(engine_app, frozen):
+    from svix.webhooks import Webhook
+
+    old = add_endpoint(engine_app, event_types=["user.created"])
+    instance = engine_app.extensions["clerk"].instance
+    with instance.store.session() as db:
+        new_secret = outbox.rotate_secret(db, old.id).secret
+    sign_up(engine_app.test_client(), engine_app)
+    recorder = Recorder()
+    deliver(engine_app, recorder)
+    _, body, headers = recorder.sent[0]
+    payload = json.dumps(body, separators=(",", ":"))
+    for secret in (old.secret, new_secret):
+        Webhook(secret).verify(payload, headers)  # raises if not signed with it
+    assert len(headers["svix-signature"].split(" ")) == 2
+    frozen.advance(timedelta(hours=25).total_seconds())
+    sign_up(engine_app.test_client(), engine_app, email="bea@example.com")
+    deliver(engine_app, recorder)
+    assert len(recorder.sent[-1][2]["svix-signature"].split(" ")) == 1
+
+
+def test_the_development_worker_thread_delivers_within_moments(make_app, tmp_path):
+    import time
+
+    app = make_app(CLERK_WEBHOOKS_ALLOW_PRIVATE_URLS=True, CLERK_WEBHOOKS_WORKER="thread")
+    worker = app.extensions["clerk"].webhook_worker
+    assert worker is not None
+    endpoint = add_endpoint(app, "http://127.0.0.1:1/placeholder", event_types=["user.created"])
+    receiver = build_app(f"sqlite:///{tmp_path}/receiver.db",
+                         CLERK_WEBHOOK_SIGNING_SECRET=endpoint.secret)
+    received = []
+    ClerkWebhooks(receiver).on("user.created")(received.append)
+    server = make_server("127.0.0.1", 0, receiver, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        instance = app.extensions["clerk"].instance
+        with instance.store.session() as db:
+            outbox.update_endpoint(instance, db, endpoint.id,
+                                   url=f"http://127.0.0.1:{server.server_port}/webhooks/clerk")
+        sign_up(app.test_client(), app)
+        deadline = time.monotonic() + 10
+        while not received and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        worker.stop()
+        server.shutdown()
+        thread.join(5)
+        receiver.extensions["clerk"].instance.store.engine.dispose()
+    assert [e["data"]["id"] for e in received] == [rows(app, User)[0].id]
+
+
+def test_the_worker_is_off_unless_debugging(make_app):
+    assert make_app().extensions["clerk"].webhook_worker is None
+    from flask_clerk.errors import ClerkConfigError
+
+    with pytest.raises(ClerkConfigError, match="flask clerk worker"):
+        make_app(CLERK_WEBHOOKS_WORKER="process")
