@@ -244,3 +244,89 @@ def test_the_worker_is_off_unless_debugging(make_app):
 
     with pytest.raises(ClerkConfigError, match="flask clerk worker"):
         make_app(CLERK_WEBHOOKS_WORKER="process")
+
+
+def test_organization_events(make_app):
+    from test_organizations import ROLES, create_org, invite, join_by_sign_up, membership, org
+
+    from conftest import post
+
+    app = make_app(CLERK_WEBHOOKS_ALLOW_PRIVATE_URLS=True, CLERK_ORGANIZATIONS=True,
+                   CLERK_ORGANIZATION_ROLES=ROLES)
+    ada = app.test_client()
+    sign_up(ada, app)
+    add_endpoint(app)
+    create_org(ada, "Acme Inc", "acme")
+    acme = org(app, "acme")
+    join_by_sign_up(app, invite(ada, app, acme, "bea@example.com"))
+    bea = membership(app, "bea@example.com", acme)
+    base = f"/__clerk/organizations/{acme.id}"
+    post(ada, f"{base}/memberships/{bea.id}/role", {"role": "org:viewer"},
+         page="/organization?page=members")
+    invite(ada, app, acme, "carl@example.com")
+    with app.extensions["clerk"].instance.store.session() as db:
+        from flask_clerk.core.models import OrganizationInvitation
+
+        pending = db.scalars(select(OrganizationInvitation.id).where(
+            OrganizationInvitation.status == "pending")).one()
+    post(ada, f"{base}/invitations/{pending}/revoke", {}, page="/organization?page=members")
+    post(ada, f"{base}/memberships/{bea.id}/remove", {}, page="/organization?page=members")
+    post(ada, f"{base}/profile", {"name": "Acme Corp", "slug": "acme"}, page="/organization")
+    post(ada, f"{base}/delete", {"confirmation": "Acme Corp"}, page="/organization")
+    messages = sorted(rows(app, WebhookMessage), key=lambda m: m.created_at)
+    kinds = [m.event_type for m in messages if not m.event_type.startswith("session.")]
+    assert kinds == [
+        "organization.created", "organizationMembership.created",
+        "organizationInvitation.created",
+        "user.created", "organizationInvitation.accepted", "organizationMembership.created",
+        "organizationMembership.updated", "organizationInvitation.created",
+        "organizationInvitation.revoked", "organizationMembership.deleted",
+        "organization.updated", "organization.deleted",
+    ]
+    data = {m.event_type: json.loads(m.payload)["data"] for m in messages}
+    joined = json.loads(messages[5].payload)["data"]
+    assert joined["object"] == "organization_membership" and joined["role"] == "org:member"
+    assert joined["public_user_data"]["identifier"] == "bea@example.com"
+    assert joined["organization"]["slug"] == "acme"
+    assert data["organizationMembership.updated"]["role"] == "org:viewer"
+    assert data["organizationMembership.updated"]["permissions"] == ["org:projects:read"]
+    assert data["organizationInvitation.revoked"]["status"] == "revoked"
+    assert data["organizationInvitation.created"]["url"] is None, "the ticket stays private"
+    assert data["organization.updated"]["name"] == "Acme Corp"
+    assert data["organization.deleted"] == {"object": "organization", "id": acme.id,
+                                            "deleted": True}
+    assert data["organizationMembership.deleted"] == {
+        "object": "organization_membership", "id": bea.id, "deleted": True}
+
+
+def test_user_and_session_events(engine_app):
+    from conftest import PASSWORD, post, sign_in, sign_out
+
+    add_endpoint(engine_app)
+    ada = engine_app.test_client()
+    sign_up(ada, engine_app)
+    laptop = engine_app.test_client()
+    sign_in(laptop)
+    post(ada, "/__clerk/user/profile", {"first_name": "Ada", "last_name": "King"}, page="/user")
+    post(ada, "/__clerk/user/password", {"current_password": PASSWORD,
+                                         "new_password": "another long passphrase 9",
+                                         "confirm_password": "another long passphrase 9"},
+         page="/user?page=security")
+    sign_out(ada)
+    sign_in(ada, password="another long passphrase 9")
+    post(ada, "/__clerk/user/delete", {"confirmation": "Delete account"},
+         page="/user?page=security")
+    messages = sorted(rows(engine_app, WebhookMessage), key=lambda m: m.created_at)
+    assert [m.event_type for m in messages] == [
+        "user.created", "session.created",          # sign-up
+        "session.created",                          # the laptop signs in
+        "user.updated",                             # new name
+        "session.revoked", "user.updated",          # new password: the laptop is signed out
+        "session.ended",                            # sign-out
+        "session.created",                          # sign-in again
+        "session.removed", "user.deleted",          # account deleted
+    ]
+    data = [json.loads(m.payload)["data"] for m in messages]
+    assert data[3]["last_name"] == "King"
+    assert data[4]["object"] == "session" and data[4]["status"] == "revoked"
+    assert data[-1]["deleted"] is True and data[-1]["object"] == "user"

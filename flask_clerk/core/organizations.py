@@ -15,6 +15,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
+from functools import partial
 from typing import TypeVar
 from urllib.parse import urlsplit
 
@@ -47,7 +48,7 @@ from .roles import (
     Role,
     role_key,
 )
-from .serializers import user_json
+from .serializers import invitation_json, membership_json, organization_json, user_json
 from .sessions import SignedIn, active_organization, create_session, session_token
 from .users import (
     check_new_password,
@@ -57,7 +58,7 @@ from .users import (
     normalize_email,
     password_context,
 )
-from .webhooks import emit
+from .webhooks import deleted, emit
 
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 SLUG_MAX = 100
@@ -160,11 +161,18 @@ def create_organization(
         created_by=user.id, public_metadata={}, private_metadata={},
     )
     db.add(organization)
-    db.add(_new_membership(organization.id, user.id, settings.organization_creator_role))
+    creator = _new_membership(organization.id, user.id, settings.organization_creator_role)
+    db.add(creator)
     if not given:
         while _slug_taken(db, organization.slug):
             organization.slug = f"{_slugify(clean)[:SLUG_MAX - 7]}-{secrets.token_hex(3)}"
-    _commit_slug(db)
+
+    def events() -> None:
+        emit(instance, db, "organization.created",
+             organization_json(organization, members_count=1, pending_invitations_count=0))
+        _membership_event(instance, db, "organizationMembership.created", creator)
+
+    _commit_slug(db, events)
     security_event("organization.created", organization_id=organization.id, user_id=user.id)
     return organization
 
@@ -180,7 +188,8 @@ def update_organization(
     organization.name = clean
     organization.slug = _clean_slug(slug)
     organization.image_url = _clean_image_url(image_url)
-    _commit_slug(db)
+    _commit_slug(db, lambda: emit(instance, db, "organization.updated",
+                                  organization_json(organization)))
 
 
 def delete_organization(
@@ -194,6 +203,7 @@ def delete_organization(
     if confirmation.strip() != organization.name:
         raise ClerkError("form_confirmation_mismatch", field="confirmation",
                          expected=organization.name)
+    emit(instance, db, "organization.deleted", deleted("organization", organization.id))
     db.delete(organization)
     db.commit()
     security_event("organization.deleted", organization_id=organization.id,
@@ -234,12 +244,25 @@ def _slug_taken(db: DbSession, slug: str) -> bool:
         return db.scalar(select(Organization.id).where(Organization.slug == slug)) is not None
 
 
-def _commit_slug(db: DbSession) -> None:
+def _commit_slug(db: DbSession, events: Callable[[], object]) -> None:
+    """Commit a new or changed slug with its events; a taken one is a form error."""
     try:
-        db.commit()
+        db.flush()
     except IntegrityError:
         db.rollback()
         raise ClerkError("form_identifier_exists", field="slug") from None
+    events()
+    db.commit()
+
+
+def _membership_event(instance: Instance, db: DbSession, event_type: str,
+                      membership: OrganizationMembership) -> None:
+    db.flush()
+    db.refresh(membership)  # its user and organization, as they are now
+    role = instance.roles().get(membership.role)
+    emit(instance, db, event_type, membership_json(
+        membership, role_name=role.name if role else None,
+        permissions=list(role.custom_permissions) if role else []))
 
 
 def _clean_image_url(value: str | None) -> str | None:
@@ -302,8 +325,8 @@ def _admins(db: DbSession, organization_id: str, *, lock: bool = False) -> list[
     return list(db.scalars(query.with_for_update() if lock else query))
 
 
-def _keep_an_admin(db: DbSession, target: OrganizationMembership, change: Callable[[], None]
-                   ) -> None:
+def _keep_an_admin(db: DbSession, target: OrganizationMembership, change: Callable[[], object],
+                   event: Callable[[], object]) -> None:
     """Apply ``change`` (a demotion or removal of ``target``) and commit, unless it
     would leave the organization without an admin.
 
@@ -322,6 +345,7 @@ def _keep_an_admin(db: DbSession, target: OrganizationMembership, change: Callab
     if not _admins(db, organization_id):
         db.rollback()
         raise ClerkError("organization_minimum_permissions_needed")
+    event()
     db.commit()
 
 
@@ -333,7 +357,9 @@ def change_role(
     target = in_organization(db, OrganizationMembership, actor, membership_id)
     new_role = _known_role(instance, role)
     if new_role != target.role:
-        _keep_an_admin(db, target, lambda: setattr(target, "role", new_role))
+        _keep_an_admin(db, target, lambda: setattr(target, "role", new_role),
+                       partial(_membership_event, instance, db,
+                               "organizationMembership.updated", target))
         security_event("organization.role_changed", organization_id=actor.organization_id,
                        membership_id=target.id, role=new_role, by=actor.user_id)
     return target
@@ -344,13 +370,18 @@ def remove_member(
 ) -> None:
     require(instance, actor, MANAGE_MEMBERS)
     target = in_organization(db, OrganizationMembership, actor, membership_id)
-    _keep_an_admin(db, target, lambda: db.delete(target))
+    _keep_an_admin(db, target, lambda: db.delete(target), lambda: emit(
+        instance, db, "organizationMembership.deleted",
+        deleted("organization_membership", target.id)))
     security_event("organization.member_removed", organization_id=actor.organization_id,
                    user_id=target.user_id, by=actor.user_id)
 
 
-def leave_organization(db: DbSession, actor: OrganizationMembership) -> None:
-    _keep_an_admin(db, actor, lambda: db.delete(actor))
+def leave_organization(instance: Instance, db: DbSession, actor: OrganizationMembership
+                       ) -> None:
+    _keep_an_admin(db, actor, lambda: db.delete(actor), lambda: emit(
+        instance, db, "organizationMembership.deleted",
+        deleted("organization_membership", actor.id)))
 
 
 def release_organizations(db: DbSession, user: User) -> None:
@@ -437,6 +468,8 @@ def invite_member(
         public_metadata={}, private_metadata={},
     )
     db.add(invitation)
+    db.flush()
+    emit(instance, db, "organizationInvitation.created", invitation_json(invitation))
     db.commit()
     inviter = db.get(User, actor.user_id)
     subject, text = emails.organization_invitation(
@@ -469,6 +502,8 @@ def revoke_invitation(
     invitation = in_organization(db, OrganizationInvitation, actor, invitation_id)
     if invitation.status == "pending":
         invitation.status = "revoked"
+        db.flush()
+        emit(instance, db, "organizationInvitation.revoked", invitation_json(invitation))
         db.commit()
 
 
@@ -533,6 +568,8 @@ def _accept(instance: Instance, db: DbSession, user: User, invitation: Organizat
     if invitation.email_address not in verified:
         raise Forbidden("invitation_email_mismatch", email=invitation.email_address)
     invitation.status = "accepted"
+    db.flush()
+    emit(instance, db, "organizationInvitation.accepted", invitation_json(invitation))
     membership = add_member(instance, db, invitation.organization, user.id, invitation.role)
     security_event("organization.joined", organization_id=invitation.organization_id,
                    user_id=user.id, invitation_id=invitation.id)
@@ -554,6 +591,7 @@ def add_member(
     membership = _new_membership(organization.id, user_id, role)
     db.add(membership)
     try:
+        _membership_event(instance, db, "organizationMembership.created", membership)
         db.commit()
     except IntegrityError:  # added twice at once: the other request won
         db.rollback()
@@ -598,7 +636,14 @@ def sign_up_with_invitation(
     membership = _new_membership(invitation.organization_id, user.id, invitation.role)
     db.add(membership)
     invitation.status = "accepted"
+    try:
+        db.flush()
+    except IntegrityError:  # the address was verified by another account meanwhile
+        db.rollback()
+        raise ClerkError("form_identifier_exists", field="email_address") from None
     emit(instance, db, "user.created", user_json(user), request)
+    emit(instance, db, "organizationInvitation.accepted", invitation_json(invitation))
+    _membership_event(instance, db, "organizationMembership.created", membership)
     signed_in = create_session(instance, db, user, request,
                                previous_client_token=previous_client_token)
     signed_in.session.last_active_organization_id = invitation.organization_id

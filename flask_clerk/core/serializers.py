@@ -9,7 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 from . import clock
-from .models import EmailAddress, Session, User
+from .models import (
+    EmailAddress,
+    Organization,
+    OrganizationInvitation,
+    OrganizationMembership,
+    Session,
+    User,
+)
 
 
 def email_address_json(email: EmailAddress) -> dict[str, Any]:
@@ -103,4 +110,73 @@ def session_json(session: Session) -> dict[str, Any]:
         "created_at": clock.unix_ms(session.created_at),
         "updated_at": clock.unix_ms(session.updated_at),
         "tasks": None,
+    }
+
+
+def organization_json(organization: Organization, *, members_count: int | None = None,
+                      pending_invitations_count: int | None = None) -> dict[str, Any]:
+    return {
+        "object": "organization",
+        "id": organization.id,
+        "name": organization.name,
+        "slug": organization.slug,
+        "image_url": organization.image_url or "",
+        "has_image": bool(organization.image_url),
+        "members_count": members_count,
+        "pending_invitations_count": pending_invitations_count,
+        "max_allowed_memberships": organization.max_allowed_memberships or 0,
+        "admin_delete_enabled": organization.admin_delete_enabled,
+        "public_metadata": dict(organization.public_metadata or {}),
+        "private_metadata": dict(organization.private_metadata or {}),
+        "created_by": organization.created_by,
+        "created_at": clock.unix_ms(organization.created_at),
+        "updated_at": clock.unix_ms(organization.updated_at),
+        "role_set_key": None,
+    }
+
+
+def membership_json(membership: OrganizationMembership, *, role_name: str | None = None,
+                    permissions: list[str] | None = None) -> dict[str, Any]:
+    user = membership.user
+    primary = user.primary_address if user is not None else None
+    return {
+        "object": "organization_membership",
+        "id": membership.id,
+        "role": membership.role,
+        "role_name": role_name or membership.role.removeprefix("org:").replace("_", " ").title(),
+        "permissions": list(permissions or []),
+        "public_metadata": dict(membership.public_metadata or {}),
+        "private_metadata": dict(membership.private_metadata or {}),
+        "organization": organization_json(membership.organization),
+        "public_user_data": {
+            "user_id": membership.user_id,
+            "first_name": user.first_name if user else None,
+            "last_name": user.last_name if user else None,
+            "image_url": (user.image_url or "") if user else "",
+            "has_image": bool(user and user.image_url),
+            "identifier": primary or "",
+            "username": user.username if user else None,
+        },
+        "created_at": clock.unix_ms(membership.created_at),
+        "updated_at": clock.unix_ms(membership.updated_at),
+    }
+
+
+def invitation_json(invitation: OrganizationInvitation, *, url: str | None = None
+                    ) -> dict[str, Any]:
+    return {
+        "object": "organization_invitation",
+        "id": invitation.id,
+        "email_address": invitation.email_address,
+        "role": invitation.role,
+        "role_name": invitation.role.removeprefix("org:").replace("_", " ").title(),
+        "organization_id": invitation.organization_id,
+        "inviter_id": invitation.inviter_id,
+        "status": invitation.status,
+        "public_metadata": dict(invitation.public_metadata or {}),
+        "private_metadata": dict(invitation.private_metadata or {}),
+        "url": url,
+        "expires_at": clock.unix_ms(invitation.expires_at),
+        "created_at": clock.unix_ms(invitation.created_at),
+        "updated_at": clock.unix_ms(invitation.updated_at),
     }

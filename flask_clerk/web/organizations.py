@@ -141,7 +141,7 @@ def delete(organization_id: str) -> Response:
 @bp.post("/organizations/<organization_id>/leave")
 @_action("leave")
 def leave(organization_id: str) -> Response:
-    orgs.leave_organization(db_session(), _membership(organization_id))
+    orgs.leave_organization(state().instance, db_session(), _membership(organization_id))
     return _reissued(redirect(state().settings.after_leave_organization_url, 303))
 
 
