@@ -18,6 +18,7 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/flask clerk init
 	$(BIN)/flask db upgrade
+	$(BIN)/flask register-webhook
 	$(BIN)/flask run --debug --host 127.0.0.1 --port 5000
 
 test: $(STAMP)
@@ -29,6 +30,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/request_overhead.py
+	$(BIN)/python bench/webhooks.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache tests/artifacts

@@ -5,14 +5,23 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from flask import Flask
+import click
+from dotenv import dotenv_values, set_key
+from flask import Flask, current_app
+from flask.cli import with_appcontext
 from flask_migrate import Migrate
 from flask_wtf import CSRFProtect
+from sqlalchemy import select
 
 from flask_clerk import ClerkAuth
+from flask_clerk.core import webhooks as outbox
+from flask_clerk.core.models import WebhookEndpoint
 
 from .models import db
+from .sync import webhooks
 from .views import bp
+
+WEBHOOK_URL = "http://127.0.0.1:5000/webhooks/clerk"
 
 APPEARANCE = {
     "variables": {
@@ -46,6 +55,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.setdefault("CLERK_AFTER_SIGN_UP_URL", "/dashboard")
     app.config.setdefault("CLERK_AFTER_CREATE_ORGANIZATION_URL", "/dashboard")
     app.config.setdefault("CLERK_ORGANIZATION_ROLES", ROLES)
+    # The demo's own webhook receiver is on this machine.
+    app.config.setdefault("CLERK_WEBHOOKS_ALLOW_PRIVATE_URLS", True)
     app.config.update(config or {})
     db.init_app(app)
     csrf.init_app(app)
@@ -53,4 +64,26 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     clerk.init_app(app, protect=["/dashboard(.*)", "/api/(.*)", "/org/(.*)", "/projects(.*)"],
                    appearance=APPEARANCE, organizations=True)
     app.register_blueprint(bp)
+    if app.config.get("CLERK_WEBHOOK_SIGNING_SECRET"):  # written by `flask register-webhook`
+        webhooks.init_app(app)
+    app.cli.add_command(register_webhook)
     return app
+
+
+@click.command("register-webhook")
+@click.option("--url", default=WEBHOOK_URL, show_default=True)
+@click.option("--env-file", default=".env", show_default=True)
+@with_appcontext
+def register_webhook(url: str, env_file: str) -> None:
+    """Subscribe the demo's /webhooks/clerk to the engine's events (once), and put the
+    endpoint's signing secret in .env for the receiver."""
+    instance = current_app.extensions["clerk"].instance
+    with instance.store.session() as session:
+        endpoint = session.scalars(select(WebhookEndpoint).filter_by(url=url)).first()
+        if endpoint is None:
+            endpoint = outbox.add_endpoint(instance, session, url,
+                                           description="Acme Projects' users table")
+        secret = endpoint.secret
+    if dotenv_values(env_file).get("CLERK_WEBHOOK_SIGNING_SECRET") != secret:
+        set_key(env_file, "CLERK_WEBHOOK_SIGNING_SECRET", secret, quote_mode="never")
+    click.echo(f"Webhooks for {url}: endpoint {endpoint.id}, secret in {env_file}.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, String
+from sqlalchemy import BigInteger, DateTime, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -17,12 +17,20 @@ db = SQLAlchemy(model_class=Base)
 
 
 class User(db.Model):  # type: ignore[name-defined,misc]
+    """The app's copy of an identity, kept current by webhooks (and ``flask clerk sync``)."""
+
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     clerk_id: Mapped[str] = mapped_column(String(40), unique=True)
     email: Mapped[str | None] = mapped_column(String(320))
     name: Mapped[str | None] = mapped_column(String(200))
+    first_name: Mapped[str | None] = mapped_column(String(100))
+    last_name: Mapped[str | None] = mapped_column(String(100))
+    image_url: Mapped[str | None] = mapped_column(String(2048))
+    # The identity's updated_at (unix ms) this row reflects: an older event is ignored.
+    clerk_updated_at: Mapped[int | None] = mapped_column(BigInteger)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Project(db.Model):  # type: ignore[name-defined,misc]

@@ -38,8 +38,9 @@ def sign_up() -> str:
 @bp.get("/dashboard")
 @login_required  # also covered by protect=["/dashboard(.*)"]; either is enough
 def dashboard() -> str:
-    account = _sync_account()
     current = auth()
+    # Filled by the user.created webhook, a moment after sign-up.
+    account = db.session.scalar(db.select(User).filter_by(clerk_id=current.user_id))
     projects = db.session.scalars(
         db.select(Project).filter_by(workspace_id=_workspace(current))
         .order_by(Project.created_at.desc(), Project.id.desc())
@@ -118,15 +119,9 @@ def legal() -> str:
     return render_template("legal.html")
 
 
-def _sync_account() -> User:
-    """Keep the demo's own users row current (the webhooks issue will do this too)."""
-    assert current_user is not None
-    account = db.session.scalar(db.select(User).filter_by(clerk_id=current_user.id))
-    if account is None:
-        account = User(clerk_id=current_user.id)
-        db.session.add(account)
-    primary = current_user.primary_email_address
-    account.email = primary.email_address if primary else None
-    account.name = current_user.full_name
-    db.session.commit()
-    return account
+@bp.get("/admin/synced-users")
+@login_required
+def synced_users() -> str:
+    """The demo's own users table, as the webhooks keep it."""
+    rows = db.session.scalars(db.select(User).order_by(User.id.desc())).all()
+    return render_template("synced_users.html", rows=rows)

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from conftest import PASSWORD, post, sign_up
 from flask_clerk.cli import new_instance_keys
+from flask_clerk.core import webhooks as outbox
 from flask_clerk.core.models import Base, Organization
 
 
@@ -18,19 +19,37 @@ def demo(tmp_path):
     from demo_app.models import User, db
 
     keys = new_instance_keys("127.0.0.1/__clerk")
-    app = create_app({
+    config = {
         "TESTING": True, "SECRET_KEY": keys["FLASK_SECRET_KEY"],
         "CLERK_PUBLISHABLE_KEY": keys["CLERK_PUBLISHABLE_KEY"],
         "CLERK_SECRET_KEY": keys["CLERK_SECRET_KEY"],
         "CLERK_DATABASE_URL": f"sqlite:///{tmp_path}/clerk.db",
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/demo.db",
-    })
-    Base.metadata.create_all(app.extensions["clerk"].instance.store.engine)
-    with app.app_context():
+    }
+    setup = create_app(config)
+    instance = setup.extensions["clerk"].instance
+    Base.metadata.create_all(instance.store.engine)
+    with setup.app_context():
         db.create_all()
+    with instance.store.session() as session:  # what `flask register-webhook` does
+        secret = outbox.add_endpoint(instance, session, "http://127.0.0.1:5000/webhooks/clerk"
+                                     ).secret
+    instance.store.engine.dispose()
+    app = create_app({**config, "CLERK_WEBHOOK_SIGNING_SECRET": secret})
     app.demo_user_model = User
     yield app
     app.extensions["clerk"].instance.store.engine.dispose()
+
+
+def deliver_webhooks(app):
+    """Run the outbox into the demo's own /webhooks/clerk (through the test client)."""
+    client = app.test_client()
+
+    def send(url, body, headers):
+        response = client.post("/webhooks/clerk", data=body, headers=headers)
+        return outbox.Response(response.status_code, response.get_data(as_text=True))
+
+    return outbox.deliver_due(app.extensions["clerk"].instance, send=send)
 
 
 def test_signed_out_visitor(demo):
@@ -52,6 +71,9 @@ def test_sign_up_to_dashboard_and_api(demo):
     assert response.headers["Location"] == "/dashboard"
     page = client.get("/dashboard").get_data(as_text=True)
     assert "Welcome, Ada Lovelace" in page and "cl-userButtonTrigger" in page
+    assert "Not here yet" in page, "the webhook has not been delivered yet"
+    assert deliver_webhooks(demo) == 2  # user.created, session.created
+    assert "Kept current by the" in client.get("/dashboard").get_data(as_text=True)
     assert "--clerk-color-primary:#6366f1" in page and "DM Sans" in page
     assert client.get("/api/me").get_json() == {"email": "ada@example.com",
                                                 "name": "Ada Lovelace"}
@@ -118,3 +140,41 @@ def test_projects_belong_to_the_active_workspace(demo):
     assert ada.post(f"/org/projects/{launch_pad}/delete", data={"csrf_token": token}
                     ).status_code == 303
     assert "Launch pad" not in ada.get("/dashboard").get_data(as_text=True)
+
+
+
+def test_webhooks_keep_the_users_table_in_step(demo):
+    from demo_app.models import db
+    from demo_app.sync import delete_user, upsert_user
+
+    client = demo.test_client()
+    sign_up(client, demo)
+    post(client, "/__clerk/user/profile", {"first_name": "Ada", "last_name": "King"},
+         page="/user")
+    assert deliver_webhooks(demo) == 3
+    page = client.get("/admin/synced-users").get_data(as_text=True)
+    assert "Ada King" in page and "ada@example.com" in page
+    with demo.app_context():
+        row = db.session.scalars(db.select(demo.demo_user_model)).one()
+        row_id, newest = row.id, row.clerk_updated_at
+        # An older user.updated arriving late changes nothing.
+        assert upsert_user({"id": row.clerk_id, "updated_at": newest - 1000,
+                            "first_name": "Old", "email_addresses": []}) is None
+        assert row.first_name == "Ada" and row.last_name == "King"
+        # An update before the create (out of order) creates the row.
+        upsert_user({"id": "user_early", "updated_at": 5, "first_name": "Early",
+                     "email_addresses": [{"id": "idn_1", "email_address": "e@x.test"}],
+                     "primary_email_address_id": "idn_1"})
+        # A deletion leaves a tombstone that a late update cannot bring back.
+        delete_user("user_early", 10)
+        assert upsert_user({"id": "user_early", "updated_at": 7, "first_name": "Zombie",
+                            "email_addresses": []}) is None
+        early = db.session.scalars(db.select(demo.demo_user_model).filter_by(
+            clerk_id="user_early")).one()
+        assert early.deleted_at is not None and early.first_name == "Early"
+    post(client, "/__clerk/user/delete", {"confirmation": "Delete account"},
+         page="/user?page=security")
+    deliver_webhooks(demo)
+    with demo.app_context():
+        db.session.expire_all()
+        assert db.session.get(demo.demo_user_model, row_id).deleted_at is not None

@@ -512,3 +512,34 @@ def test_organization_invite_promote_switch_and_admin_page(
     response = bea.goto(live_server.url + "/org/settings")
     assert response is not None and response.status == 200
     expect(bea.get_by_role("heading", name="Organization settings")).to_be_visible()
+
+
+def test_signing_up_fills_the_demos_users_table_by_webhook(
+    new_page: Callable[..., Any], expect: Any, tmp_path: Path
+) -> None:
+    """What `make demo` sets up: the engine's worker thread delivers user.created to
+    the demo's /webhooks/clerk (Svix-signed, over HTTP), whose handler fills the
+    demo's own table within moments."""
+    from flask_clerk.core import webhooks as outbox
+
+    secret = outbox.new_secret()
+    with serve_demo(tmp_path, CLERK_WEBHOOK_SIGNING_SECRET=secret,
+                    CLERK_WEBHOOKS_WORKER="thread") as server:
+        instance = server.app.extensions["clerk"].instance
+        with instance.store.session() as db:
+            endpoint = outbox.add_endpoint(instance, db, server.url + "/webhooks/clerk")
+            endpoint.secret = secret  # the receiver was configured with it
+            db.commit()
+        page = new_page()
+        fill_sign_up(page, expect, server, "grace@example.com", "Grace", "Hopper")
+        enter_code(page, expect, server, server.code_for("grace@example.com"))
+        page.goto(server.url + "/admin/synced-users")
+        synced = page.locator(".project-name", has_text="Grace Hopper")
+        for _ in range(50):  # the worker delivers in the background
+            if synced.count():
+                break
+            page.wait_for_timeout(100)
+            page.reload()
+        expect(synced).to_be_visible()
+        expect(page.locator(".project-meta", has_text="grace@example.com")).to_be_visible()
+        server.app.extensions["clerk"].webhook_worker.stop()

@@ -1,0 +1,64 @@
+"""The demo's users table, kept in step with the identity store.
+
+One upsert, used by the webhook handlers (``/webhooks/clerk``) and by
+``flask clerk sync``. Safe to run twice and out of order: a row remembers the
+``updated_at`` of the identity it reflects, and an older event changes nothing;
+a deletion leaves a tombstone, so a late ``user.updated`` cannot bring it back.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask_clerk import ClerkWebhooks
+
+from .models import User, db
+
+webhooks = ClerkWebhooks(url="/webhooks/clerk")
+
+
+@webhooks.on("user.created", "user.updated")
+def on_user(event: dict[str, Any]) -> None:
+    upsert_user(event["data"])
+
+
+@webhooks.on("user.deleted")
+def on_user_deleted(event: dict[str, Any]) -> None:
+    delete_user(event["data"]["id"], event["timestamp"])
+
+
+def upsert_user(data: dict[str, Any]) -> User | None:
+    """Create or update the row of a Clerk User object; None when ``data`` is older
+    than what the row already has."""
+    row = db.session.scalar(db.select(User).filter_by(clerk_id=data["id"]))
+    version = data.get("updated_at")
+    if row is not None and row.clerk_updated_at is not None and (
+            version is None or version <= row.clerk_updated_at):
+        return None
+    if row is None:
+        row = User(clerk_id=data["id"])
+        db.session.add(row)
+    emails = data.get("email_addresses") or []
+    primary = next((e for e in emails if e.get("id") == data.get("primary_email_address_id")),
+                   emails[0] if emails else None)
+    row.email = primary["email_address"] if primary else None
+    row.first_name, row.last_name = data.get("first_name"), data.get("last_name")
+    row.name = " ".join(n for n in (row.first_name, row.last_name) if n) or None
+    row.image_url = data.get("image_url") or None
+    row.clerk_updated_at = version
+    row.deleted_at = None
+    db.session.commit()
+    return row
+
+
+def delete_user(clerk_id: str, at_ms: int) -> None:
+    """Soft-delete (a tombstone even for a user this table never saw)."""
+    row = db.session.scalar(db.select(User).filter_by(clerk_id=clerk_id))
+    if row is None:
+        row = User(clerk_id=clerk_id)
+        db.session.add(row)
+    if row.clerk_updated_at is None or at_ms >= row.clerk_updated_at:
+        row.deleted_at = datetime.fromtimestamp(at_ms / 1000, UTC)
+        row.clerk_updated_at = at_ms
+    db.session.commit()
