@@ -11,6 +11,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from flask_clerk import ClerkWebhooks
 
 from .models import User, db
@@ -30,7 +32,17 @@ def on_user_deleted(event: dict[str, Any]) -> None:
 
 def upsert_user(data: dict[str, Any]) -> User | None:
     """Create or update the row of a Clerk User object; None when ``data`` is older
-    than what the row already has."""
+    than what the row already has. Two deliveries for a new user may race (they
+    are sent side by side): the loser of the insert reads the winner's row and
+    compares versions like any other update."""
+    try:
+        return _upsert(data)
+    except IntegrityError:
+        db.session.rollback()
+        return _upsert(data)
+
+
+def _upsert(data: dict[str, Any]) -> User | None:
     row = db.session.scalar(db.select(User).filter_by(clerk_id=data["id"]))
     version = data.get("updated_at")
     if row is not None and row.clerk_updated_at is not None and (
@@ -54,6 +66,14 @@ def upsert_user(data: dict[str, Any]) -> User | None:
 
 def delete_user(clerk_id: str, at_ms: int) -> None:
     """Soft-delete (a tombstone even for a user this table never saw)."""
+    try:
+        _delete(clerk_id, at_ms)
+    except IntegrityError:
+        db.session.rollback()
+        _delete(clerk_id, at_ms)
+
+
+def _delete(clerk_id: str, at_ms: int) -> None:
     row = db.session.scalar(db.select(User).filter_by(clerk_id=clerk_id))
     if row is None:
         row = User(clerk_id=clerk_id)

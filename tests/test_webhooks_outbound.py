@@ -99,8 +99,9 @@ def test_sign_up_delivers_events_the_svix_verifier_accepts(engine_app, make_app,
         server.shutdown()
         thread.join(5)
         receiver.extensions["clerk"].instance.store.engine.dispose()
-    assert [e["type"] for e in received] == ["user.created", "session.created"]
-    user_event = received[0]
+    # Sent side by side, they may arrive in either order (as with Svix).
+    assert sorted(e["type"] for e in received) == ["session.created", "user.created"]
+    user_event = next(e for e in received if e["type"] == "user.created")
     assert user_event["object"] == "event" and user_event["instance_id"].startswith("ins_")
     assert user_event["data"]["email_addresses"][0]["email_address"] == "ada@example.com"
     assert user_event["event_attributes"]["http_request"]["client_ip"] == "127.0.0.1"
@@ -330,3 +331,95 @@ def test_user_and_session_events(engine_app):
     assert data[3]["last_name"] == "King"
     assert data[4]["object"] == "session" and data[4]["status"] == "revoked"
     assert data[-1]["deleted"] is True and data[-1]["object"] == "user"
+
+
+# -- Reliability ------------------------------------------------------------------------------
+
+
+def receiver_sender(engine_app, tmp_path, *, down=lambda: False):
+    """A sender that posts into a real ClerkWebhooks receiver (another app, its own
+    database) through its test client; while ``down()`` it answers 503 unseen."""
+    endpoint = rows(engine_app, WebhookEndpoint)[0]
+    receiver = build_app(f"sqlite:///{tmp_path}/receiver.db",
+                         CLERK_WEBHOOK_SIGNING_SECRET=endpoint.secret)
+    handled = []
+    ClerkWebhooks(receiver).on("*")(handled.append)
+    client = receiver.test_client()
+
+    def send(url, body, headers):
+        if down():
+            return outbox.Response(503, "down")
+        response = client.post("/webhooks/clerk", data=body, headers=headers)
+        return outbox.Response(response.status_code, response.get_data(as_text=True))
+
+    return send, handled, receiver
+
+
+def test_receiver_down_then_up_gets_everything_once(engine_app, tmp_path, frozen,
+                                                     monkeypatch):
+    import standardwebhooks.webhooks as verifier
+
+    class FrozenDatetime(verifier.datetime):  # the receiver's clock follows the engine's
+        @classmethod
+        def now(cls, tz=None):
+            return frozen_now().astimezone(tz)
+
+    monkeypatch.setattr(verifier, "datetime", FrozenDatetime)
+    add_endpoint(engine_app, event_types=["user.created"])
+    for n in range(5):
+        sign_up(engine_app.test_client(), engine_app, email=f"user{n}@example.com")
+    state = {"down": True}
+    send, handled, receiver = receiver_sender(engine_app, tmp_path, down=lambda: state["down"])
+    for wait in outbox.RETRY_SCHEDULE[1:4]:  # three failed rounds: now, after 5 s, 5 min
+        assert deliver(engine_app, send) == 5
+        assert deliver(engine_app, send) == 0, "nothing is due before its time"
+        frozen.advance(wait * 1.1 + 1)
+    state["down"] = False
+    assert deliver(engine_app, send) == 5
+    assert sorted(e["data"]["email_addresses"][0]["email_address"] for e in handled) == [
+        f"user{n}@example.com" for n in range(5)]
+    # A response lost on the way back: the same message again is acknowledged, not rerun.
+    message = rows(engine_app, WebhookMessage)[0]
+    endpoint = rows(engine_app, WebhookEndpoint)[0]
+    again = send(endpoint.url, message.payload.encode(),
+                 outbox.sign(message, endpoint, frozen_now()))
+    assert again.status == 200 and json.loads(again.body)["duplicate"] is True
+    assert len(handled) == 5
+    attempts = rows(engine_app, WebhookAttempt)
+    assert sorted(a.status_code for a in attempts) == [200] * 5 + [503] * 15
+    receiver.extensions["clerk"].instance.store.engine.dispose()
+
+
+def test_two_hundred_concurrent_sign_ups_deliver_two_hundred_events(make_app, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from conftest import PASSWORD
+    from flask_clerk.core.instance import RequestInfo
+    from flask_clerk.core.sign_up import start_sign_up, verify_sign_up
+
+    app = make_app(CLERK_WEBHOOKS_ALLOW_PRIVATE_URLS=True, CLERK_PASSWORD_HASH_TIME_COST=1,
+                   CLERK_PASSWORD_HASH_MEMORY_COST=1024)
+    add_endpoint(app, event_types=["user.created"])
+    instance = app.extensions["clerk"].instance
+    instance.signing_key()  # as `flask clerk init` makes it
+
+    def create(n):
+        email = f"user{n}@example.com"
+        with instance.store.session() as db:
+            _, token = start_sign_up(instance, db, RequestInfo(), email_address=email,
+                                     password=PASSWORD)
+            code = next(w for w in instance.dev_mailbox.mails(email)[0].text.split()
+                        if w.isdigit() and len(w) == 6)
+            verify_sign_up(instance, db, RequestInfo(), token, code)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(create, range(200)))
+    send, handled, receiver = receiver_sender(app, tmp_path)
+    with ThreadPoolExecutor(max_workers=3) as workers:  # three workers race for the outbox
+        while sum(workers.map(lambda _: outbox.deliver_due(instance, send=send), range(3))):
+            pass
+    assert len(handled) == 200
+    assert len({e["data"]["id"] for e in handled}) == 200
+    assert {d.status for d in rows(app, WebhookDelivery)} == {"succeeded"}
+    assert len(rows(app, WebhookAttempt)) == 200, "no delivery was attempted twice"
+    receiver.extensions["clerk"].instance.store.engine.dispose()

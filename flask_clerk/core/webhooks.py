@@ -15,11 +15,14 @@ from __future__ import annotations
 import base64
 import ipaddress
 import json
+import os
 import random
 import secrets
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,6 +30,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import joinedload
 from svix.webhooks import Webhook
 
 from ..errors import ClerkError, NotFound
@@ -38,6 +42,7 @@ from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookMes
 # Seconds to wait before each retry (Svix's schedule); a little jitter on top.
 RETRY_SCHEDULE = (0, 5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 10 * 3600)
 TIMEOUT = 15.0
+SEND_CONCURRENCY = 8  # requests of one batch in flight at once
 LEASE = timedelta(seconds=60)
 DISABLE_AFTER = timedelta(days=5)
 ROTATED_SECRET_LIFETIME = timedelta(hours=24)
@@ -183,12 +188,27 @@ class Response:
 Sender = Callable[[str, bytes, dict[str, str]], Response]
 
 
-def http_sender(url: str, body: bytes, headers: dict[str, str]) -> Response:
-    """POST with a 15 s timeout; redirects are not followed (a 3xx is a failure)."""
+_client: Any = None
+_client_pid = 0
+_client_lock = threading.Lock()
+
+
+def _http_client() -> Any:
+    """One pooled client per process (keep-alive; SSL set up once, not per POST)."""
+    global _client, _client_pid
     import httpx
 
-    answer = httpx.post(url, content=body, headers=headers, timeout=TIMEOUT,
-                        follow_redirects=False)
+    with _client_lock:
+        if _client is None or _client_pid != os.getpid():
+            _client = httpx.Client(timeout=TIMEOUT, follow_redirects=False,
+                                   limits=httpx.Limits(max_connections=SEND_CONCURRENCY * 2))
+            _client_pid = os.getpid()
+        return _client
+
+
+def http_sender(url: str, body: bytes, headers: dict[str, str]) -> Response:
+    """POST with a 15 s timeout; redirects are not followed (a 3xx is a failure)."""
+    answer = _http_client().post(url, content=body, headers=headers)
     retry_after = answer.headers.get("retry-after")
     return Response(answer.status_code, answer.text[:1000],
                     int(retry_after) if retry_after and retry_after.isdigit() else None)
@@ -208,64 +228,93 @@ def sign(message: WebhookMessage, target: WebhookEndpoint, at: datetime) -> dict
 
 
 def deliver_due(instance: Instance, *, limit: int = 50, send: Sender = http_sender) -> int:
-    """Lease the due deliveries, send them, record the attempts; how many were sent."""
+    """Lease a batch of due deliveries, send them (several at once), record every
+    attempt; how many were sent.
+
+    The attempts of a batch are recorded in one commit: a worker that dies before
+    it lets its lease run out, and those messages go again, same ``svix-id``.
+    """
     leased = _lease(instance, limit)
-    for delivery_id in leased:
-        _attempt(instance, delivery_id, send)
+    if not leased:
+        return 0
+    with instance.store.session() as db:
+        batch = db.scalars(select(WebhookDelivery)
+                           .options(joinedload(WebhookDelivery.message),
+                                    joinedload(WebhookDelivery.endpoint))
+                           .where(WebhookDelivery.id.in_(leased))).all()
+        now = clock.now()
+        requests = [(d, _request(instance, d, now)) for d in batch if d.status == "pending"]
+        workers = min(SEND_CONCURRENCY, len(requests)) or 1
+        with ThreadPoolExecutor(workers, thread_name_prefix="flask_clerk-send") as pool:
+            outcomes = list(pool.map(lambda item: _send(send, item[1]), requests))
+        for (delivery, _), (answer, error, duration) in zip(requests, outcomes, strict=True):
+            _record(db, delivery, answer, error, duration, now)
+        db.commit()
     return len(leased)
 
 
 def _lease(instance: Instance, limit: int) -> list[str]:
+    """Take up to ``limit`` due deliveries for ``LEASE`` with one UPDATE (rows another
+    worker holds are skipped: ``SKIP LOCKED`` on PostgreSQL, the write lock on SQLite)."""
     now = clock.now()
     due = (WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now,
            or_(WebhookDelivery.lease_until.is_(None), WebhookDelivery.lease_until < now))
-    leased = []
+    candidates = (select(WebhookDelivery.id).where(*due)
+                  .order_by(WebhookDelivery.next_attempt_at).limit(limit)
+                  .with_for_update(skip_locked=True).scalar_subquery())
     with instance.store.session() as db:
-        candidates = db.scalars(select(WebhookDelivery.id).where(*due)
-                                .order_by(WebhookDelivery.next_attempt_at)
-                                .limit(limit).with_for_update(skip_locked=True)).all()
-        for delivery_id in candidates:
-            taken = db.execute(update(WebhookDelivery)  # type: ignore[attr-defined]
-                               .where(WebhookDelivery.id == delivery_id, *due)
-                               .values(lease_until=now + LEASE)).rowcount
-            if taken:
-                leased.append(delivery_id)
+        leased = list(db.scalars(
+            update(WebhookDelivery).where(WebhookDelivery.id.in_(candidates), *due)
+            .values(lease_until=now + LEASE).returning(WebhookDelivery.id)))
         db.commit()
     return leased
 
 
-def _attempt(instance: Instance, delivery_id: str, send: Sender) -> None:
-    with instance.store.session() as db:
-        delivery = db.get(WebhookDelivery, delivery_id)
-        if delivery is None or delivery.status != "pending":
-            return
-        target, message = delivery.endpoint, delivery.message
-        now = clock.now()
-        attempt = WebhookAttempt(id=new_id("atmpt"), delivery_id=delivery.id, attempted_at=now)
-        started = time.monotonic()
-        answer: Response | None = None
-        if not target.enabled:
-            attempt.error = "endpoint disabled"
-        else:
-            try:
-                check_url(instance, target.url)  # again: DNS may point elsewhere now
-                answer = send(target.url, message.payload.encode(), sign(message, target, now))
-            except ClerkError as error:
-                attempt.error = error.code
-            except Exception as error:  # noqa: BLE001 - any transport failure is a failure
-                attempt.error = f"{type(error).__name__}: {error}"[:500]
-        attempt.duration_ms = int((time.monotonic() - started) * 1000)
-        if answer is not None:
-            attempt.status_code, attempt.response_excerpt = answer.status, answer.body[:1000]
-        db.add(attempt)
-        delivery.attempts += 1
-        delivery.lease_until = None
-        if answer is not None and 200 <= answer.status < 300:
-            delivery.status = "succeeded"
-            target.failing_since = None
-        else:
-            _failed(delivery, target, answer, now)
-        db.commit()
+@dataclass(frozen=True)
+class _Request:
+    url: str
+    body: bytes
+    headers: dict[str, str]
+    refused: str | None  # why it is not sent at all
+
+
+def _request(instance: Instance, delivery: WebhookDelivery, now: datetime) -> _Request:
+    target, message = delivery.endpoint, delivery.message
+    refused = None if target.enabled else "endpoint disabled"
+    if refused is None:
+        try:
+            check_url(instance, target.url)  # again: DNS may point elsewhere now
+        except ClerkError as error:
+            refused = error.code
+    return _Request(target.url, message.payload.encode(), sign(message, target, now), refused)
+
+
+def _send(send: Sender, request: _Request) -> tuple[Response | None, str | None, int]:
+    if request.refused:
+        return None, request.refused, 0
+    started = time.monotonic()
+    try:
+        answer: Response | None = send(request.url, request.body, request.headers)
+        error = None
+    except Exception as exc:  # noqa: BLE001 - any transport failure is a failure
+        answer, error = None, f"{type(exc).__name__}: {exc}"[:500]
+    return answer, error, int((time.monotonic() - started) * 1000)
+
+
+def _record(db: DbSession, delivery: WebhookDelivery, answer: Response | None,
+            error: str | None, duration_ms: int, now: datetime) -> None:
+    db.add(WebhookAttempt(
+        id=new_id("atmpt"), delivery_id=delivery.id, attempted_at=now, error=error,
+        duration_ms=duration_ms, status_code=answer.status if answer else None,
+        response_excerpt=answer.body[:1000] if answer else None,
+    ))
+    delivery.attempts += 1
+    delivery.lease_until = None
+    if answer is not None and 200 <= answer.status < 300:
+        delivery.status = "succeeded"
+        delivery.endpoint.failing_since = None
+    else:
+        _failed(delivery, delivery.endpoint, answer, now)
 
 
 def _failed(delivery: WebhookDelivery, target: WebhookEndpoint, answer: Response | None,
