@@ -82,6 +82,7 @@ DEFAULTS: dict[str, Any] = {
     # Sending webhooks (the engine's outbox)
     "CLERK_WEBHOOKS_ALLOW_PRIVATE_URLS": False,  # endpoints on loopback/private addresses
     "CLERK_WEBHOOKS_WORKER": None,  # "thread" | "off"; default: a thread when debugging
+    "CLERK_WEBHOOKS_LEASE": 60,  # seconds a worker holds a delivery before another may retry
     # Receiving webhooks (flask_clerk.ClerkWebhooks)
     "CLERK_WEBHOOK_SIGNING_SECRET": None,  # whsec_…; CLERK_WEBHOOK_SECRET is accepted too
     "CLERK_WEBHOOK_SECRET": None,
@@ -183,6 +184,7 @@ class Settings:
     dev_mailbox: bool
     webhooks_allow_private_urls: bool = False
     webhooks_worker: str = "off"
+    webhooks_lease: int = 60
     organizations: bool = False
     organization_membership: str = "optional"
     create_organization_enabled: bool = True
@@ -336,6 +338,7 @@ class Settings:
             dev_mailbox=bool(dev_mailbox),
             webhooks_allow_private_urls=bool(get("CLERK_WEBHOOKS_ALLOW_PRIVATE_URLS")),
             webhooks_worker=worker,
+            webhooks_lease=max(1, int(get("CLERK_WEBHOOKS_LEASE"))),
             organizations=bool(get("CLERK_ORGANIZATIONS")),
             organization_membership=membership,
             create_organization_enabled=bool(get("CLERK_CREATE_ORGANIZATION_ENABLED")),

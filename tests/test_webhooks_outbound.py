@@ -181,7 +181,7 @@ def test_a_lease_keeps_other_workers_off_until_it_expires(engine_app, frozen):
     instance = engine_app.extensions["clerk"].instance
     assert outbox._lease(instance, 10)  # the first worker took it, then died
     assert deliver(engine_app, Recorder()) == 0
-    frozen.advance(outbox.LEASE.total_seconds() + 1)
+    frozen.advance(instance.settings.webhooks_lease + 1)
     second = Recorder()
     assert deliver(engine_app, second) == 1
     assert second.sent[0][2]["svix-id"] == rows(engine_app, WebhookMessage)[0].id
@@ -423,3 +423,70 @@ def test_two_hundred_concurrent_sign_ups_deliver_two_hundred_events(make_app, tm
     assert {d.status for d in rows(app, WebhookDelivery)} == {"succeeded"}
     assert len(rows(app, WebhookAttempt)) == 200, "no delivery was attempted twice"
     receiver.extensions["clerk"].instance.store.engine.dispose()
+
+
+def test_a_worker_killed_mid_delivery_loses_nothing(tmp_path):
+    """`flask clerk worker` is SIGKILLed while the receiver holds its request: after
+    the lease runs out the same message (same svix-id) is delivered again."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from dotenv import dotenv_values
+    from flask import Flask, request
+
+    root = Path(__file__).resolve().parents[1]
+    flask = str(Path(sys.executable).with_name("flask"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CLERK_", "FLASK_"))}
+    env.update(PYTHONPATH=str(root), CLERK_DATABASE_URL=f"sqlite:///{tmp_path}/clerk.db",
+               SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path}/demo.db",
+               CLERK_WEBHOOKS_LEASE="2")
+    subprocess.run([flask, "--app", "demo_app", "clerk", "init"], cwd=tmp_path, env=env,
+                   check=True, capture_output=True, timeout=120)
+    keys = dotenv_values(tmp_path / ".env")
+
+    arrivals, first_arrived, release = [], threading.Event(), threading.Event()
+    receiver = Flask("receiver")
+
+    @receiver.post("/hook")
+    def hook():
+        arrivals.append(request.headers["svix-id"])
+        if len(arrivals) == 1:
+            first_arrived.set()
+            release.wait(20)  # hold the first attempt until its worker is dead
+        return "ok"
+
+    server = make_server("127.0.0.1", 0, receiver, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    app = build_app(f"sqlite:///{tmp_path}/clerk.db", CLERK_WEBHOOKS_ALLOW_PRIVATE_URLS=True,
+                    CLERK_WEBHOOKS_LEASE=2, CLERK_PUBLISHABLE_KEY=keys["CLERK_PUBLISHABLE_KEY"],
+                    CLERK_SECRET_KEY=keys["CLERK_SECRET_KEY"])
+    instance = app.extensions["clerk"].instance
+    add_endpoint(app, f"http://127.0.0.1:{server.server_port}/hook")
+    with instance.store.session() as db:
+        message = outbox.emit(instance, db, "user.updated", {"object": "user", "id": "user_1"})
+        message_id = message.id
+        db.commit()
+    worker = subprocess.Popen([flask, "--app", "demo_app", "clerk", "worker"], cwd=tmp_path,
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert first_arrived.wait(60), "the worker never sent the message"
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(10)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+        release.set()
+    assert rows(app, WebhookAttempt) == [], "the killed worker recorded nothing"
+    assert rows(app, WebhookDelivery)[0].status == "pending"
+    assert outbox.deliver_due(instance) == 0, "still leased"
+    time.sleep(2.2)
+    assert outbox.deliver_due(instance) == 1
+    server.shutdown()
+    thread.join(5)
+    assert arrivals == [message_id, message_id]
+    assert rows(app, WebhookDelivery)[0].status == "succeeded"

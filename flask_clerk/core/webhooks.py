@@ -43,7 +43,6 @@ from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookMes
 RETRY_SCHEDULE = (0, 5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 10 * 3600)
 TIMEOUT = 15.0
 SEND_CONCURRENCY = 8  # requests of one batch in flight at once
-LEASE = timedelta(seconds=60)
 DISABLE_AFTER = timedelta(days=5)
 ROTATED_SECRET_LIFETIME = timedelta(hours=24)
 
@@ -254,8 +253,9 @@ def deliver_due(instance: Instance, *, limit: int = 50, send: Sender = http_send
 
 
 def _lease(instance: Instance, limit: int) -> list[str]:
-    """Take up to ``limit`` due deliveries for ``LEASE`` with one UPDATE (rows another
-    worker holds are skipped: ``SKIP LOCKED`` on PostgreSQL, the write lock on SQLite)."""
+    """Take up to ``limit`` due deliveries for ``CLERK_WEBHOOKS_LEASE`` seconds with one
+    UPDATE (rows another worker holds are skipped: ``SKIP LOCKED`` on PostgreSQL, the
+    write lock on SQLite)."""
     now = clock.now()
     due = (WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now,
            or_(WebhookDelivery.lease_until.is_(None), WebhookDelivery.lease_until < now))
@@ -265,7 +265,8 @@ def _lease(instance: Instance, limit: int) -> list[str]:
     with instance.store.session() as db:
         leased = list(db.scalars(
             update(WebhookDelivery).where(WebhookDelivery.id.in_(candidates), *due)
-            .values(lease_until=now + LEASE).returning(WebhookDelivery.id)))
+            .values(lease_until=now + timedelta(seconds=instance.settings.webhooks_lease))
+            .returning(WebhookDelivery.id)))
         db.commit()
     return leased
 
