@@ -64,8 +64,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     clerk.init_app(app, protect=["/dashboard(.*)", "/api/(.*)", "/org/(.*)", "/projects(.*)"],
                    appearance=APPEARANCE, organizations=True)
     app.register_blueprint(bp)
-    if app.config.get("CLERK_WEBHOOK_SIGNING_SECRET"):  # written by `flask register-webhook`
-        webhooks.init_app(app)
+    webhooks.init_app(app)  # receives once `flask register-webhook` wrote the secret
     app.cli.add_command(register_webhook)
     return app
 

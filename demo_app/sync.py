@@ -20,17 +20,7 @@ from .models import User, db
 webhooks = ClerkWebhooks(url="/webhooks/clerk")
 
 
-@webhooks.on("user.created", "user.updated")
-def on_user(event: dict[str, Any]) -> None:
-    upsert_user(event["data"])
-
-
-@webhooks.on("user.deleted")
-def on_user_deleted(event: dict[str, Any]) -> None:
-    delete_user(event["data"]["id"], event["timestamp"])
-
-
-def upsert_user(data: dict[str, Any]) -> User | None:
+def upsert_user(data: dict[str, Any]) -> str | None:
     """Create or update the row of a Clerk User object; None when ``data`` is older
     than what the row already has. Two deliveries for a new user may race (they
     are sent side by side): the loser of the insert reads the winner's row and
@@ -42,8 +32,9 @@ def upsert_user(data: dict[str, Any]) -> User | None:
         return _upsert(data)
 
 
-def _upsert(data: dict[str, Any]) -> User | None:
+def _upsert(data: dict[str, Any]) -> str | None:
     row = db.session.scalar(db.select(User).filter_by(clerk_id=data["id"]))
+    outcome = "updated" if row is not None and row.deleted_at is None else "created"
     version = data.get("updated_at")
     if row is not None and row.clerk_updated_at is not None and (
             version is None or version <= row.clerk_updated_at):
@@ -61,7 +52,7 @@ def _upsert(data: dict[str, Any]) -> User | None:
     row.clerk_updated_at = version
     row.deleted_at = None
     db.session.commit()
-    return row
+    return outcome
 
 
 def delete_user(clerk_id: str, at_ms: int) -> None:
@@ -82,3 +73,10 @@ def _delete(clerk_id: str, at_ms: int) -> None:
         row.deleted_at = datetime.fromtimestamp(at_ms / 1000, UTC)
         row.clerk_updated_at = at_ms
     db.session.commit()
+
+
+def known_ids() -> list[str]:
+    return list(db.session.scalars(db.select(User.clerk_id).where(User.deleted_at.is_(None))))
+
+
+webhooks.sync_users(upsert=upsert_user, delete=delete_user, known_ids=known_ids)

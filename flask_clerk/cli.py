@@ -295,3 +295,32 @@ def worker() -> None:
     click.echo("Delivering webhooks; Ctrl-C stops.")
     with contextlib.suppress(KeyboardInterrupt):
         WebhookWorker(_state().instance).run()
+
+
+@clerk.command("sync")
+@click.option("--api-url", help="A Clerk-compatible Backend API (e.g. https://api.clerk.com) "
+              "instead of this app's own engine.")
+@click.option("--secret-key", envvar="CLERK_SYNC_SECRET_KEY",
+              help="That API's secret key (sk_…); default: CLERK_SYNC_SECRET_KEY.")
+@with_appcontext
+def sync(api_url: str | None, secret_key: str | None) -> None:
+    """Reconcile the app's users table with the identity source."""
+    from .sync import api_users, store_users, sync_users
+
+    receiver = current_app.extensions.get("clerk_webhooks")
+    user_sync = receiver.webhooks.user_sync if receiver is not None else None
+    if user_sync is None:
+        raise click.ClickException(
+            "Nothing to sync into: give ClerkWebhooks your functions with "
+            "webhooks.sync_users(upsert=..., delete=..., known_ids=...).")
+    if api_url and not secret_key:
+        raise click.ClickException("--api-url needs --secret-key (or CLERK_SYNC_SECRET_KEY).")
+    users = api_users(api_url, secret_key or "") if api_url else store_users(_state().instance)
+
+    def progress(items: Any) -> Any:
+        with click.progressbar(items, label="Syncing users") as bar:
+            yield from bar
+
+    counts = sync_users(users, user_sync, progress)
+    click.echo(", ".join(f"{counts[k]} {k}" for k in ("created", "updated", "unchanged",
+                                                       "deleted")) + ".")

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +38,7 @@ class ClerkWebhooks:
     def __init__(self, app: Flask | None = None, *, url: str = "/webhooks/clerk") -> None:
         self.url = url
         self._handlers: dict[str, list[Handler]] = {}
+        self.user_sync: UserSync | None = None
         if app is not None:
             self.init_app(app)
 
@@ -51,16 +52,34 @@ class ClerkWebhooks:
 
         return register
 
+    def sync_users(
+        self, *, upsert: Callable[[dict[str, Any]], str | None],
+        delete: Callable[[str, int], Any], known_ids: Callable[[], Iterable[str]],
+    ) -> None:
+        """Keep the app's users table with three functions, used by the webhooks
+        (``user.created``/``updated``/``deleted``) and by ``flask clerk sync``:
+
+        - ``upsert(user)`` takes a Clerk User object and returns ``"created"``,
+          ``"updated"`` or None (nothing changed, or ``user`` is older than the row);
+        - ``delete(user_id, at_ms)`` removes (or soft-deletes) a user;
+        - ``known_ids()`` lists the user ids the app has rows for (not deleted ones).
+        """
+        self.user_sync = UserSync(upsert, delete, known_ids)
+        self.on("user.created", "user.updated")(lambda event: upsert(event["data"]))
+        self.on("user.deleted")(lambda event: delete(event["data"]["id"], event["timestamp"]))
+
     def init_app(self, app: Flask, *, url: str | None = None) -> None:
         if "clerk" not in app.extensions:
             raise ClerkConfigError("ClerkWebhooks needs ClerkAuth on the app first.")
         secret = app.config.get("CLERK_WEBHOOK_SIGNING_SECRET") or app.config.get(
             "CLERK_WEBHOOK_SECRET")
+        app.extensions["clerk_webhooks"] = _Receiver(self, str(secret) if secret else None)
         if not secret:
-            raise ClerkConfigError(
-                "ClerkWebhooks needs CLERK_WEBHOOK_SIGNING_SECRET (the endpoint's whsec_… "
-                "secret) in the config or the environment.")
-        app.extensions["clerk_webhooks"] = _Receiver(self, str(secret))
+            # `flask clerk sync` still works; nothing is received until the secret is set.
+            app.logger.warning(
+                "ClerkWebhooks receives nothing: set CLERK_WEBHOOK_SIGNING_SECRET (the "
+                "endpoint's whsec_… secret) in the config or the environment.")
+            return
         app.add_url_rule(url or self.url, "clerk_webhooks", self._receive, methods=["POST"])
         csrf = app.extensions.get("csrf")
         if csrf is not None:  # Flask-WTF's CSRFProtect: the signature is the check here
@@ -68,6 +87,7 @@ class ClerkWebhooks:
 
     def _receive(self) -> Response:
         secret = current_app.extensions["clerk_webhooks"].secret
+        assert secret is not None  # the route exists only with a secret
         body = request.get_data(cache=False)
         headers = {k.lower(): v for k, v in request.headers.items()}
         try:
@@ -105,11 +125,18 @@ class ClerkWebhooks:
 
 
 @dataclass(frozen=True)
+class UserSync:
+    upsert: Callable[[dict[str, Any]], str | None]
+    delete: Callable[[str, int], Any]
+    known_ids: Callable[[], Iterable[str]]
+
+
+@dataclass(frozen=True)
 class _Receiver:
     """Per-app state: the handlers' registry and the secret read once at init."""
 
     webhooks: ClerkWebhooks
-    secret: str
+    secret: str | None
 
 
 def _answer(status: int, code: str, message: str) -> Response:

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from conftest import PASSWORD, post, sign_up
-from flask_clerk.cli import new_instance_keys
+from flask_clerk.cli import clerk, new_instance_keys
 from flask_clerk.core import webhooks as outbox
 from flask_clerk.core.models import Base, Organization
 
@@ -178,3 +178,67 @@ def test_webhooks_keep_the_users_table_in_step(demo):
     with demo.app_context():
         db.session.expire_all()
         assert db.session.get(demo.demo_user_model, row_id).deleted_at is not None
+
+
+def test_flask_clerk_sync_reconciles_the_table(demo, monkeypatch):
+    from demo_app.models import db
+
+    runner = demo.test_cli_runner()
+    ada = demo.test_client()
+    sign_up(ada, demo)  # no webhook delivered: the table does not know Ada yet
+    sign_up(demo.test_client(), demo, email="bea@example.com", first_name="Bea")
+    with demo.app_context():
+        db.session.add(demo.demo_user_model(clerk_id="user_gone", email="gone@example.com"))
+        db.session.commit()
+    result = runner.invoke(clerk, ["sync"])
+    assert result.exit_code == 0, result.output
+    assert "2 created, 0 updated, 0 unchanged, 1 deleted." in result.output
+    post(ada, "/__clerk/user/profile", {"first_name": "Ada", "last_name": "King"}, page="/user")
+    result = runner.invoke(clerk, ["sync"])
+    assert "0 created, 1 updated, 1 unchanged, 0 deleted." in result.output
+    assert "Ada King" in ada.get("/admin/synced-users").get_data(as_text=True)
+
+
+def test_flask_clerk_sync_from_another_backend_api(demo, monkeypatch, tmp_path):
+    """--api-url: a Clerk-compatible Backend API (here a stand-in serving the same
+    JSON shapes, with Clerk's bare-array pages) instead of the embedded engine."""
+    import threading
+
+    from flask import Flask, abort, jsonify, request
+    from werkzeug.serving import make_server
+
+    import flask_clerk.sync
+
+    monkeypatch.setattr(flask_clerk.sync, "PAGE", 2)
+    people = [{"id": f"user_{n}", "object": "user", "first_name": f"P{n}", "last_name": None,
+               "updated_at": 1000 + n, "image_url": "", "primary_email_address_id": f"idn_{n}",
+               "email_addresses": [{"id": f"idn_{n}", "email_address": f"p{n}@example.com"}]}
+              for n in range(5)]
+    api = Flask("bapi")
+
+    @api.get("/v1/users")
+    def users():
+        if request.headers.get("Authorization") != "Bearer sk_live_remote":
+            abort(401)
+        offset, limit = int(request.args["offset"]), int(request.args["limit"])
+        return jsonify(people[offset:offset + limit])
+
+    server = make_server("127.0.0.1", 0, api, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}"
+        runner = demo.test_cli_runner()
+        refused = runner.invoke(clerk, ["sync", "--api-url", url, "--secret-key", "bad"])
+        assert refused.exit_code != 0
+        result = runner.invoke(clerk, ["sync", "--api-url", url, "--secret-key",
+                                       "sk_live_remote"])
+        assert result.exit_code == 0, result.output
+        assert "5 created, 0 updated, 0 unchanged, 0 deleted." in result.output
+    finally:
+        server.shutdown()
+        thread.join(5)
+    page = demo.test_client()
+    sign_up(page, demo)
+    text = page.get("/admin/synced-users").get_data(as_text=True)
+    assert all(f"p{n}@example.com" in text for n in range(5))

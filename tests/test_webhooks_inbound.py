@@ -118,9 +118,11 @@ def test_signed_garbage_is_refused(receiver):
     assert deliver(receiver, json.dumps([1, 2]), "msg_3").status_code == 400
 
 
-def test_the_receiver_needs_its_secret_and_is_exempt_from_csrf(make_app):
-    with pytest.raises(ClerkConfigError, match="CLERK_WEBHOOK_SIGNING_SECRET"):
-        ClerkWebhooks(make_app())
+def test_the_receiver_needs_its_secret_and_is_exempt_from_csrf(make_app, caplog):
+    ClerkWebhooks(unsigned := make_app())
+    assert "set CLERK_WEBHOOK_SIGNING_SECRET" in caplog.text
+    assert unsigned.test_client().post("/webhooks/clerk", data=event()).status_code in {
+        404, 405}, "no receiver without a secret"
     from flask_wtf import CSRFProtect
 
     app = make_app(CLERK_WEBHOOK_SECRET=SECRET)
@@ -130,3 +132,11 @@ def test_the_receiver_needs_its_secret_and_is_exempt_from_csrf(make_app):
     webhooks.on("user.deleted")(handled.append)
     assert deliver(app, event("user.deleted")).status_code == 200
     assert handled and handled[0]["type"] == "user.deleted"
+
+
+
+def test_the_receiver_needs_clerkauth_first():
+    from flask import Flask
+
+    with pytest.raises(ClerkConfigError, match="ClerkAuth"):
+        ClerkWebhooks(Flask("no_clerk"))
