@@ -275,6 +275,21 @@ def webhooks_rotate_secret(endpoint_id: str) -> None:
         click.echo(f"signing secret: {found.secret}")
 
 
+@webhooks.command("messages")
+@click.option("--failed", is_flag=True, help="Only deliveries that failed for good.")
+@click.option("--limit", default=20, show_default=True)
+@with_appcontext
+def webhooks_messages(failed: bool, limit: int) -> None:
+    """Recent deliveries: message, endpoint, status, attempts and the last answer."""
+    with _state().instance.store.session() as db:
+        for delivery, attempt in outbox.recent_deliveries(db, failed_only=failed, limit=limit):
+            last = "no attempt yet" if attempt is None else (
+                f"last: {attempt.status_code or attempt.error} in {attempt.duration_ms} ms")
+            click.echo(f"{delivery.message_id}  {delivery.message.event_type}  "
+                       f"{delivery.endpoint_id}  {delivery.status} after {delivery.attempts} "
+                       f"attempts ({last})")
+
+
 @webhooks.command("replay")
 @click.option("--endpoint", "endpoint_id")
 @click.option("--message", "message_id")

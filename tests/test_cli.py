@@ -159,6 +159,7 @@ def test_webhooks_commands(tmp_path):
     rotated = flask(tmp_path, "clerk", "webhooks", "rotate-secret", endpoint_id)
     assert "whsec_" in rotated and secret not in rotated
     assert "0 deliveries queued again." in flask(tmp_path, "clerk", "webhooks", "replay")
+    assert flask(tmp_path, "clerk", "webhooks", "messages", "--failed") == ""
     assert f"Removed {endpoint_id}." in flask(tmp_path, "clerk", "webhooks", "remove",
                                               endpoint_id)
     missing = flask_result(tmp_path, "clerk", "webhooks", "remove", endpoint_id)

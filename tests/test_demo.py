@@ -72,7 +72,7 @@ def test_sign_up_to_dashboard_and_api(demo):
     page = client.get("/dashboard").get_data(as_text=True)
     assert "Welcome, Ada Lovelace" in page and "cl-userButtonTrigger" in page
     assert "Not here yet" in page, "the webhook has not been delivered yet"
-    assert deliver_webhooks(demo) == 2  # user.created, session.created
+    assert deliver_webhooks(demo) == 3  # email.created (the code), user.created, session.created
     assert "Kept current by the" in client.get("/dashboard").get_data(as_text=True)
     assert "--clerk-color-primary:#6366f1" in page and "DM Sans" in page
     assert client.get("/api/me").get_json() == {"email": "ada@example.com",
@@ -151,7 +151,7 @@ def test_webhooks_keep_the_users_table_in_step(demo):
     sign_up(client, demo)
     post(client, "/__clerk/user/profile", {"first_name": "Ada", "last_name": "King"},
          page="/user")
-    assert deliver_webhooks(demo) == 3
+    assert deliver_webhooks(demo) == 4  # and user.updated
     page = client.get("/admin/synced-users").get_data(as_text=True)
     assert "Ada King" in page and "ada@example.com" in page
     with demo.app_context():

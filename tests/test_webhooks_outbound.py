@@ -94,19 +94,20 @@ def test_sign_up_delivers_events_the_svix_verifier_accepts(engine_app, make_app,
             outbox.update_endpoint(instance, db, endpoint.id,
                                    url=f"http://127.0.0.1:{server.server_port}/webhooks/clerk")
         sign_up(engine_app.test_client(), engine_app)
-        assert outbox.deliver_due(instance) == 2
+        assert outbox.deliver_due(instance) == 3
     finally:
         server.shutdown()
         thread.join(5)
         receiver.extensions["clerk"].instance.store.engine.dispose()
     # Sent side by side, they may arrive in either order (as with Svix).
-    assert sorted(e["type"] for e in received) == ["session.created", "user.created"]
+    assert sorted(e["type"] for e in received) == ["email.created", "session.created",
+                                                   "user.created"]
     user_event = next(e for e in received if e["type"] == "user.created")
     assert user_event["object"] == "event" and user_event["instance_id"].startswith("ins_")
     assert user_event["data"]["email_addresses"][0]["email_address"] == "ada@example.com"
     assert user_event["event_attributes"]["http_request"]["client_ip"] == "127.0.0.1"
     assert {d.status for d in rows(engine_app, WebhookDelivery)} == {"succeeded"}
-    assert [a.status_code for a in rows(engine_app, WebhookAttempt)] == [200, 200]
+    assert [a.status_code for a in rows(engine_app, WebhookAttempt)] == [200, 200, 200]
 
 
 def test_a_change_that_fails_leaves_no_event(engine_app, monkeypatch):
@@ -120,7 +121,9 @@ def test_a_change_that_fails_leaves_no_event(engine_app, monkeypatch):
     monkeypatch.setattr(flows, "create_session", broken)
     with pytest.raises(RuntimeError):
         sign_up(engine_app.test_client(), engine_app)
-    assert rows(engine_app, User) == [] and rows(engine_app, WebhookMessage) == []
+    assert rows(engine_app, User) == []
+    assert [m.event_type for m in rows(engine_app, WebhookMessage)] == ["email.created"], (
+        "the code's mail was sent; nothing of the failed step remains")
 
 
 def test_only_the_event_types_an_endpoint_asked_for(engine_app):
@@ -149,6 +152,8 @@ def test_retries_follow_svixs_schedule_and_keep_the_id(engine_app, frozen):
     assert len({h["svix-timestamp"] for _, _, h in failing.sent}) == len(failing.sent)
     instance = engine_app.extensions["clerk"].instance
     with instance.store.session() as db:
+        [(failed, last)] = outbox.recent_deliveries(db, failed_only=True)
+        assert failed.message.event_type == "user.created" and last.status_code == 500
         assert outbox.replay(db) == 1
     assert deliver(engine_app, Recorder()) == 1
     assert rows(engine_app, WebhookDelivery)[0].status == "succeeded"
@@ -274,7 +279,8 @@ def test_organization_events(make_app):
     post(ada, f"{base}/memberships/{bea.id}/remove", {}, page="/organization?page=members")
     post(ada, f"{base}/profile", {"name": "Acme Corp", "slug": "acme"}, page="/organization")
     post(ada, f"{base}/delete", {"confirmation": "Acme Corp"}, page="/organization")
-    messages = sorted(rows(app, WebhookMessage), key=lambda m: m.created_at)
+    messages = sorted((m for m in rows(app, WebhookMessage) if m.event_type != "email.created"),
+                      key=lambda m: m.created_at)
     kinds = [m.event_type for m in messages if not m.event_type.startswith("session.")]
     assert kinds == [
         "organization.created", "organizationMembership.created",
@@ -317,7 +323,8 @@ def test_user_and_session_events(engine_app):
     sign_in(ada, password="another long passphrase 9")
     post(ada, "/__clerk/user/delete", {"confirmation": "Delete account"},
          page="/user?page=security")
-    messages = sorted(rows(engine_app, WebhookMessage), key=lambda m: m.created_at)
+    messages = sorted((m for m in rows(engine_app, WebhookMessage)
+                       if m.event_type != "email.created"), key=lambda m: m.created_at)
     assert [m.event_type for m in messages] == [
         "user.created", "session.created",          # sign-up
         "session.created",                          # the laptop signs in
@@ -490,3 +497,41 @@ def test_a_worker_killed_mid_delivery_loses_nothing(tmp_path):
     thread.join(5)
     assert arrivals == [message_id, message_id]
     assert rows(app, WebhookDelivery)[0].status == "succeeded"
+
+
+
+def test_the_mails_the_instance_sends_are_events(engine_app):
+    from conftest import PASSWORD, post
+
+    add_endpoint(engine_app, event_types=["email.created"])
+    ada = engine_app.test_client()
+    sign_up(ada, engine_app)
+    post(ada, "/__clerk/user/password", {"current_password": PASSWORD,
+                                         "new_password": "another long passphrase 9",
+                                         "confirm_password": "another long passphrase 9"},
+         page="/user?page=security")
+    mails = sorted((json.loads(m.payload)["data"] for m in rows(engine_app, WebhookMessage)),
+                   key=lambda d: d["subject"])
+    assert [(m["to_email_address"], m["object"]) for m in mails] == [
+        ("ada@example.com", "email"), ("ada@example.com", "email")]
+    code_mail, notice = sorted(mails, key=lambda d: "code" not in d["subject"])
+    assert code_mail["subject"].endswith("is your verification code")
+    assert code_mail["body_plain"] and code_mail["status"] == "queued"
+    assert notice["subject"] == "Your account: password changed"
+    user_id = rows(engine_app, User)[0].id
+    assert notice["user_id"] == user_id and code_mail["user_id"] is None
+
+
+def test_an_endpoint_failing_for_five_days_is_disabled(engine_app, frozen):
+    add_endpoint(engine_app, event_types=["user.created"])
+    failing = Recorder(outbox.Response(500, "down"))
+    for n in range(4):  # a new failing message now and then, for five days
+        sign_up(engine_app.test_client(), engine_app, email=f"u{n}@example.com")
+        deliver(engine_app, failing)
+        frozen.advance(36 * 3600)
+    sign_up(engine_app.test_client(), engine_app, email="last@example.com")
+    deliver(engine_app, failing)
+    endpoint = rows(engine_app, WebhookEndpoint)[0]
+    assert not endpoint.enabled and endpoint.disabled_reason == "failing for 5 days"
+    newest = max(rows(engine_app, WebhookDelivery), key=lambda d: d.created_at)
+    assert newest.status == "failed", "a disabled endpoint's delivery fails at once"

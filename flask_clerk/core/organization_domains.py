@@ -33,6 +33,7 @@ from .models import (
 from .organizations import add_member, in_organization, require
 from .roles import MANAGE_DOMAINS, MANAGE_MEMBERS, READ_DOMAINS
 from .users import normalize_email
+from .webhooks import mail_sent
 
 ENROLLMENT_MODES = ("manual_invitation", "automatic_invitation", "automatic_suggestion")
 _DOMAIN = re.compile(r"^(?=.{4,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -118,9 +119,10 @@ def send_domain_code(
     code = issue_code(domain, key=settings.code_key, lifetime=settings.code_lifetime,
                       resend_interval=settings.code_resend_interval, now=clock.now())
     domain.affiliation_email_address = address
-    db.commit()
     subject, text = emails.domain_code(code, domain.name, settings.code_lifetime // 60,
                                        settings.application_name)
+    mail_sent(instance, db, address, subject, text)
+    db.commit()
     instance.mailer.send(address, subject, text)
 
 

@@ -58,7 +58,7 @@ from .users import (
     normalize_email,
     password_context,
 )
-from .webhooks import deleted, emit
+from .webhooks import deleted, emit, mail_sent
 
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 SLUG_MAX = 100
@@ -470,12 +470,13 @@ def invite_member(
     db.add(invitation)
     db.flush()
     emit(instance, db, "organizationInvitation.created", invitation_json(invitation))
-    db.commit()
     inviter = db.get(User, actor.user_id)
     subject, text = emails.organization_invitation(
         organization.name, _display_name(inviter), invitation_url(instance, ticket),
         settings.organization_invitation_lifetime // 86400, settings.application_name,
     )
+    mail_sent(instance, db, address, subject, text)
+    db.commit()
     instance.mailer.send(address, subject, text)
     security_event("organization.invited", organization_id=organization.id,
                    invitation_id=invitation.id, by=actor.user_id)

@@ -180,3 +180,23 @@ def invitation_json(invitation: OrganizationInvitation, *, url: str | None = Non
         "created_at": clock.unix_ms(invitation.created_at),
         "updated_at": clock.unix_ms(invitation.updated_at),
     }
+
+
+def email_json(email_id: str, *, sender: str, to: str, subject: str, text: str,
+               user_id: str | None) -> dict[str, Any]:
+    """Clerk's Email object, for ``email.created``: a mail the instance sends."""
+    return {
+        "object": "email",
+        "id": email_id,
+        "slug": None,
+        "from_email_name": sender.split("@", 1)[0],
+        "to_email_address": to,
+        "email_address_id": None,
+        "user_id": user_id,
+        "subject": subject,
+        "body": None,
+        "body_plain": text,
+        "status": "queued",
+        "data": {},
+        "delivered_by_clerk": False,
+    }

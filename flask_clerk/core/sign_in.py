@@ -29,6 +29,7 @@ from .users import (
     normalize_email,
     user_password_context,
 )
+from .webhooks import mail_sent
 
 
 def start_sign_in(
@@ -115,10 +116,12 @@ def start_password_reset(
     code = issue_code(sign_in, key=settings.code_key, lifetime=settings.code_lifetime,
                       resend_interval=settings.code_resend_interval, now=clock.now())
     sign_in.status = "needs_reset_code"
+    subject, text = emails.reset_password_code(code, settings.application_name,
+                                               settings.code_lifetime // 60)
+    if sign_in.user_id:
+        mail_sent(instance, db, sign_in.identifier, subject, text, user_id=sign_in.user_id)
     db.commit()
     if sign_in.user_id:
-        subject, text = emails.reset_password_code(code, settings.application_name,
-                                                   settings.code_lifetime // 60)
         instance.mailer.send(sign_in.identifier, subject, text)
 
 

@@ -30,7 +30,7 @@ from .users import (
     normalize_email,
     password_context,
 )
-from .webhooks import emit
+from .webhooks import emit, mail_sent
 
 
 def start_sign_up(
@@ -58,7 +58,7 @@ def start_sign_up(
         expire_at=now + timedelta(seconds=FLOW_LIFETIME),
     )
     db.add(sign_up)
-    _send_code(instance, sign_up)
+    _send_code(instance, db, sign_up)
     db.commit()
     return sign_up, flow_token
 
@@ -68,11 +68,11 @@ def resend_sign_up_code(
 ) -> None:
     instance.rate_limiter.hit("send_code", request.ip_address or "-")
     sign_up = require_flow(db, SignUp, flow_token)
-    _send_code(instance, sign_up)
+    _send_code(instance, db, sign_up)
     db.commit()
 
 
-def _send_code(instance: Instance, sign_up: SignUp) -> None:
+def _send_code(instance: Instance, db: DbSession, sign_up: SignUp) -> None:
     settings = instance.settings
     instance.rate_limiter.hit("address_sends", sign_up.email_address)
     # For a taken address a code is issued too (never sent), so that the flow's
@@ -84,6 +84,7 @@ def _send_code(instance: Instance, sign_up: SignUp) -> None:
     else:
         subject, text = emails.sign_up_code(code, settings.application_name,
                                             settings.code_lifetime // 60)
+    mail_sent(instance, db, sign_up.email_address, subject, text)
     instance.mailer.send(sign_up.email_address, subject, text)
 
 

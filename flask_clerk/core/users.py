@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import inspect, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import object_session
 
 from ..errors import ClerkError, NotFound
 from ..ids import new_id
@@ -20,7 +21,7 @@ from .passwords import check_password
 from .serializers import user_json
 from .sessions import end_session, revoke_user_sessions
 from .store import increment
-from .webhooks import deleted, emit
+from .webhooks import deleted, emit, mail_sent
 
 # A dot-atom local part (no quotes, commas or angle brackets that could smuggle a
 # second recipient into a mail header) and a DNS domain name.
@@ -217,7 +218,6 @@ def _send_email_code(instance: Instance, db: DbSession, user: User, email: Email
     instance.rate_limiter.hit("address_sends", email.email_address)
     code = issue_code(email, key=settings.code_key, lifetime=settings.code_lifetime,
                       resend_interval=settings.code_resend_interval, now=clock.now())
-    db.commit()
     owner = find_user_by_email(db, email.email_address)
     if owner is not None and owner.id != user.id:
         subject, text = emails.sign_up_existing(settings.application_name, settings.sign_in_url)
@@ -225,6 +225,9 @@ def _send_email_code(instance: Instance, db: DbSession, user: User, email: Email
         subject, text = emails.email_address_code(
             code, settings.application_name, settings.code_lifetime // 60
         )
+    mail_sent(instance, db, email.email_address, subject, text,
+              user_id=owner.id if owner is not None else user.id)
+    db.commit()
     instance.mailer.send(email.email_address, subject, text)
 
 
@@ -237,7 +240,13 @@ def user_updated(instance: Instance, db: DbSession, user: User) -> None:
 def notify_owner(instance: Instance, user: User, change: str, *, also: str | None = None) -> None:
     """Tell the account's primary address (and ``also``) about a sensitive change."""
     subject, text = emails.account_changed(change, instance.settings.application_name)
-    for address in {a for a in (user.primary_address, also) if a}:
+    addresses = sorted({a for a in (user.primary_address, also) if a})
+    db = object_session(user)
+    if db is not None and not inspect(user).deleted:
+        for address in addresses:
+            mail_sent(instance, db, address, subject, text, user_id=user.id)
+        db.commit()
+    for address in addresses:
         instance.mailer.send(address, subject, text)
 
 

@@ -38,6 +38,7 @@ from ..ids import new_id
 from . import clock
 from .instance import Instance, RequestInfo
 from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookMessage
+from .serializers import email_json
 
 # Seconds to wait before each retry (Svix's schedule); a little jitter on top.
 RETRY_SCHEDULE = (0, 5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 10 * 3600)
@@ -167,6 +168,17 @@ def emit(instance: Instance, db: DbSession, event_type: str, data: Mapping[str, 
                                created_at=now))
     db.info["clerk_webhooks_pending"] = True  # wakes the in-process worker after commit
     return message
+
+
+def mail_sent(instance: Instance, db: DbSession, to: str, subject: str, text: str, *,
+              user_id: str | None = None) -> None:
+    """The ``email.created`` event of a mail the instance sends (committed with the
+    change that sends it; the mail itself goes after the commit). It carries the
+    text, codes included, as Clerk's does: subscribe endpoints that should not see
+    them to other event types."""
+    emit(instance, db, "email.created", email_json(
+        new_id("ema"), sender=instance.settings.mail_sender, to=to, subject=subject,
+        text=text, user_id=user_id))
 
 
 def deleted(object_name: str, object_id: str) -> dict[str, Any]:
@@ -332,6 +344,21 @@ def _failed(delivery: WebhookDelivery, target: WebhookEndpoint, answer: Response
     if answer is not None and answer.retry_after:
         wait = max(wait, answer.retry_after)
     delivery.next_attempt_at = now + timedelta(seconds=wait)
+
+
+def recent_deliveries(db: DbSession, *, failed_only: bool = False, limit: int = 20
+                      ) -> list[tuple[WebhookDelivery, WebhookAttempt | None]]:
+    """The newest deliveries with their last attempt (``failed_only``: given up on)."""
+    query = (select(WebhookDelivery).options(joinedload(WebhookDelivery.message))
+             .order_by(WebhookDelivery.created_at.desc()).limit(limit))
+    if failed_only:
+        query = query.where(WebhookDelivery.status == "failed")
+    result = []
+    for delivery in db.scalars(query):
+        last = db.scalars(select(WebhookAttempt).where(WebhookAttempt.delivery_id == delivery.id)
+                          .order_by(WebhookAttempt.attempted_at.desc()).limit(1)).first()
+        result.append((delivery, last))
+    return result
 
 
 def replay(db: DbSession, *, endpoint_id: str | None = None,
