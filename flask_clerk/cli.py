@@ -256,7 +256,7 @@ def webhooks_update(endpoint_id: str, url: str | None, events: tuple[str, ...],
 def webhooks_remove(endpoint_id: str) -> None:
     with _state().instance.store.session() as db:
         try:
-            outbox.remove_endpoint(db, endpoint_id)
+            outbox.remove_endpoint(_state().instance, db, endpoint_id)
         except ClerkError as error:
             raise click.ClickException(error.message()) from None
     click.echo(f"Removed {endpoint_id}.")

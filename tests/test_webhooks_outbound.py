@@ -535,3 +535,17 @@ def test_an_endpoint_failing_for_five_days_is_disabled(engine_app, frozen):
     assert not endpoint.enabled and endpoint.disabled_reason == "failing for 5 days"
     newest = max(rows(engine_app, WebhookDelivery), key=lambda d: d.created_at)
     assert newest.status == "failed", "a disabled endpoint's delivery fails at once"
+
+
+def test_an_endpoint_added_by_another_process_gets_events_within_a_second(engine_app):
+    import time
+
+    instance = engine_app.extensions["clerk"].instance
+    assert instance.webhook_endpoints() == []  # loaded (and cached) before the change
+    with instance.store.session() as db:  # as `flask clerk webhooks add` in another process
+        db.add(WebhookEndpoint(id="ep_other", url="http://127.0.0.1:9/hook",
+                               secret=outbox.new_secret(), event_types=[], enabled=True))
+        db.commit()
+    time.sleep(1.1)
+    with instance.store.session() as db:
+        assert outbox.emit(instance, db, "user.updated", {"id": "user_1"}) is not None

@@ -26,13 +26,14 @@ from ..tokens import (
 from . import clock
 from .keys import ensure_signing_key, public_jwks
 from .mail import DevMailbox, Mailer
-from .models import OrganizationRole
+from .models import OrganizationRole, WebhookEndpoint
 from .overlap import Overlap
 from .passwords import PasswordHasher
 from .ratelimit import RateLimiter
 from .roles import Role
 from .store import Store
 
+ENDPOINTS_RELOAD = 1.0  # seconds between two reads of the webhook endpoints
 # Sign-ins whose SQL may run beside their hash at the same moment; more run it in turn.
 OVERLAP_WORKERS = 8
 
@@ -61,6 +62,8 @@ class Instance:
     _signing_key_loaded_at: float = 0.0
     _roles: Mapping[str, Role] | None = None
     _roles_loaded_at: float = 0.0
+    _endpoints: list[tuple[str, frozenset[str]]] | None = None
+    _endpoints_loaded_at: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -135,6 +138,22 @@ class Instance:
 
     def forget_roles(self) -> None:
         self._roles = None
+
+    def webhook_endpoints(self) -> list[tuple[str, frozenset[str]]]:
+        """(id, event types; empty: all) of the enabled endpoints, re-read at most once a
+        second: a flow with nothing to send pays no query. An endpoint added by another
+        process gets events from a second later; this process's changes at once."""
+        now = time.monotonic()
+        if self._endpoints is None or now - self._endpoints_loaded_at > ENDPOINTS_RELOAD:
+            with self.store.session() as db:
+                rows = db.execute(select(WebhookEndpoint.id, WebhookEndpoint.event_types)
+                                  .where(WebhookEndpoint.enabled.is_(True))).all()
+            self._endpoints = [(row[0], frozenset(row[1] or ())) for row in rows]
+            self._endpoints_loaded_at = now
+        return self._endpoints
+
+    def forget_webhook_endpoints(self) -> None:
+        self._endpoints = None
 
     def mint_token(self, *, user_id: str, session_id: str, first_factor_age_minutes: int,
                    azp: str | None, organization: OrganizationClaims | None = None,

@@ -89,7 +89,7 @@ def start_session(
     user.failed_attempts = 0
     user.locked_until = None
     db.add_all([new.client, new.session])  # ids are ours already: the caller's commit flushes once
-    emit(instance, db, "session.created", session_json(new.session))
+    emit(instance, db, "session.created", lambda: session_json(new.session))
     return new
 
 
@@ -180,7 +180,7 @@ def end_session(instance: Instance, session: Session, status: str = "ended") -> 
         db = object_session(session)
         if db is not None:
             kind = status if status in {"revoked", "removed"} else "ended"
-            emit(instance, db, f"session.{kind}", session_json(session))
+            emit(instance, db, f"session.{kind}", lambda: session_json(session))
     instance.revoke_token_of(session.id)
 
 

@@ -65,6 +65,7 @@ def add_endpoint(instance: Instance, db: DbSession, url: str, *,
     )
     db.add(endpoint)
     db.commit()
+    instance.forget_webhook_endpoints()
     return endpoint
 
 
@@ -91,6 +92,7 @@ def update_endpoint(instance: Instance, db: DbSession, endpoint_id: str, *,
     if description is not None:
         found.description = description or None
     db.commit()
+    instance.forget_webhook_endpoints()
     return found
 
 
@@ -105,9 +107,10 @@ def rotate_secret(db: DbSession, endpoint_id: str) -> WebhookEndpoint:
     return found
 
 
-def remove_endpoint(db: DbSession, endpoint_id: str) -> None:
+def remove_endpoint(instance: Instance, db: DbSession, endpoint_id: str) -> None:
     db.delete(endpoint(db, endpoint_id))
     db.commit()
+    instance.forget_webhook_endpoints()
 
 
 def check_url(instance: Instance, url: str) -> str:
@@ -139,17 +142,19 @@ def _public_host(host: str, port: int) -> bool:
 # --- The outbox -------------------------------------------------------------------------------
 
 
-def emit(instance: Instance, db: DbSession, event_type: str, data: Mapping[str, Any],
+def emit(instance: Instance, db: DbSession, event_type: str,
+         data: Mapping[str, Any] | Callable[[], Mapping[str, Any]],
          request: RequestInfo | None = None) -> WebhookMessage | None:
-    """Write ``event_type`` with ``data`` (a Clerk JSON object) into the outbox, in the
-    caller's transaction (the caller commits). Nothing when no endpoint wants it."""
-    endpoints = [e for e in db.scalars(select(WebhookEndpoint).where(
-        WebhookEndpoint.enabled.is_(True))) if not e.event_types or event_type in e.event_types]
+    """Write ``event_type`` with ``data`` (a Clerk JSON object, or a function making
+    it, only called when someone listens) into the outbox, in the caller's
+    transaction (the caller commits). Nothing when no endpoint wants it."""
+    endpoints = [endpoint_id for endpoint_id, kinds in instance.webhook_endpoints()
+                 if not kinds or event_type in kinds]
     if not endpoints:
         return None
     now = clock.now()
     envelope = {
-        "data": dict(data),
+        "data": dict(data() if callable(data) else data),
         "object": "event",
         "type": event_type,
         "timestamp": clock.unix_ms(now),
@@ -162,8 +167,8 @@ def emit(instance: Instance, db: DbSession, event_type: str, data: Mapping[str, 
     message = WebhookMessage(id=new_id("msg"), event_type=event_type, created_at=now,
                              payload=json.dumps(envelope, separators=(",", ":")))
     db.add(message)
-    for target in endpoints:
-        db.add(WebhookDelivery(id=new_id("dlv"), message_id=message.id, endpoint_id=target.id,
+    for endpoint_id in endpoints:
+        db.add(WebhookDelivery(id=new_id("dlv"), message_id=message.id, endpoint_id=endpoint_id,
                                status="pending", attempts=0, next_attempt_at=now,
                                created_at=now))
     db.info["clerk_webhooks_pending"] = True  # wakes the in-process worker after commit
