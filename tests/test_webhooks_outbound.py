@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -78,9 +79,11 @@ def test_private_urls_are_refused_unless_allowed(make_app):
         "whsec_")
 
 
-def test_sign_up_delivers_events_the_svix_verifier_accepts(engine_app, make_app, tmp_path):
-    """A real receiver (ClerkWebhooks, i.e. svix's verifier) over real HTTP."""
-    endpoint = add_endpoint(engine_app, "http://127.0.0.1:1/placeholder")
+@contextmanager
+def live_receiver(app, tmp_path, event_types=()):
+    """A ClerkWebhooks receiver (svix's verifier) served over real HTTP, subscribed
+    to ``app``'s outbox; yields the list of events it handled."""
+    endpoint = add_endpoint(app, "http://127.0.0.1:1/placeholder", event_types=event_types)
     receiver = build_app(f"sqlite:///{tmp_path}/receiver.db",
                          CLERK_WEBHOOK_SIGNING_SECRET=endpoint.secret)
     received = []
@@ -89,16 +92,22 @@ def test_sign_up_delivers_events_the_svix_verifier_accepts(engine_app, make_app,
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        instance = engine_app.extensions["clerk"].instance
+        instance = app.extensions["clerk"].instance
         with instance.store.session() as db:
             outbox.update_endpoint(instance, db, endpoint.id,
                                    url=f"http://127.0.0.1:{server.server_port}/webhooks/clerk")
-        sign_up(engine_app.test_client(), engine_app)
-        assert outbox.deliver_due(instance) == 3
+        yield received
     finally:
         server.shutdown()
         thread.join(5)
         receiver.extensions["clerk"].instance.store.engine.dispose()
+
+
+def test_sign_up_delivers_events_the_svix_verifier_accepts(engine_app, tmp_path):
+    """A real receiver (ClerkWebhooks, i.e. svix's verifier) over real HTTP."""
+    with live_receiver(engine_app, tmp_path) as received:
+        sign_up(engine_app.test_client(), engine_app)
+        assert outbox.deliver_due(engine_app.extensions["clerk"].instance) == 3
     # Sent side by side, they may arrive in either order (as with Svix).
     assert sorted(e["type"] for e in received) == ["email.created", "session.created",
                                                    "user.created"]
@@ -219,28 +228,14 @@ def test_the_development_worker_thread_delivers_within_moments(make_app, tmp_pat
     app = make_app(CLERK_WEBHOOKS_ALLOW_PRIVATE_URLS=True, CLERK_WEBHOOKS_WORKER="thread")
     worker = app.extensions["clerk"].webhook_worker
     assert worker is not None
-    endpoint = add_endpoint(app, "http://127.0.0.1:1/placeholder", event_types=["user.created"])
-    receiver = build_app(f"sqlite:///{tmp_path}/receiver.db",
-                         CLERK_WEBHOOK_SIGNING_SECRET=endpoint.secret)
-    received = []
-    ClerkWebhooks(receiver).on("user.created")(received.append)
-    server = make_server("127.0.0.1", 0, receiver, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        instance = app.extensions["clerk"].instance
-        with instance.store.session() as db:
-            outbox.update_endpoint(instance, db, endpoint.id,
-                                   url=f"http://127.0.0.1:{server.server_port}/webhooks/clerk")
-        sign_up(app.test_client(), app)
-        deadline = time.monotonic() + 10
-        while not received and time.monotonic() < deadline:
-            time.sleep(0.05)
+        with live_receiver(app, tmp_path, ["user.created"]) as received:
+            sign_up(app.test_client(), app)
+            deadline = time.monotonic() + 10
+            while not received and time.monotonic() < deadline:
+                time.sleep(0.05)
     finally:
         worker.stop()
-        server.shutdown()
-        thread.join(5)
-        receiver.extensions["clerk"].instance.store.engine.dispose()
     assert [e["data"]["id"] for e in received] == [rows(app, User)[0].id]
 
 
