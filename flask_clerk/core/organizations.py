@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import timedelta
 from functools import partial
 from typing import TypeVar
@@ -646,10 +645,8 @@ def sign_up_with_invitation(
     emit(instance, db, "organizationInvitation.accepted", invitation_json(invitation))
     _membership_event(instance, db, "organizationMembership.created", membership)
     signed_in = create_session(instance, db, user, request,
-                               previous_client_token=previous_client_token)
-    signed_in.session.last_active_organization_id = invitation.organization_id
-    token = session_token(instance, signed_in.session, membership, invitation.organization,
-                          request)
+                               previous_client_token=previous_client_token,
+                               active=(membership, invitation.organization))
     try:
         db.commit()
     except IntegrityError:  # the address was verified by another account meanwhile
@@ -657,4 +654,4 @@ def sign_up_with_invitation(
         raise ClerkError("form_identifier_exists", field="email_address") from None
     security_event("user.created", user_id=user.id, session_id=signed_in.session.id,
                    ip=request.ip_address, invitation_id=invitation.id)
-    return replace(signed_in, session_token=token)
+    return signed_in

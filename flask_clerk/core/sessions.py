@@ -33,17 +33,21 @@ class SignedIn:
 def create_session(
     instance: Instance, db: DbSession, user: User, request: RequestInfo,
     *, previous_client_token: str | None = None,
+    active: tuple[OrganizationMembership, Organization] | None = None,
 ) -> SignedIn:
-    """Sign ``user`` in on a brand-new client (a fresh token every time: no fixation).
+    """Sign ``user`` in on a brand-new client (a fresh token every time: no fixation),
+    in the organization of ``active`` (the user's membership in it) when given.
 
     Sessions of the browser's previous client are ended: one browser, one session.
     The caller commits.
     """
-    return start_session(instance, db, user, prepare_session(instance, user, request),
+    return start_session(instance, db, user, prepare_session(instance, user, request, active),
                          previous_client_token=previous_client_token)
 
 
-def prepare_session(instance: Instance, user: User, request: RequestInfo) -> SignedIn:
+def prepare_session(instance: Instance, user: User, request: RequestInfo,
+                    active: tuple[OrganizationMembership, Organization] | None = None
+                    ) -> SignedIn:
     """The rows and first token of a new session, built but not yet written:
     :func:`start_session` adds them. The password sign-in builds them while the
     hash runs; they are dropped, unused, when the password is wrong."""
@@ -66,7 +70,9 @@ def prepare_session(instance: Instance, user: User, request: RequestInfo) -> Sig
         updated_at=now,
     )
     client.last_active_session_id = session.id
-    token = session_token(instance, session, None, None, request)
+    membership, organization = active or (None, None)
+    session.last_active_organization_id = organization.id if organization else None
+    token = session_token(instance, session, membership, organization, request)
     return SignedIn(client_token=client_token, client=client, session=session,
                     session_token=token)
 

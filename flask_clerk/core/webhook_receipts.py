@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import timedelta
 from enum import Enum
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 
 from . import clock
@@ -67,8 +67,3 @@ class WebhookReceipts:
             db.execute(delete(WebhookReceipt).where(WebhookReceipt.svix_id == svix_id,
                                                     WebhookReceipt.processed_at.is_(None)))
             db.commit()
-
-    def processed(self, svix_id: str) -> bool:
-        with self._store.session() as db:
-            return db.scalar(select(WebhookReceipt.processed_at)
-                             .where(WebhookReceipt.svix_id == svix_id)) is not None
