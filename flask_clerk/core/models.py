@@ -71,6 +71,9 @@ class User(Timestamps, Base):
     last_name: Mapped[str | None] = mapped_column(String(100))
     image_url: Mapped[str | None] = mapped_column(String(2048))
     password_digest: Mapped[str | None] = mapped_column(String(512))
+    # None: our own argon2id. Otherwise the Clerk hasher name of an imported digest,
+    # verified as such until the first successful sign-in re-hashes it.
+    password_hasher: Mapped[str | None] = mapped_column(String(40))
     password_last_updated_at: Mapped[datetime | None]
     primary_email_address_id: Mapped[str | None] = mapped_column(String(40))
     public_metadata: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -403,3 +406,42 @@ class WebhookAttempt(Base):
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
     response_excerpt: Mapped[str | None] = mapped_column(String(1000))
     error: Mapped[str | None] = mapped_column(String(500))
+
+
+class TotpSecret(Base):
+    """A user's authenticator-app secret, encrypted at rest (imported or enrolled)."""
+
+    __tablename__ = "clerk_totp_secrets"
+
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("clerk_users.id", ondelete="CASCADE"), primary_key=True
+    )
+    secret_encrypted: Mapped[str] = mapped_column(Text)
+    verified: Mapped[bool] = mapped_column(default=False)
+    last_used_step: Mapped[int | None] = mapped_column(Integer)  # a code is used once
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+
+class BackupCode(Base):
+    """One single-use backup code, stored hashed (``bcrypt`` digests import as they are)."""
+
+    __tablename__ = "clerk_backup_codes"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("bkc"))
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("clerk_users.id", ondelete="CASCADE"), index=True
+    )
+    code_digest: Mapped[str] = mapped_column(String(255))
+    used_at: Mapped[datetime | None]
+
+
+class IdempotencyRecord(Base):
+    """The first response to a Backend API POST sent with an ``Idempotency-Key``."""
+
+    __tablename__ = "clerk_idempotency_records"
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int | None] = mapped_column(Integer)  # None while in flight
+    body: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now, index=True)
