@@ -445,3 +445,17 @@ class IdempotencyRecord(Base):
     status_code: Mapped[int | None] = mapped_column(Integer)  # None while in flight
     body: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=clock.now, index=True)
+
+
+class Invitation(Timestamps, Base):
+    """An invitation to sign up to the application (Clerk's instance-level ``inv_``)."""
+
+    __tablename__ = "clerk_invitations"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("inv"))
+    email_address: Mapped[str] = mapped_column(String(320), index=True)  # lower-cased
+    # pending -> accepted | revoked; a pending one past expires_at is expired.
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime]
+    public_metadata: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -47,9 +47,24 @@ def upgrade() -> None:
     )
     op.create_index('ix_clerk_idempotency_records_created_at', 'clerk_idempotency_records',
                     ['created_at'])
+    op.create_table('clerk_invitations',
+    sa.Column('id', sa.String(length=40), nullable=False),
+    sa.Column('email_address', sa.String(length=320), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('expires_at', flask_clerk.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('public_metadata', sa.JSON(), nullable=False),
+    sa.Column('created_at', flask_clerk.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', flask_clerk.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('token_hash')
+    )
+    op.create_index('ix_clerk_invitations_email_address', 'clerk_invitations', ['email_address'])
 
 
 def downgrade() -> None:
+    op.drop_index('ix_clerk_invitations_email_address', 'clerk_invitations')
+    op.drop_table('clerk_invitations')
     op.drop_index('ix_clerk_idempotency_records_created_at', 'clerk_idempotency_records')
     op.drop_table('clerk_idempotency_records')
     op.drop_index('ix_clerk_backup_codes_user_id', 'clerk_backup_codes')
