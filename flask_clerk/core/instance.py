@@ -28,6 +28,7 @@ from .keys import ensure_signing_key, public_jwks
 from .mail import DevMailbox, Mailer
 from .models import OrganizationRole, WebhookEndpoint
 from .overlap import Overlap
+from .password_timing import FailureFloor
 from .passwords import PasswordHasher
 from .ratelimit import RateLimiter
 from .roles import Role
@@ -58,6 +59,8 @@ class Instance:
     verifier: TokenVerifier
     revoked: RevocationList
     overlap: Overlap
+    # Pads failed password checks while imported digests, timed unlike ours, remain.
+    failure_floor: FailureFloor
     _signing_key: KeyPair | None = None
     _signing_key_loaded_at: float = 0.0
     _roles: Mapping[str, Role] | None = None
@@ -71,6 +74,7 @@ class Instance:
         store = Store(settings.database_url, **engine_options)
         dev_mailbox = DevMailbox() if settings.dev_mailbox else None
         revoked = RevocationList()
+        hasher = PasswordHasher(**settings.password_hash)
 
         def load_keys() -> list[dict[str, Any]]:
             with store.session() as db:
@@ -81,7 +85,7 @@ class Instance:
         return cls(
             settings=settings,
             store=store,
-            hasher=PasswordHasher(**settings.password_hash),
+            hasher=hasher,
             mailer=Mailer(sender=settings.mail_sender, smtp_url=settings.smtp_url,
                           dev_mailbox=dev_mailbox),
             dev_mailbox=dev_mailbox,
@@ -103,6 +107,7 @@ class Instance:
             revoked=revoked,
             # A database that lives in one connection cannot be used from a worker.
             overlap=Overlap(workers=0 if store.in_memory else OVERLAP_WORKERS),
+            failure_floor=FailureFloor(store, hasher),
         )
 
     def signing_key(self) -> KeyPair:

@@ -1,5 +1,8 @@
 """Password hashing (argon2id with explicit parameters) and password rules.
 
+Digests imported from another system keep their own algorithm (``User.password_hasher``,
+see :mod:`.password_digests`) until the first sign-in re-hashes them with argon2id.
+
 Rules follow NIST SP 800-63B: a minimum length counted in characters, a bounded
 maximum, no composition rules, and a check against a bundled list of common
 passwords and against words from the user's own context.
@@ -19,6 +22,7 @@ from argon2 import Type
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from ..errors import ClerkError
+from .password_digests import verify_digest
 
 
 class PasswordHasher:
@@ -40,10 +44,14 @@ class PasswordHasher:
     def hash(self, password: str) -> str:
         return self._argon2.hash(password)
 
-    def verify(self, digest: str | None, password: str) -> bool:
+    def verify(self, digest: str | None, password: str, hasher: str | None = None) -> bool:
+        """Whether ``password`` matches ``digest``: ours (``hasher`` None) or one
+        imported in the format ``hasher`` names."""
         if not digest:
             self.verify_dummy(password)
             return False
+        if hasher is not None:
+            return verify_digest(hasher, digest, password)
         try:
             return self._argon2.verify(digest, password)
         except (VerificationError, InvalidHashError):
@@ -53,7 +61,9 @@ class PasswordHasher:
         with contextlib.suppress(VerificationError):
             self._argon2.verify(self._dummy_digest, password)
 
-    def needs_rehash(self, digest: str) -> bool:
+    def needs_rehash(self, digest: str, hasher: str | None = None) -> bool:
+        if hasher is not None:
+            return True  # imported: ours replaces it at the first sign-in
         try:
             return self._argon2.check_needs_rehash(digest)
         except InvalidHashError:

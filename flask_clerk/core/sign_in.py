@@ -1,7 +1,8 @@
 """Sign-in: identifier, then password; or reset the password with an emailed code.
 
 An unknown identifier walks the same steps as a real one: the password step runs
-a dummy hash, a reset code is issued but sent to no one.
+a dummy hash, a reset code is issued but sent to no one. Every refused password
+waits out the failure floor (:mod:`.password_timing`) while imported digests remain.
 """
 
 from __future__ import annotations
@@ -62,28 +63,32 @@ def attempt_password(
         # No stored password is this long: refuse before hashing a megabyte.
         raise ClerkError("form_password_incorrect", field="password")
     user = sign_in.user
-    if user is None:
-        _unknown_identifier_attempt(instance, sign_in.identifier, password)
-        security_event("sign_in.failed", reason="unknown identifier", ip=request.ip_address)
-        raise ClerkError("form_password_incorrect", field="password")
-    # While the hash runs, another thread counts the attempt (refusing a locked
-    # account whatever the password) and builds the session: the user waits for
-    # little more than the hash. A refusal still waits for the hash to finish.
-    new_session, matches = instance.overlap.run(
-        partial(_claim_and_prepare, instance, db, user, request),
-        partial(instance.hasher.verify, user.password_digest, password),
-    )
-    if not matches:
-        attempt_failed(instance, db, user)
-        security_event("sign_in.failed", user_id=user.id, reason="password",
-                       ip=request.ip_address)
-        raise ClerkError("form_password_incorrect", field="password")
+    # A refusal (wrong password, unknown identifier, locked) takes no less than the
+    # slowest imported digest still in the store: see password_timing.
+    with instance.failure_floor.padding():
+        if user is None:
+            _unknown_identifier_attempt(instance, sign_in.identifier, password)
+            security_event("sign_in.failed", reason="unknown identifier", ip=request.ip_address)
+            raise ClerkError("form_password_incorrect", field="password")
+        # While the hash runs, another thread counts the attempt (refusing a locked
+        # account whatever the password) and builds the session: the user waits for
+        # little more than the hash. A refusal still waits for the hash to finish.
+        new_session, matches = instance.overlap.run(
+            partial(_claim_and_prepare, instance, db, user, request),
+            partial(instance.hasher.verify, user.password_digest, password, user.password_hasher),
+        )
+        if not matches:
+            attempt_failed(instance, db, user)
+            security_event("sign_in.failed", user_id=user.id, reason="password",
+                           ip=request.ip_address)
+            raise ClerkError("form_password_incorrect", field="password")
     attempt_succeeded(user)
     assert user.password_digest is not None
     if user.banned:
         raise ClerkError("user_banned", status=403)
-    if instance.hasher.needs_rehash(user.password_digest):
+    if instance.hasher.needs_rehash(user.password_digest, user.password_hasher):
         user.password_digest = instance.hasher.hash(password)
+        user.password_hasher = None
     return _complete(instance, db, request, sign_in, user, new_session, previous_client_token)
 
 
@@ -163,6 +168,7 @@ def reset_password(
     if user.banned:
         raise ClerkError("user_banned", status=403)
     user.password_digest = instance.hasher.hash(password)
+    user.password_hasher = None
     user.password_last_updated_at = clock.now()
     revoke_user_sessions(instance, db, user.id)
     security_event("password.reset", user_id=user.id, ip=request.ip_address)
