@@ -93,6 +93,44 @@ MESSAGES: dict[str, str] = {
     "authorization_invalid": "You are not authorized to access this resource.",
     "csrf_invalid": "Your form expired. Reload the page and try again.",
     "too_many_requests": "Too many requests. Try again in {seconds} seconds.",
+    "form_param_unknown": "{field} is not a known parameter.",
+    "invitation_not_pending": "Only a pending invitation can be revoked.",
+    "request_body_invalid": "The request body must be a JSON object.",
+    "idempotency_key_reused": "This Idempotency-Key was used with a different request body.",
+    "idempotency_request_in_progress": (
+        "A request with this Idempotency-Key is still being processed. Retry later."
+    ),
+    # Creating and importing users (flask_clerk.core.user_import)
+    "form_username_invalid_character": "A username may contain only a-z, 0-9, _ and -.",
+    "form_username_invalid_length": (
+        "A username is {min_length} to {max_length} characters long."
+    ),
+    "form_param_exceeds_allowed_size": "{field} is larger than {max} bytes.",
+    "form_param_value_invalid": "This value is not supported.",
+    "form_param_value_invalid:password_digest": (
+        "Give either password, or password_digest and password_hasher, not both."
+    ),
+    "form_param_value_invalid:email_address_identification_status": (
+        "Reserved email addresses are not supported: create them verified."
+    ),
+    "form_param_unknown:phone_number": "Phone numbers are not supported by this instance.",
+    "form_param_unknown:web3_wallet": "Web3 wallets are not supported by this instance.",
+    "form_param_missing:password_hasher": "Give the password_hasher of the password_digest.",
+    "form_param_missing:password_digest": "Give the password_digest for the password_hasher.",
+    "form_identifier_exists:username": "That username is taken.",
+    "form_identifier_exists:external_id": "Another user has this external_id.",
+    "form_param_format_invalid:totp_secret": (
+        "Enter a base32 TOTP secret of at least 16 characters."
+    ),
+    "form_param_format_invalid:backup_codes": (
+        "Give at most 50 backup codes, each plain (up to 64 characters) or a bcrypt digest."
+    ),
+    "form_param_format_invalid:created_at": (
+        "Enter a date and time in RFC 3339 format, e.g. 2012-10-20T07:15:20.902Z."
+    ),
+    "form_param_format_invalid:legal_accepted_at": (
+        "Enter a date and time in RFC 3339 format, e.g. 2012-10-20T07:15:20.902Z."
+    ),
 }
 
 
@@ -125,7 +163,7 @@ class ClerkError(Exception):
                 template = found
                 break
         try:
-            return template.format(**self.params)
+            return template.format(**{"field": self.field, **self.params})
         except (KeyError, IndexError):
             return template
 

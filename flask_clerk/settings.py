@@ -101,6 +101,8 @@ RATE_LIMITS: dict[str, str] = {
     # per email address, whoever asks: mails sent to it, and code guesses for it
     "address_sends": "10/hour",
     "address_guesses": "20/hour",
+    # per secret key: the Backend API (Clerk's production limit)
+    "backend_api": "1000/10 seconds",
 }
 
 _TUPLES = {

@@ -6,6 +6,7 @@ instead under ``CLERK_REQUIRE_SERVICES=1`` (CI).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import threading
@@ -240,3 +241,18 @@ def migrations_head() -> str:
     from flask_clerk.core.store import _alembic_config
 
     return str(ScriptDirectory.from_config(_alembic_config(None)).get_current_head())
+
+
+@contextlib.contextmanager
+def serve(app: Flask) -> Iterator[str]:
+    """``app`` over real HTTP on a free loopback port; yields its base URL."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(5)

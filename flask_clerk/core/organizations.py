@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
-from typing import TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
@@ -28,6 +29,7 @@ from ..ids import new_id, new_token, token_hash
 from . import clock, emails
 from .audit import security_event
 from .instance import Instance, RequestInfo
+from .metadata import merge_metadata
 from .models import (
     EmailAddress,
     Organization,
@@ -67,6 +69,34 @@ class Forbidden(ClerkError):
     status = 403
 
 
+class Actor(Protocol):
+    """Who acts in an organization: a member (their membership), or the instance's
+    administrator (:class:`BackendActor`)."""
+
+    @property
+    def organization(self) -> Organization: ...
+    @property
+    def organization_id(self) -> str: ...
+    @property
+    def user_id(self) -> str | None: ...
+    @property
+    def role(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class BackendActor:
+    """The secret key's holder (Backend API, CLI) acting in an organization: an
+    admin's permissions, on behalf of ``user_id`` when the request names one."""
+
+    organization: Organization
+    user_id: str | None = None
+    role: str = ADMIN
+
+    @property
+    def organization_id(self) -> str:
+        return self.organization.id
+
+
 # --- Lookups -----------------------------------------------------------------------
 
 
@@ -102,18 +132,18 @@ def membership_of(db: DbSession, user_id: str, organization_id: str) -> Organiza
     return membership
 
 
-def role_of(instance: Instance, membership: OrganizationMembership) -> Role:
+def role_of(instance: Instance, membership: Actor) -> Role:
     """The membership's role (a role removed since keeps its key and no permissions)."""
     return instance.roles().get(membership.role) or Role(membership.role, membership.role, ())
 
 
-def require(instance: Instance, membership: OrganizationMembership, permission: str) -> None:
+def require(instance: Instance, membership: Actor, permission: str) -> None:
     if not role_of(instance, membership).can(permission):
         raise Forbidden("authorization_invalid")
 
 
 def members(
-    instance: Instance, db: DbSession, actor: OrganizationMembership
+    instance: Instance, db: DbSession, actor: Actor
 ) -> list[OrganizationMembership]:
     """The organization's members with their users, oldest first."""
     require(instance, actor, READ_MEMBERS)
@@ -126,7 +156,7 @@ def members(
 
 
 def pending_invitations(
-    instance: Instance, db: DbSession, actor: OrganizationMembership
+    instance: Instance, db: DbSession, actor: Actor
 ) -> list[OrganizationInvitation]:
     require(instance, actor, READ_MEMBERS)
     return list(db.scalars(
@@ -142,42 +172,58 @@ def pending_invitations(
 
 
 def create_organization(
-    instance: Instance, db: DbSession, user: User, *, name: str | None, slug: str | None = None
+    instance: Instance, db: DbSession, user: User | None, *, name: str | None,
+    slug: str | None = None, by_admin: bool = False,
+    changes: Mapping[str, Any] | None = None,
 ) -> Organization:
-    """A new organization with ``user`` as its first member (the creator role)."""
+    """A new organization with ``user`` as its first member (the creator role).
+
+    A user creating one is held to the instance's creation settings; the
+    administrator (``by_admin``: Backend API, CLI) is not, and may create one with
+    no member yet and with ``changes`` (see :func:`change_organization`) applied.
+    """
     settings = instance.settings
-    if not settings.create_organization_enabled:
-        raise Forbidden("organization_creation_disabled")
-    created = db.scalar(select(func.count()).select_from(Organization)
-                        .where(Organization.created_by == user.id)) or 0
-    if created >= settings.create_organizations_limit:
-        raise Forbidden("organization_limit_reached", limit=settings.create_organizations_limit)
+    if user is not None and not by_admin:
+        if not settings.create_organization_enabled:
+            raise Forbidden("organization_creation_disabled")
+        created = db.scalar(select(func.count()).select_from(Organization)
+                            .where(Organization.created_by == user.id)) or 0
+        if created >= settings.create_organizations_limit:
+            raise Forbidden("organization_limit_reached",
+                            limit=settings.create_organizations_limit)
     clean = clean_name(name, "name", required=True)
     assert clean is not None
     given = (slug or "").strip()
     organization = Organization(
-        id=new_id("org"), name=clean, slug=_clean_slug(given) if given else _slugify(clean),
-        created_by=user.id, public_metadata={}, private_metadata={},
+        id=new_id("org"), name=clean, slug=clean_slug(given) if given else _slugify(clean),
+        created_by=user.id if user else None, public_metadata={}, private_metadata={},
+        admin_delete_enabled=True,
     )
+    for key, value in (changes or {}).items():
+        setattr(organization, key, value)
     db.add(organization)
-    creator = _new_membership(organization.id, user.id, settings.organization_creator_role)
-    db.add(creator)
+    creator = None
+    if user is not None:
+        creator = _new_membership(organization.id, user.id, settings.organization_creator_role)
+        db.add(creator)
     if not given:
         while _slug_taken(db, organization.slug):
             organization.slug = f"{_slugify(clean)[:SLUG_MAX - 7]}-{secrets.token_hex(3)}"
 
     def events() -> None:
-        emit(instance, db, "organization.created",
-             organization_json(organization, members_count=1, pending_invitations_count=0))
-        _membership_event(instance, db, "organizationMembership.created", creator)
+        emit(instance, db, "organization.created", lambda: organization_json(
+            organization, members_count=1 if creator else 0, pending_invitations_count=0))
+        if creator is not None:
+            _membership_event(instance, db, "organizationMembership.created", creator)
 
     _commit_slug(db, events)
-    security_event("organization.created", organization_id=organization.id, user_id=user.id)
+    security_event("organization.created", organization_id=organization.id,
+                   user_id=user.id if user else None)
     return organization
 
 
 def update_organization(
-    instance: Instance, db: DbSession, actor: OrganizationMembership, *, name: str | None,
+    instance: Instance, db: DbSession, actor: Actor, *, name: str | None,
     slug: str | None, image_url: str | None,
 ) -> None:
     require(instance, actor, MANAGE_PROFILE)
@@ -185,14 +231,14 @@ def update_organization(
     clean = clean_name(name, "name", required=True)
     assert clean is not None
     organization.name = clean
-    organization.slug = _clean_slug(slug)
+    organization.slug = clean_slug(slug)
     organization.image_url = _clean_image_url(image_url)
     _commit_slug(db, lambda: emit(instance, db, "organization.updated",
                                   organization_json(organization)))
 
 
 def delete_organization(
-    instance: Instance, db: DbSession, actor: OrganizationMembership, *, confirmation: str
+    instance: Instance, db: DbSession, actor: Actor, *, confirmation: str
 ) -> None:
     """Delete it with everything in it; the admin types its name to confirm."""
     require(instance, actor, DELETE_ORGANIZATION)
@@ -202,19 +248,50 @@ def delete_organization(
     if confirmation.strip() != organization.name:
         raise ClerkError("form_confirmation_mismatch", field="confirmation",
                          expected=organization.name)
+    remove_organization(instance, db, organization, by=actor.user_id)
+
+
+def remove_organization(instance: Instance, db: DbSession, organization: Organization, *,
+                        by: str | None) -> None:
+    """Delete the organization with its memberships, invitations and domains."""
     emit(instance, db, "organization.deleted", deleted("organization", organization.id))
     db.delete(organization)
     db.commit()
-    security_event("organization.deleted", organization_id=organization.id,
-                   user_id=actor.user_id)
+    security_event("organization.deleted", organization_id=organization.id, user_id=by)
+
+
+# Organization fields the administrator may set, beyond name and slug.
+ADMIN_FIELDS = ("max_allowed_memberships", "admin_delete_enabled", "public_metadata",
+                "private_metadata")
+
+
+def change_organization(instance: Instance, db: DbSession, organization: Organization, *,
+                        name: str | None = None, slug: str | None = None,
+                        changes: Mapping[str, Any] | None = None) -> Organization:
+    """The administrator's edit (Backend API): the given fields only."""
+    if name is not None:
+        organization.name = clean_name(name, "name", required=True) or organization.name
+    if slug is not None:
+        organization.slug = clean_slug(slug)
+    for key, value in (changes or {}).items():
+        assert key in ADMIN_FIELDS
+        setattr(organization, key, value)
+    _commit_slug(db, lambda: emit(instance, db, "organization.updated",
+                                  lambda: organization_json(organization)))
+    return organization
+
+
+def find_organization(db: DbSession, id_or_slug: str) -> Organization:
+    organization = db.scalars(select(Organization).where(
+        (Organization.id == id_or_slug) | (Organization.slug == id_or_slug))).first()
+    if organization is None:
+        raise NotFound("resource_not_found")
+    return organization
 
 
 def set_max_memberships(db: DbSession, slug_or_id: str, limit: int | None) -> Organization:
     """An organization's own member limit (None: the instance's setting)."""
-    organization = db.scalars(select(Organization).where(
-        (Organization.slug == slug_or_id) | (Organization.id == slug_or_id))).first()
-    if organization is None:
-        raise NotFound("resource_not_found")
+    organization = find_organization(db, slug_or_id)
     if limit is not None and limit < 1:
         raise ClerkError("form_param_format_invalid", field="max_allowed_memberships")
     organization.max_allowed_memberships = limit
@@ -227,7 +304,7 @@ def _slugify(name: str) -> str:
     return slug or f"org-{secrets.token_hex(3)}"
 
 
-def _clean_slug(value: str | None) -> str:
+def clean_slug(value: str | None) -> str:
     slug = (value or "").strip().lower()
     if not slug:
         raise ClerkError("form_param_missing", field="slug")
@@ -307,8 +384,7 @@ R = TypeVar("R", OrganizationMembership, OrganizationInvitation, OrganizationDom
               OrganizationMembershipRequest)
 
 
-def in_organization(db: DbSession, model: type[R], actor: OrganizationMembership, row_id: str
-                    ) -> R:
+def in_organization(db: DbSession, model: type[R], actor: Actor, row_id: str) -> R:
     """The row ``row_id`` of the actor's own organization; another organization's is
     not found, exactly like one that does not exist."""
     row = db.get(model, row_id)
@@ -349,12 +425,12 @@ def _keep_an_admin(db: DbSession, target: OrganizationMembership, change: Callab
 
 
 def change_role(
-    instance: Instance, db: DbSession, actor: OrganizationMembership, membership_id: str,
+    instance: Instance, db: DbSession, actor: Actor, membership_id: str,
     role: str,
 ) -> OrganizationMembership:
     require(instance, actor, MANAGE_MEMBERS)
     target = in_organization(db, OrganizationMembership, actor, membership_id)
-    new_role = _known_role(instance, role)
+    new_role = known_role(instance, role)
     if new_role != target.role:
         _keep_an_admin(db, target, lambda: setattr(target, "role", new_role),
                        partial(_membership_event, instance, db,
@@ -365,7 +441,7 @@ def change_role(
 
 
 def remove_member(
-    instance: Instance, db: DbSession, actor: OrganizationMembership, membership_id: str
+    instance: Instance, db: DbSession, actor: Actor, membership_id: str
 ) -> None:
     require(instance, actor, MANAGE_MEMBERS)
     target = in_organization(db, OrganizationMembership, actor, membership_id)
@@ -374,6 +450,18 @@ def remove_member(
         deleted("organization_membership", target.id)))
     security_event("organization.member_removed", organization_id=actor.organization_id,
                    user_id=target.user_id, by=actor.user_id)
+
+
+def update_membership_metadata(instance: Instance, db: DbSession,
+                               membership: OrganizationMembership,
+                               patches: Mapping[str, Mapping[str, Any]]
+                               ) -> OrganizationMembership:
+    """Merge public/private metadata into a membership (the administrator's)."""
+    for kind, patch in patches.items():
+        setattr(membership, kind, merge_metadata(getattr(membership, kind) or {}, patch))
+    _membership_event(instance, db, "organizationMembership.updated", membership)
+    db.commit()
+    return membership
 
 
 def leave_organization(instance: Instance, db: DbSession, actor: OrganizationMembership
@@ -403,7 +491,7 @@ def release_organizations(db: DbSession, user: User) -> None:
         db.delete(organization)
 
 
-def _known_role(instance: Instance, value: str) -> str:
+def known_role(instance: Instance, value: str) -> str:
     key = role_key(value)
     if key not in instance.roles():
         raise ClerkError("form_param_format_invalid", field="role")
@@ -431,15 +519,16 @@ def _check_room(instance: Instance, db: DbSession, organization: Organization,
 
 
 def invite_member(
-    instance: Instance, db: DbSession, request: RequestInfo, actor: OrganizationMembership, *,
-    email_address: str, role: str | None,
+    instance: Instance, db: DbSession, request: RequestInfo, actor: Actor, *,
+    email_address: str, role: str | None, public_metadata: Mapping[str, Any] | None = None,
+    private_metadata: Mapping[str, Any] | None = None,
 ) -> OrganizationInvitation:
     """Mail a single-use link that adds ``email_address`` to the organization."""
     require(instance, actor, MANAGE_MEMBERS)
     instance.rate_limiter.hit("invite", request.ip_address or "-")
     settings, organization = instance.settings, actor.organization
     address = normalize_email(email_address)
-    new_role = _known_role(instance, role or settings.organization_default_role)
+    new_role = known_role(instance, role or settings.organization_default_role)
     if db.scalar(
         select(OrganizationMembership.id)
         .join(EmailAddress, EmailAddress.user_id == OrganizationMembership.user_id)
@@ -464,12 +553,13 @@ def invite_member(
         role=new_role, status="pending", inviter_id=actor.user_id,
         token_hash=token_hash(ticket),
         expires_at=now + timedelta(seconds=settings.organization_invitation_lifetime),
-        public_metadata={}, private_metadata={},
+        public_metadata=dict(public_metadata or {}),
+        private_metadata=dict(private_metadata or {}),
     )
     db.add(invitation)
     db.flush()
     emit(instance, db, "organizationInvitation.created", invitation_json(invitation))
-    inviter = db.get(User, actor.user_id)
+    inviter = db.get(User, actor.user_id) if actor.user_id else None
     subject, text = emails.organization_invitation(
         organization.name, _display_name(inviter), invitation_url(instance, ticket),
         settings.organization_invitation_lifetime // 86400, settings.application_name,
@@ -496,7 +586,7 @@ def _display_name(user: User | None) -> str | None:
 
 
 def revoke_invitation(
-    instance: Instance, db: DbSession, actor: OrganizationMembership, invitation_id: str
+    instance: Instance, db: DbSession, actor: Actor, invitation_id: str
 ) -> None:
     require(instance, actor, MANAGE_MEMBERS)
     invitation = in_organization(db, OrganizationInvitation, actor, invitation_id)

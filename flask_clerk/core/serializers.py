@@ -11,6 +11,7 @@ from typing import Any
 from . import clock
 from .models import (
     EmailAddress,
+    Invitation,
     Organization,
     OrganizationInvitation,
     OrganizationMembership,
@@ -106,7 +107,9 @@ def session_json(session: Session) -> dict[str, Any]:
         "last_active_at": clock.unix_ms(session.last_active_at),
         "latest_activity": None,
         "expire_at": clock.unix_ms(session.expire_at),
-        "abandon_at": clock.unix_ms(session.abandon_at),
+        # Without an inactivity timeout nothing abandons it before it expires (Clerk's
+        # schema requires a time here).
+        "abandon_at": clock.unix_ms(session.abandon_at or session.expire_at),
         "created_at": clock.unix_ms(session.created_at),
         "updated_at": clock.unix_ms(session.updated_at),
         "tasks": None,
@@ -152,10 +155,12 @@ def membership_json(membership: OrganizationMembership, *, role_name: str | None
             "user_id": membership.user_id,
             "first_name": user.first_name if user else None,
             "last_name": user.last_name if user else None,
+            "profile_image_url": (user.image_url or "") if user else "",
             "image_url": (user.image_url or "") if user else "",
             "has_image": bool(user and user.image_url),
             "identifier": primary or "",
             "username": user.username if user else None,
+            "banned": bool(user and user.banned),
         },
         "created_at": clock.unix_ms(membership.created_at),
         "updated_at": clock.unix_ms(membership.updated_at),
@@ -199,4 +204,23 @@ def email_json(email_id: str, *, sender: str, to: str, subject: str, text: str,
         "status": "queued",
         "data": {},
         "delivered_by_clerk": False,
+    }
+
+
+def instance_invitation_json(invitation: Invitation) -> dict[str, Any]:
+    """Clerk's Invitation (``inv_``): an invitation to sign up to the application."""
+    status = invitation.status
+    if status == "pending" and invitation.expires_at <= clock.now():
+        status = "expired"
+    return {
+        "object": "invitation",
+        "id": invitation.id,
+        "email_address": invitation.email_address,
+        "public_metadata": dict(invitation.public_metadata or {}),
+        "revoked": invitation.status == "revoked",
+        "status": status,
+        "url": None,
+        "expires_at": clock.unix_ms(invitation.expires_at),
+        "created_at": clock.unix_ms(invitation.created_at),
+        "updated_at": clock.unix_ms(invitation.updated_at),
     }

@@ -19,6 +19,7 @@ from .audit import security_event
 from .codes import check_code, issue_code
 from .flows import FLOW_LIFETIME, purge_expired_flows, require_flow
 from .instance import Instance, RequestInfo
+from .invitations import accept_invitations
 from .models import SignUp
 from .serializers import user_json
 from .sessions import SignedIn, create_session
@@ -119,6 +120,7 @@ def verify_sign_up(
         db.rollback()
         raise ClerkError("form_identifier_exists", field="email_address") from None
     emit(instance, db, "user.created", user_json(user), request)
+    accept_invitations(instance, db, sign_up.email_address)
     signed_in = create_session(instance, db, user, request,
                                previous_client_token=previous_client_token)
     db.commit()

@@ -318,7 +318,7 @@ def change_password(
     """
     claim_attempt(instance, db, user)
     if len(current_password) > instance.settings.password_max_length or not (
-        instance.hasher.verify(user.password_digest, current_password)
+        instance.hasher.verify(user.password_digest, current_password, user.password_hasher)
     ):
         attempt_failed(instance, db, user)
         raise ClerkError("form_password_incorrect", field="current_password")
@@ -326,6 +326,7 @@ def change_password(
     check_new_password(instance, new_password, confirm_password,
                        user_password_context(instance, user), field="new_password")
     user.password_digest = instance.hasher.hash(new_password)
+    user.password_hasher = None
     user.password_last_updated_at = clock.now()
     revoked = revoke_user_sessions(instance, db, user.id, keep_session_id=current_session_id)
     user_updated(instance, db, user)
@@ -339,9 +340,16 @@ DELETE_CONFIRMATION = "Delete account"
 
 
 def delete_user(instance: Instance, db: DbSession, user: User, *, confirmation: str) -> None:
+    """The user deletes their own account, typing the confirmation."""
     if confirmation.strip() != DELETE_CONFIRMATION:
         raise ClerkError("form_confirmation_mismatch", field="confirmation",
                          expected=DELETE_CONFIRMATION)
+    remove_user(instance, db, user)
+
+
+def remove_user(instance: Instance, db: DbSession, user: User) -> None:
+    """Delete the user, their sessions, and the organizations they are alone in;
+    refused while they are the last admin of an organization with other members."""
     from .organizations import release_organizations  # organizations imports this module
 
     release_organizations(db, user)

@@ -13,6 +13,9 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
 
     app.register_blueprint(bp)
     app.register_blueprint(public)
+    from . import backend_api
+
+    backend_api.register(app)
     if settings.organizations:
         from .organizations import bp as organizations_bp
 

@@ -1,0 +1,111 @@
+"""Invitations to sign up to the application (Clerk's instance-level ``inv_``).
+
+An invitation mails a link to the sign-up page. Whoever then signs up with the
+invited address, by that link or not, accepts it (their address is verified by
+the sign-up's own email code). The Backend API creates, lists and revokes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode, urljoin
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session as DbSession
+
+from ..errors import ClerkError, NotFound
+from ..ids import new_id, new_token, token_hash
+from . import clock
+from .instance import Instance
+from .models import Invitation
+from .serializers import instance_invitation_json
+from .users import find_user_by_email, normalize_email
+from .webhooks import emit, mail_sent
+
+DEFAULT_DAYS = 30
+
+
+def create_invitation(
+    instance: Instance, db: DbSession, *, email_address: str,
+    public_metadata: Mapping[str, Any] | None = None, notify: bool = True,
+    ignore_existing: bool = False, expires_in_days: int | None = None,
+) -> Invitation:
+    address = normalize_email(email_address)
+    if find_user_by_email(db, address) is not None:
+        raise ClerkError("form_identifier_exists", field="email_address")
+    now = clock.now()
+    pending = [i for i in db.scalars(select(Invitation).where(
+        Invitation.email_address == address, Invitation.status == "pending"))
+        if i.expires_at > now]
+    if pending and not ignore_existing:
+        raise ClerkError("duplicate_invitation", field="email_address", email=address)
+    days = DEFAULT_DAYS if expires_in_days is None else expires_in_days
+    if not 1 <= days <= 365:
+        raise ClerkError("form_param_format_invalid", field="expires_in_days")
+    ticket = new_token()
+    invitation = Invitation(
+        id=new_id("inv"), email_address=address, status="pending",
+        token_hash=token_hash(ticket), expires_at=now + timedelta(days=days),
+        public_metadata=dict(public_metadata or {}), created_at=now, updated_at=now,
+    )
+    db.add(invitation)
+    db.flush()
+    emit(instance, db, "invitation.created", lambda: instance_invitation_json(invitation))
+    subject = text = ""
+    if notify:
+        settings = instance.settings
+        url = urljoin(settings.issuer, settings.sign_up_url) + "?" + urlencode(
+            {"__clerk_ticket": ticket})
+        app = settings.application_name or "our application"
+        subject = f"You're invited to {app}"
+        text = (f"You have been invited to create an account on {app}.\n\nSign up here:\n\n"
+                f"    {url}\n\nThe invitation expires in {days} days. If you were not "
+                "expecting it, you can ignore this email.")
+        mail_sent(instance, db, address, subject, text)
+    db.commit()
+    if notify:
+        instance.mailer.send(address, subject, text)
+    return invitation
+
+
+def list_invitations(db: DbSession, *, status: str | None, limit: int, offset: int
+                     ) -> list[Invitation]:
+    statement = select(Invitation)
+    now = clock.now()
+    if status == "pending":
+        statement = statement.where(Invitation.status == "pending", Invitation.expires_at > now)
+    elif status == "expired":
+        statement = statement.where(Invitation.status == "pending",
+                                    Invitation.expires_at <= now)
+    elif status is not None:
+        statement = statement.where(Invitation.status == status)
+    return list(db.scalars(statement.order_by(Invitation.created_at.desc(), Invitation.id)
+                           .limit(limit).offset(offset)))
+
+
+def revoke_invitation(instance: Instance, db: DbSession, invitation_id: str) -> Invitation:
+    invitation = db.get(Invitation, invitation_id)
+    if invitation is None:
+        raise NotFound("resource_not_found")
+    if invitation.status != "pending" or invitation.expires_at <= clock.now():
+        raise ClerkError("invitation_not_pending", status=400)
+    invitation.status = "revoked"
+    db.flush()
+    emit(instance, db, "invitation.revoked", lambda: instance_invitation_json(invitation))
+    db.commit()
+    return invitation
+
+
+def accept_invitations(instance: Instance, db: DbSession, email_address: str) -> None:
+    """A user signed up with ``email_address``: its pending invitations are accepted
+    (the caller commits)."""
+    now = clock.now()
+    for invitation in db.scalars(select(Invitation).where(
+            Invitation.email_address == email_address, Invitation.status == "pending")):
+        if invitation.expires_at > now:
+            invitation.status = "accepted"
+            db.flush()
+            emit(instance, db, "invitation.accepted",
+                 lambda i=invitation: instance_invitation_json(i))

@@ -1,0 +1,104 @@
+"""``/v1/sessions`` and ``/v1/invitations``."""
+
+from __future__ import annotations
+
+from flask import request
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from ...core import clock, invitations
+from ...core.models import Session
+from ...core.serializers import instance_invitation_json, session_json
+from ...core.sessions import end_session
+from ...core.user_import import clean_metadata
+from ...errors import ClerkError, NotFound
+from ...extension import db_session, state
+from . import bp, json_response
+from .params import Body, check_query, page
+
+SESSION_STATUSES = {"active", "revoked", "ended", "expired", "removed", "abandoned",
+                    "replaced", "pending"}
+
+
+@bp.get("/sessions")
+def list_sessions() -> Response:
+    check_query({"user_id", "client_id", "status", "limit", "offset", "paginated"})
+    user_id, client_id = request.args.get("user_id"), request.args.get("client_id")
+    if not user_id and not client_id:
+        raise ClerkError("form_param_missing", field="user_id")
+    limit, offset = page()
+    statement = select(Session)
+    if user_id:
+        statement = statement.where(Session.user_id == user_id)
+    if client_id:
+        statement = statement.where(Session.client_id == client_id)
+    status = request.args.get("status")
+    now = clock.now()
+    if status:
+        if status not in SESSION_STATUSES:
+            raise ClerkError("form_param_format_invalid", field="status")
+        if status == "expired":
+            statement = statement.where(Session.status == "active", Session.expire_at <= now)
+        elif status == "active":
+            statement = statement.where(Session.status == "active", Session.expire_at > now)
+        else:
+            statement = statement.where(Session.status == status)
+    found = db_session().scalars(statement.order_by(Session.created_at.desc(), Session.id)
+                                 .limit(limit).offset(offset))
+    return json_response([session_json(s) for s in found])
+
+
+def _session(session_id: str) -> Session:
+    session = db_session().get(Session, session_id)
+    if session is None:
+        raise NotFound("resource_not_found")
+    return session
+
+
+@bp.get("/sessions/<session_id>")
+def get_session(session_id: str) -> Response:
+    return json_response(session_json(_session(session_id)))
+
+
+@bp.post("/sessions/<session_id>/revoke")
+def revoke_session(session_id: str) -> Response:
+    Body.from_request().done()
+    session = _session(session_id)
+    end_session(state().instance, session, "revoked")
+    db_session().commit()
+    return json_response(session_json(session))
+
+
+@bp.get("/invitations")
+def list_invitations() -> Response:
+    check_query({"limit", "offset", "status", "query", "order_by"})
+    limit, offset = page()
+    status = request.args.get("status") or None
+    if status not in {None, "pending", "accepted", "revoked", "expired"}:
+        raise ClerkError("form_param_format_invalid", field="status")
+    found = invitations.list_invitations(db_session(), status=status, limit=limit,
+                                         offset=offset)
+    return json_response([instance_invitation_json(i) for i in found])
+
+
+@bp.post("/invitations")
+def create_invitation() -> Response:
+    body = Body.from_request()
+    email = body.take("email_address", str, required=True)
+    metadata = body.take("public_metadata", dict)
+    notify = body.take("notify", bool)
+    ignore_existing = body.take("ignore_existing", bool)
+    days = body.take("expires_in_days", int)
+    body.done()
+    invitation = invitations.create_invitation(
+        state().instance, db_session(), email_address=email,
+        public_metadata=clean_metadata(metadata, "public_metadata") if metadata else None,
+        notify=notify is not False, ignore_existing=bool(ignore_existing), expires_in_days=days)
+    return json_response(instance_invitation_json(invitation))
+
+
+@bp.post("/invitations/<invitation_id>/revoke")
+def revoke_invitation(invitation_id: str) -> Response:
+    Body.from_request().done()
+    invitation = invitations.revoke_invitation(state().instance, db_session(), invitation_id)
+    return json_response(instance_invitation_json(invitation))
