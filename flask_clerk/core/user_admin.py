@@ -96,6 +96,8 @@ def _matches(query: str) -> Any:
 
 def list_users(db: DbSession, filters: UserFilters, *, limit: int, offset: int,
                order_by: str = "-created_at") -> list[User]:
+    # A "+" sent unencoded in a query string arrives as a space: ascending too.
+    order_by = "+" + order_by[1:] if order_by.startswith(" ") else order_by
     name = order_by.lstrip("+-")
     column = ORDERS.get(name)
     if column is None:
