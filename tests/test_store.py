@@ -17,7 +17,8 @@ def test_migrations_build_exactly_the_models_schema(database_url):
         store.upgrade()
         assert store.current_revision() == migrations_head()
         with store.engine.connect() as connection:
-            context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+            context = MigrationContext.configure(connection, opts={
+                "version_table": VERSION_TABLE, "include_name": _not_search_index})
             assert compare_metadata(context, Base.metadata) == []
             tables = set(inspect(connection).get_table_names())
         assert VERSION_TABLE in tables and "clerk_users" in tables
@@ -29,3 +30,14 @@ def test_migrations_build_exactly_the_models_schema(database_url):
     finally:
         store.engine.dispose()
 
+
+
+def _not_search_index(name, type_, parent_names):
+    """The user search's trigram objects (migration 0005) live outside the models on
+    purpose: an FTS5 table (and its shadow tables) on SQLite, expression indexes on
+    PostgreSQL. tests/test_user_search.py checks them."""
+    if type_ == "table":
+        return not name.startswith("clerk_user_search")
+    if type_ == "index":
+        return not name.endswith("_search_trgm")
+    return True

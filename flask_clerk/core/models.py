@@ -123,7 +123,9 @@ class EmailAddress(Timestamps, CodeVerification, Base):
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("idn"))
-    user_id: Mapped[str] = mapped_column(ForeignKey("clerk_users.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("clerk_users.id", ondelete="CASCADE"), index=True
+    )
     # Stored lower-cased. Only a *verified* address is unique (one account per
     # mailbox); a pending one may name a taken address without revealing that.
     email_address: Mapped[str] = mapped_column(String(320), index=True)

@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import selectinload
 
 from ..errors import ClerkError, NotFound
-from . import clock
+from . import clock, user_search
 from .audit import security_event
 from .instance import Instance
 from .metadata import merge_metadata
@@ -54,7 +54,7 @@ class UserFilters:
     banned: bool | None = None
     conditions: list[Any] = field(default_factory=list)  # e.g. User.created_at < a time
 
-    def apply(self, statement: Select[Any]) -> Select[Any]:
+    def apply(self, db: DbSession, statement: Select[Any]) -> Select[Any]:
         statement = statement.where(*self.conditions)
         if self.user_id:
             statement = statement.where(User.id.in_(self.user_id))
@@ -73,25 +73,8 @@ class UserFilters:
         if self.banned is not None:
             statement = statement.where(User.banned == self.banned)
         if self.query:
-            statement = statement.where(_matches(self.query))
+            statement = statement.where(user_search.matches(db, self.query))
         return statement
-
-
-def _matches(query: str) -> Any:
-    """Users whose id, external id, username, names or an email address contain
-    ``query`` (case-insensitive), as Clerk's ``query`` parameter."""
-    escaped = query.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    pattern = f"%{escaped}%"
-
-    def like(column: Any) -> Any:
-        return func.lower(column).like(pattern, escape="\\")
-
-    return or_(
-        User.id.in_(select(EmailAddress.user_id).where(
-            EmailAddress.email_address.like(pattern, escape="\\"))),
-        like(User.first_name), like(User.last_name), like(User.username),
-        User.id == query.strip(), User.external_id == query.strip(),
-    )
 
 
 def list_users(db: DbSession, filters: UserFilters, *, limit: int, offset: int,
@@ -103,14 +86,14 @@ def list_users(db: DbSession, filters: UserFilters, *, limit: int, offset: int,
     if column is None:
         raise ClerkError("form_param_format_invalid", field="order_by")
     descending = order_by.startswith("-")
-    statement = filters.apply(select(User)).options(selectinload(User.email_addresses))
+    statement = filters.apply(db, select(User)).options(selectinload(User.email_addresses))
     statement = statement.order_by(column.desc() if descending else column.asc(),
                                    User.id.desc() if descending else User.id.asc())
     return list(db.scalars(statement.limit(limit).offset(offset)))
 
 
 def count_users(db: DbSession, filters: UserFilters) -> int:
-    return db.scalar(filters.apply(select(func.count()).select_from(User))) or 0
+    return db.scalar(filters.apply(db, select(func.count()).select_from(User))) or 0
 
 
 def get_user(db: DbSession, user_id: str) -> User:

@@ -1,0 +1,113 @@
+"""user search: trigram indexes for GET /v1/users?query=, and addresses by user
+
+SQLite: an FTS5 trigram table with triggers (one row per user for the names, one
+per email address); PostgreSQL: pg_trgm GIN indexes, when the extension exists or
+can be created. See flask_clerk.core.user_search.
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-11-26 09:40:00
+"""
+
+import logging
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0005'
+down_revision = '0004'
+branch_labels = None
+depends_on = None
+
+log = logging.getLogger(__name__)
+
+NAMES = ("lower(coalesce(clerk_users.first_name, '') || ' ' || "
+         "coalesce(clerk_users.last_name, '') || ' ' || coalesce(clerk_users.username, ''))")
+# SQLite: the rowid of a user's row is 2 × its rowid, of an address 2 × its rowid + 1.
+USER_TEXT = ("coalesce(new.first_name, '') || ' ' || coalesce(new.last_name, '') || ' ' || "
+             "coalesce(new.username, '')")
+SQLITE = [
+    "CREATE VIRTUAL TABLE clerk_user_search USING fts5(user_id UNINDEXED, text, "
+    "tokenize='trigram')",
+    "CREATE TRIGGER clerk_user_search_user_insert AFTER INSERT ON clerk_users BEGIN "
+    f"INSERT INTO clerk_user_search(rowid, user_id, text) VALUES (new.rowid * 2, new.id, "
+    f"{USER_TEXT}); END",
+    "CREATE TRIGGER clerk_user_search_user_update AFTER UPDATE OF first_name, last_name, "
+    "username ON clerk_users BEGIN "
+    "DELETE FROM clerk_user_search WHERE rowid = old.rowid * 2; "
+    f"INSERT INTO clerk_user_search(rowid, user_id, text) VALUES (new.rowid * 2, new.id, "
+    f"{USER_TEXT}); END",
+    "CREATE TRIGGER clerk_user_search_user_delete AFTER DELETE ON clerk_users BEGIN "
+    "DELETE FROM clerk_user_search WHERE rowid = old.rowid * 2; END",
+    "CREATE TRIGGER clerk_user_search_email_insert AFTER INSERT ON clerk_email_addresses "
+    "BEGIN INSERT INTO clerk_user_search(rowid, user_id, text) VALUES (new.rowid * 2 + 1, "
+    "new.user_id, new.email_address); END",
+    "CREATE TRIGGER clerk_user_search_email_update AFTER UPDATE OF email_address, user_id ON "
+    "clerk_email_addresses BEGIN "
+    "DELETE FROM clerk_user_search WHERE rowid = old.rowid * 2 + 1; "
+    "INSERT INTO clerk_user_search(rowid, user_id, text) VALUES (new.rowid * 2 + 1, "
+    "new.user_id, new.email_address); END",
+    "CREATE TRIGGER clerk_user_search_email_delete AFTER DELETE ON clerk_email_addresses "
+    "BEGIN DELETE FROM clerk_user_search WHERE rowid = old.rowid * 2 + 1; END",
+    "INSERT INTO clerk_user_search(rowid, user_id, text) SELECT rowid * 2, id, "
+    "coalesce(first_name, '') || ' ' || coalesce(last_name, '') || ' ' || "
+    "coalesce(username, '') FROM clerk_users",
+    "INSERT INTO clerk_user_search(rowid, user_id, text) SELECT rowid * 2 + 1, user_id, "
+    "email_address FROM clerk_email_addresses",
+]
+SQLITE_DROP = [
+    *(f"DROP TRIGGER IF EXISTS clerk_user_search_{name}" for name in (
+        "user_insert", "user_update", "user_delete", "email_insert", "email_update",
+        "email_delete")),
+    "DROP TABLE IF EXISTS clerk_user_search",
+]
+
+
+def upgrade() -> None:
+    # A user's addresses are loaded with every user: by user_id, not by a scan.
+    op.create_index('ix_clerk_email_addresses_user_id', 'clerk_email_addresses', ['user_id'])
+    bind = op.get_bind()
+    if bind.dialect.name == "sqlite":
+        if tuple(int(p) for p in bind.dialect.dbapi.sqlite_version.split(".")) < (3, 34):
+            log.warning("SQLite %s has no trigram tokenizer: user search will scan",
+                        bind.dialect.dbapi.sqlite_version)
+            return
+        for statement in SQLITE:
+            op.execute(statement)
+    elif bind.dialect.name == "postgresql":
+        if not _pg_trgm(bind):
+            log.warning("pg_trgm is not available: user search will scan. Ask the "
+                        "database owner to run CREATE EXTENSION pg_trgm, then migrate again.")
+            return
+        op.execute(f"CREATE INDEX IF NOT EXISTS ix_clerk_users_search_trgm ON clerk_users "
+                   f"USING gin (({NAMES}) gin_trgm_ops)")
+        op.execute("CREATE INDEX IF NOT EXISTS ix_clerk_email_addresses_search_trgm ON "
+                   "clerk_email_addresses USING gin (email_address gin_trgm_ops)")
+
+
+def _pg_trgm(bind: sa.engine.Connection) -> bool:
+    """Whether pg_trgm is there, creating it if this role may."""
+    if bind.scalar(sa.text("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")):
+        return True
+    if not bind.scalar(sa.text(
+            "SELECT 1 FROM pg_available_extensions WHERE name = 'pg_trgm'")):
+        return False
+    savepoint = bind.begin_nested()
+    try:
+        bind.execute(sa.text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
+    except sa.exc.DBAPIError:
+        savepoint.rollback()
+        return False
+    savepoint.commit()
+    return True
+
+
+def downgrade() -> None:
+    op.drop_index('ix_clerk_email_addresses_user_id', 'clerk_email_addresses')
+    bind = op.get_bind()
+    if bind.dialect.name == "sqlite":
+        for statement in SQLITE_DROP:
+            op.execute(statement)
+    elif bind.dialect.name == "postgresql":
+        op.execute("DROP INDEX IF EXISTS ix_clerk_email_addresses_search_trgm")
+        op.execute("DROP INDEX IF EXISTS ix_clerk_users_search_trgm")

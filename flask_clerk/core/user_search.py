@@ -1,0 +1,85 @@
+"""Finding users by any part of their email addresses, names, username or id
+(Clerk's ``query``), with an index where the database has one.
+
+A substring match (``%grace%``) cannot use a B-tree index; a trigram index can:
+- SQLite: an FTS5 table with the trigram tokenizer, ``clerk_user_search``, kept
+  current by triggers (migration 0005), searched with ``LIKE``;
+- PostgreSQL: ``pg_trgm`` GIN indexes on the names and the email addresses
+  (migration 0005, when the extension can be created).
+Without them (an older SQLite, no ``pg_trgm``, a store made with ``create_all``)
+the same query scans: correct, only slower.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from sqlalchemy import (
+    Engine,
+    String,
+    bindparam,
+    column,
+    inspect,
+    literal_column,
+    select,
+    table,
+    text,
+    union,
+)
+from sqlalchemy.orm import Session as DbSession
+
+from .models import EmailAddress, User
+
+# One expression for the names, the same text in the PostgreSQL index (0005) and in
+# the query, so that the planner can use the index.
+NAMES_SQL = ("lower(coalesce(clerk_users.first_name, '') || ' ' || "
+             "coalesce(clerk_users.last_name, '') || ' ' || coalesce(clerk_users.username, ''))")
+SEARCH_TABLE = "clerk_user_search"
+PG_NAMES_INDEX = "ix_clerk_users_search_trgm"
+_SEARCH = table(SEARCH_TABLE, column("user_id", String), column("text", String),
+                column(SEARCH_TABLE, String))  # the table's own column, for MATCH
+
+
+@cache
+def index_kind(engine: Engine) -> str | None:
+    """"fts5", "trgm" or None: what the store has for searching users."""
+    if engine.dialect.name == "sqlite":
+        return "fts5" if inspect(engine).has_table(SEARCH_TABLE) else None
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            found = connection.scalar(text(
+                "SELECT 1 FROM pg_indexes WHERE indexname = :name AND schemaname = "
+                "current_schema()"), {"name": PG_NAMES_INDEX})
+        return "trgm" if found else None
+    return None
+
+
+def matches(db: DbSession, query: str) -> Any:
+    """The condition "this user matches ``query``" (case-insensitive substring).
+
+    One ``id IN (… UNION …)`` of candidate ids, so that the database starts from
+    the few candidates instead of testing every user against an ``OR``.
+    """
+    query = query.strip()
+    lowered = query.lower()
+    exact = [select(User.id).where(User.id == query),
+             select(User.id).where(User.external_id == query)]
+    kind = index_kind(db.get_bind().engine)
+    if kind == "fts5" and len(lowered) >= 3:
+        # A quoted phrase of the trigram table matches any substring of 3 or more
+        # characters, with no wildcards to escape ("" is a literal quote).
+        phrase = '"' + lowered.replace('"', '""') + '"'
+        found = select(_SEARCH.c.user_id).where(_SEARCH.c.clerk_user_search.match(phrase))
+        return User.id.in_(union(found, *exact))
+    escaped = lowered.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    # Rendered into the statement (SQLAlchemy quotes it), not sent as a parameter:
+    # PostgreSQL then plans each search for its own pattern, which is what lets it
+    # choose the trigram index; a generic plan for "LIKE $1" scans.
+    pattern = bindparam("pattern", f"%{escaped}%", literal_execute=True)
+    return User.id.in_(union(
+        select(User.id).where(literal_column(NAMES_SQL).like(pattern, escape="\\")),
+        select(EmailAddress.user_id).where(EmailAddress.email_address.like(pattern,
+                                                                          escape="\\")),
+        *exact,
+    ))
