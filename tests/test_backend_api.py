@@ -86,9 +86,9 @@ def test_bad_input_is_a_422_naming_the_parameter(client, body, code, field):
 
 
 def test_malformed_bodies_and_queries(client):
-    response = client.post("/v1/users", data="{not json",
-                           headers={"Authorization": f"Bearer {client.application.config['CLERK_SECRET_KEY']}",
-                                    "Content-Type": "application/json"})
+    secret = client.application.config["CLERK_SECRET_KEY"]
+    response = client.post("/v1/users", data="{not json", headers={
+        "Authorization": f"Bearer {secret}", "Content-Type": "application/json"})
     assert response.status_code == 400 and error_code(response) == "request_body_invalid"
     assert error_code(api(client, "POST", "/v1/users", [1, 2])) == "request_body_invalid"
     for query in ("limit=0", "limit=501", "limit=x", "offset=-1", "order_by=password",
@@ -96,6 +96,12 @@ def test_malformed_bodies_and_queries(client):
         response = api(client, "GET", f"/v1/users?{query}")
         assert response.status_code == 422, query
     assert api(client, "GET", "/v1/sessions").status_code == 422  # user_id or client_id
+    # NUL characters fit in neither SQLite statements nor PostgreSQL text: a 4xx.
+    assert error_code(api(client, "POST", "/v1/users", {
+        "email_address": ["a@example.com"], "password": PASSWORD, "first_name": "A\u0000"})
+    ) == "form_param_format_invalid"
+    assert api(client, "GET", "/v1/users/user_a%00b").status_code == 404
+    assert api(client, "GET", "/v1/users?query=a%00b").status_code == 422
 
 
 def test_duplicate_identifiers_are_refused(client):

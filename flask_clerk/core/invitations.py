@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode, urljoin
 
@@ -108,4 +109,4 @@ def accept_invitations(instance: Instance, db: DbSession, email_address: str) ->
             invitation.status = "accepted"
             db.flush()
             emit(instance, db, "invitation.accepted",
-                 lambda i=invitation: instance_invitation_json(i))
+                 partial(instance_invitation_json, invitation))

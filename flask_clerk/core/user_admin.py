@@ -154,31 +154,34 @@ class UserChanges:
 
 
 def update_user(instance: Instance, db: DbSession, user: User, changes: UserChanges) -> User:
-    for name, value in changes.values.items():
-        setattr(user, name, value)
-    if changes.primary_email_address_id is not None:
-        email = next((e for e in user.email_addresses
-                      if e.id == changes.primary_email_address_id), None)
-        if email is None:
-            raise ClerkError("form_param_format_invalid", field="primary_email_address_id")
-        if not email.verified:
-            raise ClerkError("email_address_not_verified", field="primary_email_address_id")
-        user.primary_email_address_id = email.id
-    password_changed = False
-    if changes.password is not None:
-        if not changes.skip_password_checks:
-            check_new_password(instance, changes.password, None,
-                               user_password_context(instance, user))
-        user.password_digest = instance.hasher.hash(changes.password)
-        user.password_hasher = None
-        password_changed = True
-    elif changes.password_digest is not None:
-        user.password_digest, user.password_hasher = changes.password_digest
-        password_changed = True
-    if password_changed:
-        user.password_last_updated_at = clock.now()
-        if changes.sign_out_of_other_sessions:
-            revoke_user_sessions(instance, db, user.id)
+    # No flush before the commit below: a taken username or external_id then fails there
+    # (a 422), not in the middle of a lazy load (a 500).
+    with db.no_autoflush:
+        for name, value in changes.values.items():
+            setattr(user, name, value)
+        if changes.primary_email_address_id is not None:
+            email = next((e for e in user.email_addresses
+                          if e.id == changes.primary_email_address_id), None)
+            if email is None:
+                raise ClerkError("form_param_format_invalid", field="primary_email_address_id")
+            if not email.verified:
+                raise ClerkError("email_address_not_verified", field="primary_email_address_id")
+            user.primary_email_address_id = email.id
+        password_changed = False
+        if changes.password is not None:
+            if not changes.skip_password_checks:
+                check_new_password(instance, changes.password, None,
+                                   user_password_context(instance, user))
+            user.password_digest = instance.hasher.hash(changes.password)
+            user.password_hasher = None
+            password_changed = True
+        elif changes.password_digest is not None:
+            user.password_digest, user.password_hasher = changes.password_digest
+            password_changed = True
+        if password_changed:
+            user.password_last_updated_at = clock.now()
+            if changes.sign_out_of_other_sessions:
+                revoke_user_sessions(instance, db, user.id)
     try:
         user_updated(instance, db, user)
         db.commit()

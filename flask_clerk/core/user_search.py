@@ -28,6 +28,7 @@ from sqlalchemy import (
     union,
 )
 from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.sql.elements import BindParameter
 
 from .models import EmailAddress, User
 
@@ -76,7 +77,7 @@ def matches(db: DbSession, query: str) -> Any:
     # Rendered into the statement (SQLAlchemy quotes it), not sent as a parameter:
     # PostgreSQL then plans each search for its own pattern, which is what lets it
     # choose the trigram index; a generic plan for "LIKE $1" scans.
-    pattern = bindparam("pattern", f"%{escaped}%", literal_execute=True)
+    pattern: BindParameter[str] = bindparam("pattern", f"%{escaped}%", literal_execute=True)
     return User.id.in_(union(
         select(User.id).where(literal_column(NAMES_SQL).like(pattern, escape="\\")),
         select(EmailAddress.user_id).where(EmailAddress.email_address.like(pattern,

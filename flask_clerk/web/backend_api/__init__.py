@@ -49,6 +49,8 @@ def authenticate() -> Response | None:
     g.clerk_trace_id = new_id("trace")
     if request.path in PUBLIC:
         return None
+    if "\x00" in request.path:  # no id holds one; the database could not even look
+        return error_response(ClerkError("resource_not_found", status=404))
     settings = state().settings
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
@@ -86,7 +88,7 @@ def not_found(unknown: str) -> Response:
 
 
 def register(app: Flask) -> None:
-    from . import organizations, sessions, users  # noqa: F401 - routes
+    from . import openapi, organizations, sessions, users  # noqa: F401 - routes
 
     app.register_blueprint(bp)
     app.before_request_funcs.setdefault(None, []).insert(0, _exempt_from_csrf)

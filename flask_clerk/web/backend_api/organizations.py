@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import request
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response
@@ -30,6 +30,10 @@ from ...errors import ClerkError
 from ...extension import db_session, request_info, state
 from . import bp, json_response
 from .params import Body, check_query, page, query_bool, query_list
+
+ORDERS: dict[str, Any] = {"created_at": Organization.created_at, "name": Organization.name}
+# The column is a 32-bit integer on PostgreSQL: a larger limit is refused, not overflowed.
+MAX_MEMBERSHIPS = 2**31 - 1
 
 
 def _actor(organization_id: str, user_id: str | None = None) -> orgs.BackendActor:
@@ -62,22 +66,20 @@ def _admin_fields(body: Body) -> dict[str, Any]:
     changes: dict[str, Any] = {}
     if "max_allowed_memberships" in body:
         limit = body.take("max_allowed_memberships", int)
-        if limit is not None and limit < 0:
+        if limit is not None and not 0 <= limit <= MAX_MEMBERSHIPS:
             raise ClerkError("form_param_format_invalid", field="max_allowed_memberships")
         changes["max_allowed_memberships"] = limit or None  # 0: unlimited, as Clerk
-    if body.data.get("admin_delete_enabled") is not None:
-        changes["admin_delete_enabled"] = body.take("admin_delete_enabled", bool)
-    for kind in ("public_metadata", "private_metadata"):
-        if body.data.get(kind) is not None:
-            changes[kind] = clean_metadata(body.take(kind, dict), kind)
+    if (delete_enabled := body.take("admin_delete_enabled", bool)) is not None:
+        changes["admin_delete_enabled"] = delete_enabled
+    changes.update(_metadata_patches(body))
     return changes
 
 
 def _metadata_patches(body: Body) -> dict[str, dict[str, Any]]:
     """The ``public_metadata`` and ``private_metadata`` objects a body gives."""
-    return {kind: clean_metadata(body.take(kind, dict), kind)
-            for kind in ("public_metadata", "private_metadata")
-            if body.data.get(kind) is not None}
+    taken = {kind: body.take(kind, dict) for kind in ("public_metadata", "private_metadata")}
+    return {kind: clean_metadata(value, kind) for kind, value in taken.items()
+            if value is not None}
 
 
 @bp.get("/organizations")
@@ -96,9 +98,8 @@ def list_organizations() -> Response:
     if ids := query_list("organization_id"):
         statement = statement.where(Organization.id.in_(ids))
     order = request.args.get("order_by") or "-created_at"
-    column = {"created_at": Organization.created_at, "name": Organization.name,
-              "members_count": None}.get(order.lstrip("+-"), False)
-    if column is False or column is None:
+    column = ORDERS.get(order.lstrip("+-"))
+    if column is None:
         raise ClerkError("form_param_format_invalid", field="order_by")
     descending = order.startswith("-")
     statement = statement.order_by(column.desc() if descending else column.asc(),
@@ -263,7 +264,7 @@ def list_organization_invitations(organization_id: str) -> Response:
         OrganizationInvitation.organization_id == organization.id)
     statuses = query_list("status")
     now = clock.now()
-    conditions = []
+    conditions: list[ColumnElement[bool]] = []
     for status in statuses:
         if status not in {"pending", "accepted", "revoked", "expired"}:
             raise ClerkError("form_param_format_invalid", field="status")

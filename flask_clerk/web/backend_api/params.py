@@ -35,6 +35,10 @@ class Body:
         data = request.get_json(silent=True)
         if not isinstance(data, dict):
             raise ClerkError("request_body_invalid", status=400)
+        for key, value in data.items():
+            if _has_nul(value) or "\x00" in key:
+                # Neither SQLite statements nor PostgreSQL text can hold one.
+                raise ClerkError("form_param_format_invalid", field=key.replace("\x00", ""))
         return cls(data)
 
     def __contains__(self, key: str) -> bool:
@@ -63,6 +67,16 @@ class Body:
         for key in self.data:
             if key not in self._read:
                 raise ClerkError("form_param_unknown", field=key)
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any("\x00" in k or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def query_int(name: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
@@ -104,7 +118,10 @@ def query_list(name: str) -> list[str]:
 
 
 def check_query(allowed: set[str]) -> None:
-    """Refuse query parameters the endpoint does not know."""
-    for key in request.args:
+    """Refuse query parameters the endpoint does not know, and NUL characters (which
+    neither SQLite statements nor PostgreSQL text can hold)."""
+    for key, value in request.args.items(multi=True):
         if key.removesuffix("[]") not in allowed:
             raise ClerkError("form_param_unknown", field=key)
+        if "\x00" in value:
+            raise ClerkError("form_param_format_invalid", field=key.removesuffix("[]"))

@@ -158,8 +158,9 @@ def _set(user_id: str, action: Any, value: bool) -> Response:
 @bp.patch("/users/<user_id>/metadata")
 def merge_user_metadata(user_id: str) -> Response:
     body = Body.from_request()
-    patches = {kind: clean_metadata(body.take(kind, dict), kind)
-               for kind in user_admin.METADATA_KINDS if body.data.get(kind) is not None}
+    taken = {kind: body.take(kind, dict) for kind in user_admin.METADATA_KINDS}
+    patches = {kind: clean_metadata(value, kind) for kind, value in taken.items()
+               if value is not None}
     body.done()
     db = db_session()
     user = user_admin.update_metadata(state().instance, db, user_admin.get_user(db, user_id),

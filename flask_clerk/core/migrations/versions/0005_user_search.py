@@ -10,6 +10,7 @@ Create Date: 2026-11-26 09:40:00
 """
 
 import logging
+import sqlite3
 
 import sqlalchemy as sa
 from alembic import op
@@ -68,9 +69,9 @@ def upgrade() -> None:
     op.create_index('ix_clerk_email_addresses_user_id', 'clerk_email_addresses', ['user_id'])
     bind = op.get_bind()
     if bind.dialect.name == "sqlite":
-        if tuple(int(p) for p in bind.dialect.dbapi.sqlite_version.split(".")) < (3, 34):
+        if sqlite3.sqlite_version_info < (3, 34):
             log.warning("SQLite %s has no trigram tokenizer: user search will scan",
-                        bind.dialect.dbapi.sqlite_version)
+                        sqlite3.sqlite_version)
             return
         for statement in SQLITE:
             op.execute(statement)
