@@ -31,6 +31,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/request_overhead.py
 	$(BIN)/python bench/webhooks.py
+	$(BIN)/python bench/import_export.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache tests/artifacts

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import csv
+import json
 import os
 import secrets
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +25,7 @@ from sqlalchemy import select
 
 from .core import webhooks as outbox
 from .core.keys import ensure_signing_key, rotate_signing_key
-from .core.models import WebhookEndpoint
+from .core.models import Session, WebhookEndpoint
 from .core.organization_roles import add_role, remove_role
 from .core.organizations import all_organizations, set_max_memberships
 from .errors import ClerkError
@@ -339,3 +343,230 @@ def sync(api_url: str | None, secret_key: str | None) -> None:
     counts = sync_users(users, user_sync, progress)
     click.echo(", ".join(f"{counts[k]} {k}" for k in ("created", "updated", "unchanged",
                                                        "deleted")) + ".")
+
+
+# --- Users in and out -------------------------------------------------------------------------
+
+
+@clerk.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "file_format", type=click.Choice(["auto", "jsonl", "csv"]),
+              default="auto", show_default=True,
+              help="jsonl: one POST /v1/users body (or export row) a line; csv: Clerk's "
+                   "export. auto: by the file's name, else its first character.")
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where rejected rows go, one JSON line each with the reason "
+                   "[default: FILE.rejected.jsonl]; written only if a row is rejected.")
+@click.option("--no-webhooks", is_flag=True, help="Emit no user.created events.")
+@click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(1, 10_000),
+              help="Users per transaction.")
+@with_appcontext
+def import_users(file: Path, file_format: str, report: Path | None, no_webhooks: bool,
+                 batch_size: int) -> None:
+    """Import the users in FILE; run it again after a failure: users already there
+    (same external_id or email address) are skipped, so nobody is created twice."""
+    from .core.user_import import import_rows
+
+    instance = _state().instance
+    if file_format == "auto":
+        file_format = _guess_format(file)
+    report = report or file.with_name(file.name + ".rejected.jsonl")
+    source = UserFile(file, file_format)
+    rejections: Any = None
+
+    def on_reject(position: int, row: Any, error: ClerkError) -> None:
+        nonlocal rejections
+        if rejections is None:
+            rejections = _private_file(report)
+        rejections.write(json.dumps({
+            "line": source.line_of(position), "row": _redacted(row), "code": error.code,
+            "field": error.field, "message": error.message(instance.settings.messages),
+        }, ensure_ascii=False, default=str) + "\n")
+
+    try:
+        with click.progressbar(length=file.stat().st_size, label="Importing users",
+                               file=sys.stderr) as bar:
+            source.on_bytes = bar.update
+            with instance.store.session() as db:
+                result = import_rows(instance, db, source.rows(), events=not no_webhooks,
+                                     batch_size=batch_size, on_reject=on_reject,
+                                     on_progress=source.forget_until)
+    finally:
+        if rejections is not None:
+            rejections.close()
+    click.echo(f"created {result.created}, skipped {result.skipped} (already there), "
+               f"rejected {result.rejected}")
+    if result.rejected:
+        click.echo(f"Rejected rows and why: {report}", err=True)
+
+
+def _guess_format(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix in {".jsonl", ".ndjson", ".json"}:
+        return "jsonl"
+    if suffix == ".csv":
+        return "csv"
+    with path.open("rb") as raw:
+        for line in raw:
+            if line.strip():
+                return "jsonl" if line.lstrip(b"\xef\xbb\xbf \t").startswith(b"{") else "csv"
+    return "jsonl"
+
+
+class UserFile:
+    """The rows of an import file, read as they are needed; it remembers the line
+    numbers of the rows not yet done (for the report) and counts the bytes read (for
+    the progress bar)."""
+
+    def __init__(self, path: Path, file_format: str) -> None:
+        self.path = path
+        self.file_format = file_format
+        self.on_bytes: Callable[[int], Any] = lambda n: None
+        self._lines: dict[int, int] = {}  # row position -> line number
+        self._line = 0
+
+    def line_of(self, position: int) -> int | None:
+        return self._lines.get(position)
+
+    def forget_until(self, position: int) -> None:
+        for done in [p for p in self._lines if p <= position]:
+            del self._lines[done]
+
+    def rows(self) -> Iterator[Any]:
+        """Dicts; a JSON line that is not valid JSON comes as its text (rejected)."""
+        with self.path.open("rb") as raw:
+            lines = self._text_lines(raw)
+            if self.file_format == "jsonl":
+                yield from self._json_rows(lines)
+            else:
+                yield from self._csv_rows(lines)
+
+    def _text_lines(self, raw: Any) -> Iterator[str]:
+        for data in raw:
+            self._line += 1
+            self.on_bytes(len(data))
+            try:
+                text: str = data.decode("utf-8-sig" if self._line == 1 else "utf-8")
+            except UnicodeDecodeError:
+                raise click.ClickException(
+                    f"{self.path}, line {self._line}: not UTF-8 text.") from None
+            yield text
+
+    def _json_rows(self, lines: Iterator[str]) -> Iterator[Any]:
+        position = 0
+        for text in lines:
+            if not text.strip():
+                continue
+            position += 1
+            self._lines[position] = self._line
+            try:
+                yield json.loads(text)
+            except (ValueError, RecursionError):  # rejected as "not a JSON object"
+                yield text.rstrip("\r\n")[:1000]
+
+    def _csv_rows(self, lines: Iterator[str]) -> Iterator[dict[str, str]]:
+        from .core.user_import import EXPORT_MARKERS
+
+        def without_leading_comments() -> Iterator[str]:
+            # Clerk's sample files start with "# ..." lines before the header.
+            started = False
+            for text in lines:
+                if not started and text.startswith("#"):
+                    continue
+                started = True
+                yield text
+
+        reader = csv.reader(without_leading_comments())
+        header = [name.strip() for name in next(reader, [])]
+        if EXPORT_MARKERS.isdisjoint(header):
+            raise click.ClickException(
+                f"{self.path} is not Clerk's export CSV: no id, primary_email_address or "
+                "verified_email_addresses column.")
+        position, end = 0, self._line
+        for values in reader:
+            start, end = end + 1, self._line
+            if not any(value.strip() for value in values):
+                continue
+            position += 1
+            self._lines[position] = start
+            yield dict(zip(header, values, strict=False))
+
+
+def _redacted(row: Any) -> Any:
+    """The row for the report, without what is secret in it."""
+    if not isinstance(row, dict):
+        return row
+    return {key: "[redacted]" if key in {"password", "totp_secret", "backup_codes"} and value
+            else value for key, value in row.items()}
+
+
+def _private_file(path: Path | str) -> Any:
+    """Opened for writing, readable by its owner only (it holds digests or rows)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # also when the file was there already
+    return open(fd, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed by the caller
+
+
+@clerk.command("export")
+@click.option("--format", "file_format", type=click.Choice(["csv", "jsonl"]), default="csv",
+              show_default=True, help="csv: Clerk's export columns (and a few more); jsonl: "
+                                      "the same as JSON, one user a line.")
+@click.option("--output", "-o", default="-", show_default=True,
+              help="A file (created readable by you only), or - for standard output.")
+@click.option("--sessions", is_flag=True,
+              help="Export the active sessions (Clerk's Session objects) instead of users.")
+@with_appcontext
+def export_users(file_format: str, output: str, sessions: bool) -> None:
+    """Write every user (or active session), streaming: any number fits in memory.
+
+    The users' file holds password digests and TOTP secrets: it re-imports here
+    (flask clerk import) or into Clerk. Keep it like the database, delete it after.
+    """
+    from .core.secret_box import UnreadableSecret
+    from .core.serializers import session_json
+    from .core.user_export import (
+        COLUMNS,
+        count_active_sessions,
+        count_users,
+        csv_cell,
+        export_rows,
+        session_rows,
+    )
+
+    instance = _state().instance
+    if not sessions:
+        click.echo("Warning: this file holds password digests and TOTP secrets in the "
+                   "clear: keep it private, and delete it once imported.", err=True)
+    columns = tuple(session_json(Session()).keys()) if sessions else COLUMNS
+    with instance.store.session() as db:  # for the progress bar only
+        total = count_active_sessions(db) if sessions else count_users(db)
+    with instance.store.session() as db, _output(output) as out:
+        rows = session_rows(db) if sessions else export_rows(instance, db)
+        writer = csv.writer(out) if file_format == "csv" else None
+        if writer is not None:
+            writer.writerow(columns)
+        label = "Exporting sessions" if sessions else "Exporting users"
+        written = 0
+        try:
+            with click.progressbar(rows, length=total, label=label,
+                                   file=sys.stderr) as bar:
+                for written, row in enumerate(bar, start=1):  # noqa: B007 - counted
+                    if writer is not None:
+                        writer.writerow([csv_cell(row.get(column)) for column in columns])
+                    else:
+                        out.write(json.dumps(row, ensure_ascii=False,
+                                             separators=(",", ":")) + "\n")
+        except UnreadableSecret as error:
+            raise click.ClickException(f"{error}; the export is incomplete.") from None
+    if output != "-":
+        click.echo(f"{written} {'sessions' if sessions else 'users'} written to {output}.",
+                   err=True)
+
+
+@contextlib.contextmanager
+def _output(output: str) -> Iterator[Any]:
+    if output == "-":
+        yield sys.stdout
+        return
+    with _private_file(output) as out:
+        yield out

@@ -12,6 +12,8 @@ the same query scans: correct, only slower.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
@@ -84,3 +86,53 @@ def matches(db: DbSession, query: str) -> Any:
                                                                           escape="\\")),
         *exact,
     ))
+
+
+# SQLite: the triggers that index each new row (as migration 0005 creates them).
+_INSERT_TRIGGERS = {
+    "clerk_user_search_user_insert":
+        "CREATE TRIGGER clerk_user_search_user_insert AFTER INSERT ON clerk_users BEGIN "
+        "INSERT INTO clerk_user_search(rowid, user_id, text) VALUES (new.rowid * 2, new.id, "
+        "coalesce(new.first_name, '') || ' ' || coalesce(new.last_name, '') || ' ' || "
+        "coalesce(new.username, '')); END",
+    "clerk_user_search_email_insert":
+        "CREATE TRIGGER clerk_user_search_email_insert AFTER INSERT ON clerk_email_addresses "
+        "BEGIN INSERT INTO clerk_user_search(rowid, user_id, text) VALUES (new.rowid * 2 + 1, "
+        "new.user_id, new.email_address); END",
+}
+
+
+@contextlib.contextmanager
+def indexed_in_bulk(db: DbSession) -> Iterator[None]:
+    """Insert many users inside this block; index them with two statements at its end.
+
+    SQLite's FTS5 indexes a row fired from a trigger five times slower than rows
+    inserted in bulk, which halves an import's speed. So, on SQLite with the search
+    table, the insert triggers are dropped for the block and re-created after it, in
+    the caller's transaction: SQLite has one writer at a time and transactional DDL,
+    so no other connection ever inserts while they are gone, and a failure rolls the
+    triggers back with the rows. The new rows are those past the largest rowids seen
+    before the block (a new rowid is always past the largest). Elsewhere: nothing.
+    """
+    if index_kind(db.get_bind().engine) != "fts5":
+        yield
+        return
+    # Python's sqlite3 opens a transaction before DML only; DDL outside one would
+    # commit at once. A statement that changes nothing opens it (if none is open).
+    db.execute(text("UPDATE clerk_users SET id = id WHERE 0"))
+    users_before = db.scalar(text("SELECT coalesce(max(rowid), 0) FROM clerk_users"))
+    emails_before = db.scalar(text("SELECT coalesce(max(rowid), 0) FROM clerk_email_addresses"))
+    for name in _INSERT_TRIGGERS:
+        db.execute(text(f"DROP TRIGGER {name}"))
+    yield
+    db.execute(text(
+        "INSERT INTO clerk_user_search(rowid, user_id, text) SELECT rowid * 2, id, "
+        "coalesce(first_name, '') || ' ' || coalesce(last_name, '') || ' ' || "
+        "coalesce(username, '') FROM clerk_users WHERE rowid > :before"
+    ), {"before": users_before})
+    db.execute(text(
+        "INSERT INTO clerk_user_search(rowid, user_id, text) SELECT rowid * 2 + 1, user_id, "
+        "email_address FROM clerk_email_addresses WHERE rowid > :before"
+    ), {"before": emails_before})
+    for statement in _INSERT_TRIGGERS.values():
+        db.execute(text(statement))
