@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/request_overhead.py
 	$(BIN)/python bench/webhooks.py
 	$(BIN)/python bench/import_export.py
+	$(BIN)/python bench/user_search.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache tests/artifacts

@@ -17,16 +17,15 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy import text  # noqa: E402
 
-from conftest import build_app  # noqa: E402
+from conftest import build_app, fresh_schema  # noqa: E402
 from flask_clerk.core.store import Store  # noqa: E402
 from flask_clerk.core.user_import import NewUser, create_users  # noqa: E402
 
@@ -74,17 +73,8 @@ def fresh_store(database_url: str | None, tmp: str) -> Iterator[str]:
     if not database_url:
         yield f"sqlite:///{tmp}/clerk.db"
         return
-    url = database_url.replace("postgresql://", "postgresql+psycopg://", 1)
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
-    finally:
-        with engine.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        engine.dispose()
+    with fresh_schema(database_url) as url:
+        yield url
 
 
 def main() -> None:

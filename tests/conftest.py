@@ -58,16 +58,25 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path}/clerk.db"
         return
-    url = _pg_url()
+    with fresh_schema(_pg_url()) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def fresh_schema(url: str) -> Iterator[str]:
+    """A new, empty schema in the PostgreSQL database at ``url`` (dropped after)."""
+    url = url.replace("postgresql://", "postgresql+psycopg://", 1)
     schema = f"t_{uuid.uuid4().hex[:12]}"
     engine = create_engine(url)
     with engine.begin() as connection:
         connection.execute(text(f'CREATE SCHEMA "{schema}"'))
     separator = "&" if "?" in url else "?"
-    yield f"{url}{separator}options=-csearch_path%3D{schema}"
-    with engine.begin() as connection:
-        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    engine.dispose()
+    try:
+        yield f"{url}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
 
 
 def build_app(database_url: str, **config: Any) -> Flask:

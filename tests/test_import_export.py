@@ -10,14 +10,13 @@ import io
 import json
 import os
 import stat
-import uuid
 from typing import Any
 
 import bcrypt
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select, text
 
-from conftest import PASSWORD, _pg_url, build_app, sign_up
+from conftest import PASSWORD, _pg_url, build_app, fresh_schema, sign_up
 from flask_clerk.cli import clerk
 from flask_clerk.core import webhooks as outbox
 from flask_clerk.core.instance import RequestInfo
@@ -557,16 +556,8 @@ def fresh_database_url(database_url, tmp_path):
     if database_url.startswith("sqlite"):
         yield f"sqlite:///{tmp_path}/fresh.db"
         return
-    url = _pg_url()
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in url else "?"
-    yield f"{url}{separator}options=-csearch_path%3D{schema}"
-    with engine.begin() as connection:
-        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    engine.dispose()
+    with fresh_schema(_pg_url()) as url:
+        yield url
 
 
 def django_digests(password: str) -> dict[str, str]:
