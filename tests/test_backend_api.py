@@ -185,9 +185,11 @@ def test_lock_refuses_sign_in_until_unlocked(app, client):
     sign_up(client, app)
     user_id = client.get("/whoami").get_json()["user_id"]
     post(client, "/__clerk/sign-out", {})
+    sign_in(client)
     admin = app.test_client()
     locked = api(admin, "POST", f"/v1/users/{user_id}/lock").get_json()
     assert locked["locked"] is True and locked["lockout_expires_in_seconds"] > 0
+    assert client.get("/whoami").get_json()["user_id"] is None  # its sessions revoked
     assert "locked" in sign_in(client).get_data(as_text=True)
     assert api(admin, "POST", f"/v1/users/{user_id}/unlock").get_json()["locked"] is False
     assert sign_in(client).status_code == 303
@@ -325,3 +327,70 @@ def test_sign_up_code_still_required_for_an_invited_address(app, client):
                                       "password": PASSWORD, "first_name": "Ada",
                                       "last_name": "L"}, page="/sign-up")
     assert last_code(app, "ada@example.com")
+
+
+def test_a_password_check_is_never_replayed(client):
+    user = new_user(client)
+    headers = {"Idempotency-Key": "same"}
+    path = f"/v1/users/{user['id']}/verify_password"
+    assert api(client, "POST", path, {"password": PASSWORD}, headers).status_code == 200
+    api(client, "PATCH", f"/v1/users/{user['id']}", {"password": "another-password-77"})
+    again = api(client, "POST", path, {"password": PASSWORD}, headers)
+    assert again.status_code == 422 and "Idempotent-Replayed" not in again.headers
+
+
+def test_idempotency_keeps_no_plain_hash_of_a_body(app, client):
+    """A body may hold a password: what is stored to recognise it is keyed."""
+    import hashlib
+    import json
+
+    from flask_clerk.core.models import IdempotencyRecord
+
+    raw = json.dumps({"email_address": ["grace@example.com"], "password": PASSWORD}).encode()
+    client.post("/v1/users", data=raw, headers={
+        "Authorization": f"Bearer {app.config['CLERK_SECRET_KEY']}", "Idempotency-Key": "k",
+        "Content-Type": "application/json"})
+    with app.extensions["clerk"].instance.store.session() as db:
+        stored = db.query(IdempotencyRecord).one().request_hash
+    assert stored not in {hashlib.sha256(raw).hexdigest(),
+                          hashlib.sha256(raw + b"\0").hexdigest()}
+
+
+def test_an_abandoned_claim_is_given_up(app, client, frozen):
+    from flask_clerk.core import clock
+    from flask_clerk.core.models import IdempotencyRecord
+
+    with app.extensions["clerk"].instance.store.session() as db:
+        body = {"email_address": ["grace@example.com"], "password": PASSWORD}
+        api(client, "POST", "/v1/users", body, headers={"Idempotency-Key": "k"})
+        record = db.query(IdempotencyRecord).one()
+        record.status_code, record.body = None, None  # as if its process had died
+        db.commit()
+    body = {"email_address": ["grace@example.com"], "password": PASSWORD}
+    assert api(client, "POST", "/v1/users", body,
+               headers={"Idempotency-Key": "k"}).status_code == 409
+    frozen.advance(6 * 60)
+    assert error_code(api(client, "POST", "/v1/users", body,
+                          headers={"Idempotency-Key": "k"})) == "form_identifier_exists"
+    assert clock.now()  # the clock moved, the claim was given up and the request ran
+
+
+@pytest.mark.parametrize("body, code", [
+    ({"password": ""}, "form_param_missing"),
+    ({"password": "x" * 300, "skip_password_checks": True}, "form_password_length_too_long"),
+])
+def test_a_patched_password_is_bounded_even_unchecked(client, body, code):
+    user = new_user(client)
+    response = api(client, "PATCH", f"/v1/users/{user['id']}", body)
+    assert response.status_code == 422 and error_code(response) == code
+    assert api(client, "POST", f"/v1/users/{user['id']}/verify_password",
+               {"password": PASSWORD}).status_code == 200
+
+
+def test_backup_code_digests_keep_within_work_bounds(client):
+    import bcrypt
+
+    costly = "$2b$31$" + bcrypt.gensalt(4).decode()[7:] + "a" * 31
+    response = api(client, "POST", "/v1/users", {
+        "email_address": ["a@example.com"], "password": PASSWORD, "backup_codes": [costly]})
+    assert response.status_code == 422 and error_code(response) == "form_param_format_invalid"

@@ -306,7 +306,7 @@ def test_import_jsonl_batches_reports_rejects_and_is_idempotent(app, tmp_path):
         (7, "request_body_invalid", None),
         (9, "form_email_invalid", "email_address"),
         (10, "form_password_length_too_short", "password")]
-    assert lines[0]["row"] == "{not json"
+    assert lines[0]["row"] is None  # an unreadable line may hold a password: left out
     assert lines[2]["row"]["password"] == "[redacted]", "no password in the report"
     assert lines[1]["message"] == "Enter a valid email address."
     assert count(app, User) == 8

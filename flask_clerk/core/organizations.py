@@ -525,7 +525,8 @@ def invite_member(
 ) -> OrganizationInvitation:
     """Mail a single-use link that adds ``email_address`` to the organization."""
     require(instance, actor, MANAGE_MEMBERS)
-    instance.rate_limiter.hit("invite", request.ip_address or "-")
+    if not isinstance(actor, BackendActor):  # the Backend API has its per-key limit
+        instance.rate_limiter.hit("invite", request.ip_address or "-")
     settings, organization = instance.settings, actor.organization
     address = normalize_email(email_address)
     new_role = known_role(instance, role or settings.organization_default_role)

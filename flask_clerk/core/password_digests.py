@@ -37,11 +37,16 @@ HASHERS: frozenset[str] = frozenset({
 MAX_DIGEST_LENGTH = 512  # the width of clerk_users.password_digest
 MAX_PASSWORD_BYTES = 4096  # as Symfony: nobody's password is longer; hashing one is work
 # Work factors past these are refused: at these, one verify already takes seconds.
-BCRYPT_MAX_COST = 16
-PBKDF2_MAX_ROUNDS = 10_000_000  # iterations x output blocks
-SCRYPT_MAX_WORK = 2**21  # n * r * p; its memory, 128 * n * r bytes, is then <= 256 MiB
-ARGON2_MAX_MEMORY = 256 * 1024  # KiB
-ARGON2_MAX_WORK = 1024 * 1024  # KiB x passes
+# The work factors refused at import: each bound keeps one verify near or under the
+# failure floor's cap (password_timing, 1 s), since every failed sign-in is padded to
+# the slowest imported digest, and a locked account is still hashed. Real exports sit
+# well below: bcrypt 10-12, Django's PBKDF2 1-1.5M, werkzeug's scrypt n*r*p = 2**18,
+# Django's argon2 100 MiB x 2 passes.
+BCRYPT_MAX_COST = 13  # ~0.5 s here
+PBKDF2_MAX_ROUNDS = 3_000_000  # iterations x output blocks; ~0.85 s for SHA-256
+SCRYPT_MAX_WORK = 2**19  # n * r * p; its memory, 128 * n * r bytes, is then <= 64 MiB
+ARGON2_MAX_MEMORY = 128 * 1024  # KiB
+ARGON2_MAX_WORK = 512 * 1024  # KiB x passes
 ARGON2_MAX_LANES = 64  # argon2 runs a thread a lane
 PHPASS_MAX_COST = 20  # 2**20 MD5s: WordPress writes 8, passlib 19
 SYMFONY_MAX_ITERATIONS = 1_000_000

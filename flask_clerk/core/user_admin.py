@@ -118,10 +118,13 @@ def set_banned(instance: Instance, db: DbSession, user: User, banned: bool) -> U
 
 
 def set_locked(instance: Instance, db: DbSession, user: User, locked: bool) -> User:
-    """Lock for the instance's lockout duration (as too many failed attempts do), or unlock."""
+    """Lock for the instance's lockout duration, as too many failed attempts do, and
+    revoke the sessions (SECURITY.md 20); or unlock."""
     user.failed_attempts = 0
     user.locked_until = (clock.now() + timedelta(seconds=instance.settings.lockout_duration)
                          if locked else None)
+    if locked:
+        revoke_user_sessions(instance, db, user.id)
     user_updated(instance, db, user)
     db.commit()
     security_event("user.locked" if locked else "user.unlocked", user_id=user.id)
@@ -169,6 +172,12 @@ def update_user(instance: Instance, db: DbSession, user: User, changes: UserChan
             user.primary_email_address_id = email.id
         password_changed = False
         if changes.password is not None:
+            if not changes.password:
+                raise ClerkError("form_param_missing", field="password")
+            if len(changes.password) > instance.settings.password_max_length:
+                # Even unchecked: a sign-in refuses longer ones, so it could never be used.
+                raise ClerkError("form_password_length_too_long", field="password",
+                                 max=instance.settings.password_max_length)
             if not changes.skip_password_checks:
                 check_new_password(instance, changes.password, None,
                                    user_password_context(instance, user))
@@ -189,6 +198,8 @@ def update_user(instance: Instance, db: DbSession, user: User, changes: UserChan
         db.rollback()
         raise ClerkError("form_identifier_exists", field=_taken_field(changes)) from None
     if password_changed:
+        if changes.password_digest is not None:
+            instance.failure_floor.invalidate()  # a new imported digest to measure
         security_event("password.changed", user_id=user.id, by="backend_api")
     return user
 

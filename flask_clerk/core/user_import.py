@@ -278,6 +278,12 @@ def _backup_codes(new: NewUser, value: Any) -> None:
         raise ClerkError("form_param_format_invalid", field="backup_codes")
     for code in codes:
         if BACKUP_CODE_DIGEST.fullmatch(code):
+            # Within the same work-factor bounds as password digests: each code is
+            # hashed at every check.
+            try:
+                validate_digest("bcrypt" if code.startswith("$2") else "argon2id", code)
+            except ClerkError:
+                raise ClerkError("form_param_format_invalid", field="backup_codes") from None
             new.backup_code_digests.append(code)
         elif code.startswith("$") or not 0 < len(code.strip()) <= BACKUP_CODE_MAX_LENGTH:
             raise ClerkError("form_param_format_invalid", field="backup_codes")

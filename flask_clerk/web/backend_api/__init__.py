@@ -24,6 +24,9 @@ bp = Blueprint("clerk_backend_api", __name__, url_prefix="/v1")
 
 # Paths under /v1 that answer without the secret key (public keys only).
 PUBLIC = {"/v1/jwks", "/v1/openapi.json"}
+# POSTs that change nothing worth protecting and must be answered afresh: a password
+# check replayed for a day would outlive a password change.
+NOT_REPLAYED = {"clerk_backend_api.verify_password"}
 
 def error_response(error: ClerkError) -> Response:
     body = {"errors": [error.to_json(state().settings.messages)],
@@ -60,7 +63,8 @@ def authenticate() -> Response | None:
     # key itself out of Redis).
     bucket = hashlib.sha256(settings.secret_key.encode()).hexdigest()[:16]
     state().instance.rate_limiter.hit("backend_api", bucket)
-    if request.method == "POST" and request.headers.get("Idempotency-Key"):
+    if (request.method == "POST" and request.headers.get("Idempotency-Key")
+            and request.endpoint not in NOT_REPLAYED):
         return idempotency.replay_or_claim(bucket)
     return None
 

@@ -9,6 +9,7 @@ remembered, so the retry runs again.
 from __future__ import annotations
 
 import hashlib
+import hmac
 from datetime import timedelta
 
 from flask import g, request
@@ -22,11 +23,16 @@ from ...errors import ClerkError
 from ...extension import state
 
 LIFETIME = timedelta(hours=24)
+# A claim whose request never answered (its process died) is given up after this.
+ABANDONED = timedelta(minutes=5)
 KEY_MAX = 255
 
 
 def _hash(*parts: str | bytes) -> str:
-    digest = hashlib.sha256()
+    """HMAC-SHA256 under a key derived from the secret key: a body may hold a
+    password, and a plain hash of it would be a fast way to guess that password."""
+    key = ("flask_clerk.idempotency:" + state().settings.secret_key).encode()
+    digest = hmac.new(key, digestmod=hashlib.sha256)
     for part in parts:
         digest.update(part.encode() if isinstance(part, str) else part)
         digest.update(b"\0")
@@ -42,7 +48,10 @@ def replay_or_claim(bucket: str) -> Response | None:
     request_hash = _hash(request.get_data(cache=True))
     now = clock.now()
     with state().instance.store.session() as db:
-        db.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < now - LIFETIME))
+        db.execute(delete(IdempotencyRecord).where(
+            (IdempotencyRecord.created_at < now - LIFETIME)
+            | (IdempotencyRecord.status_code.is_(None)
+               & (IdempotencyRecord.created_at < now - ABANDONED))))
         record = db.scalars(select(IdempotencyRecord)
                             .where(IdempotencyRecord.key_hash == key_hash)).first()
         if record is None:
