@@ -122,3 +122,36 @@ def test_bulk_inserts_are_indexed_and_a_failure_keeps_the_triggers(migrated_app)
                                    "password": PASSWORD, "first_name": "Late"},
                 headers={"Authorization": f"Bearer {app.config['CLERK_SECRET_KEY']}"})
     assert search(client, "after.example") == ["Late"]
+
+
+def test_renumbered_rowids_do_not_confuse_the_index(tmp_path):
+    """SQLite may renumber the implicit rowids of tables like the users' (VACUUM "may
+    change the ROWIDs" of tables without an INTEGER PRIMARY KEY): the index keys its
+    documents by id, so changes made after that still find their own rows."""
+    from sqlalchemy import text
+
+    from conftest import build_app
+
+    url = f"sqlite:///{tmp_path}/renumbered.db"
+    store = Store(url)
+    store.upgrade()
+    store.engine.dispose()
+    app = build_app(url)
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {app.config['CLERK_SECRET_KEY']}"}
+    ids = [client.post("/v1/users", json={"email_address": [f"u{i}@v.example.com"],
+                                          "password": PASSWORD, "first_name": f"Alpha{i}"},
+                       headers=headers).get_json()["id"] for i in range(3)]
+    engine = app.extensions["clerk"].instance.store.engine
+    with engine.begin() as connection:  # what a renumbering VACUUM would do
+        connection.execute(text("UPDATE clerk_users SET rowid = rowid + 100"))
+        connection.execute(text("UPDATE clerk_email_addresses SET rowid = rowid + 100"))
+    client.patch(f"/v1/users/{ids[2]}", json={"first_name": "Renamed"}, headers=headers)
+    client.delete(f"/v1/users/{ids[0]}", headers=headers)
+    client.post("/v1/users", json={"email_address": ["new@v.example.com"],
+                                   "password": PASSWORD, "first_name": "New"}, headers=headers)
+    assert search(client, "alpha2") == []  # the old name is gone...
+    assert search(client, "renamed") == ["Renamed"]  # ...the new one found
+    assert search(client, "alpha") == ["Alpha1"]  # nobody else's row was touched
+    assert search(client, "v.example") == ["Alpha1", "New", "Renamed"]
+    engine.dispose()

@@ -1,7 +1,7 @@
 """user search: trigram indexes for GET /v1/users?query=, and addresses by user
 
-SQLite: an FTS5 trigram table with triggers (one row per user for the names, one
-per email address); PostgreSQL: pg_trgm GIN indexes, when the extension exists or
+SQLite: an FTS5 trigram index over a table of documents (one per user for the
+names, one per email address) kept current by triggers; PostgreSQL: pg_trgm GIN indexes, when the extension exists or
 can be created. See flask_clerk.core.user_search.
 
 Revision ID: 0005
@@ -24,43 +24,53 @@ log = logging.getLogger(__name__)
 
 NAMES = ("lower(coalesce(clerk_users.first_name, '') || ' ' || "
          "coalesce(clerk_users.last_name, '') || ' ' || coalesce(clerk_users.username, ''))")
-# SQLite: the rowid of a user's row is 2 × its rowid, of an address 2 × its rowid + 1.
+# SQLite: one document per user (names and username) and per email address, keyed by
+# its row's id, in a table with its own INTEGER PRIMARY KEY (VACUUM keeps those; it
+# may renumber the implicit rowids of the users' and addresses' tables); an FTS5
+# trigram index over the documents' text, kept in step by triggers.
 USER_TEXT = ("coalesce(new.first_name, '') || ' ' || coalesce(new.last_name, '') || ' ' || "
              "coalesce(new.username, '')")
 SQLITE = [
-    "CREATE VIRTUAL TABLE clerk_user_search USING fts5(user_id UNINDEXED, text, "
-    "tokenize='trigram')",
+    "CREATE TABLE clerk_user_search_docs (id INTEGER PRIMARY KEY, key VARCHAR(40) NOT NULL "
+    "UNIQUE, user_id VARCHAR(40) NOT NULL, text TEXT NOT NULL)",
+    "CREATE INDEX ix_clerk_user_search_docs_user_id ON clerk_user_search_docs (user_id)",
+    "CREATE VIRTUAL TABLE clerk_user_search USING fts5(text, content='clerk_user_search_docs', "
+    "content_rowid='id', tokenize='trigram')",
+    "CREATE TRIGGER clerk_user_search_doc_insert AFTER INSERT ON clerk_user_search_docs BEGIN "
+    "INSERT INTO clerk_user_search(rowid, text) VALUES (new.id, new.text); END",
+    "CREATE TRIGGER clerk_user_search_doc_delete AFTER DELETE ON clerk_user_search_docs BEGIN "
+    "INSERT INTO clerk_user_search(clerk_user_search, rowid, text) "
+    "VALUES ('delete', old.id, old.text); END",
     "CREATE TRIGGER clerk_user_search_user_insert AFTER INSERT ON clerk_users BEGIN "
-    f"INSERT INTO clerk_user_search(rowid, user_id, text) VALUES (new.rowid * 2, new.id, "
-    f"{USER_TEXT}); END",
+    f"INSERT INTO clerk_user_search_docs(key, user_id, text) VALUES (new.id, new.id, {USER_TEXT}); "
+    "END",
     "CREATE TRIGGER clerk_user_search_user_update AFTER UPDATE OF first_name, last_name, "
-    "username ON clerk_users BEGIN "
-    "DELETE FROM clerk_user_search WHERE rowid = old.rowid * 2; "
-    f"INSERT INTO clerk_user_search(rowid, user_id, text) VALUES (new.rowid * 2, new.id, "
-    f"{USER_TEXT}); END",
+    "username ON clerk_users BEGIN DELETE FROM clerk_user_search_docs WHERE key = old.id; "
+    f"INSERT INTO clerk_user_search_docs(key, user_id, text) VALUES (new.id, new.id, {USER_TEXT}); "
+    "END",
     "CREATE TRIGGER clerk_user_search_user_delete AFTER DELETE ON clerk_users BEGIN "
-    "DELETE FROM clerk_user_search WHERE rowid = old.rowid * 2; END",
-    "CREATE TRIGGER clerk_user_search_email_insert AFTER INSERT ON clerk_email_addresses "
-    "BEGIN INSERT INTO clerk_user_search(rowid, user_id, text) VALUES (new.rowid * 2 + 1, "
-    "new.user_id, new.email_address); END",
+    "DELETE FROM clerk_user_search_docs WHERE user_id = old.id; END",
+    "CREATE TRIGGER clerk_user_search_email_insert AFTER INSERT ON clerk_email_addresses BEGIN "
+    "INSERT INTO clerk_user_search_docs(key, user_id, text) "
+    "VALUES (new.id, new.user_id, new.email_address); END",
     "CREATE TRIGGER clerk_user_search_email_update AFTER UPDATE OF email_address, user_id ON "
-    "clerk_email_addresses BEGIN "
-    "DELETE FROM clerk_user_search WHERE rowid = old.rowid * 2 + 1; "
-    "INSERT INTO clerk_user_search(rowid, user_id, text) VALUES (new.rowid * 2 + 1, "
-    "new.user_id, new.email_address); END",
-    "CREATE TRIGGER clerk_user_search_email_delete AFTER DELETE ON clerk_email_addresses "
-    "BEGIN DELETE FROM clerk_user_search WHERE rowid = old.rowid * 2 + 1; END",
-    "INSERT INTO clerk_user_search(rowid, user_id, text) SELECT rowid * 2, id, "
+    "clerk_email_addresses BEGIN DELETE FROM clerk_user_search_docs WHERE key = old.id; "
+    "INSERT INTO clerk_user_search_docs(key, user_id, text) "
+    "VALUES (new.id, new.user_id, new.email_address); END",
+    "CREATE TRIGGER clerk_user_search_email_delete AFTER DELETE ON clerk_email_addresses BEGIN "
+    "DELETE FROM clerk_user_search_docs WHERE key = old.id; END",
+    "INSERT INTO clerk_user_search_docs(key, user_id, text) SELECT id, id, "
     "coalesce(first_name, '') || ' ' || coalesce(last_name, '') || ' ' || "
     "coalesce(username, '') FROM clerk_users",
-    "INSERT INTO clerk_user_search(rowid, user_id, text) SELECT rowid * 2 + 1, user_id, "
-    "email_address FROM clerk_email_addresses",
+    "INSERT INTO clerk_user_search_docs(key, user_id, text) SELECT id, user_id, email_address "
+    "FROM clerk_email_addresses",
 ]
 SQLITE_DROP = [
     *(f"DROP TRIGGER IF EXISTS clerk_user_search_{name}" for name in (
         "user_insert", "user_update", "user_delete", "email_insert", "email_update",
-        "email_delete")),
+        "email_delete", "doc_insert", "doc_delete")),
     "DROP TABLE IF EXISTS clerk_user_search",
+    "DROP TABLE IF EXISTS clerk_user_search_docs",
 ]
 
 
