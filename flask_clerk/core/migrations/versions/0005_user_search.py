@@ -33,7 +33,6 @@ USER_TEXT = ("coalesce(new.first_name, '') || ' ' || coalesce(new.last_name, '')
 SQLITE = [
     "CREATE TABLE clerk_user_search_docs (id INTEGER PRIMARY KEY, key VARCHAR(40) NOT NULL "
     "UNIQUE, user_id VARCHAR(40) NOT NULL, text TEXT NOT NULL)",
-    "CREATE INDEX ix_clerk_user_search_docs_user_id ON clerk_user_search_docs (user_id)",
     "CREATE VIRTUAL TABLE clerk_user_search USING fts5(text, content='clerk_user_search_docs', "
     "content_rowid='id', tokenize='trigram')",
     "CREATE TRIGGER clerk_user_search_doc_insert AFTER INSERT ON clerk_user_search_docs BEGIN "
@@ -48,8 +47,9 @@ SQLITE = [
     "username ON clerk_users BEGIN DELETE FROM clerk_user_search_docs WHERE key = old.id; "
     f"INSERT INTO clerk_user_search_docs(key, user_id, text) VALUES (new.id, new.id, {USER_TEXT}); "
     "END",
+    # The addresses' documents go with the addresses (a cascade fires their triggers).
     "CREATE TRIGGER clerk_user_search_user_delete AFTER DELETE ON clerk_users BEGIN "
-    "DELETE FROM clerk_user_search_docs WHERE user_id = old.id; END",
+    "DELETE FROM clerk_user_search_docs WHERE key = old.id; END",
     "CREATE TRIGGER clerk_user_search_email_insert AFTER INSERT ON clerk_email_addresses BEGIN "
     "INSERT INTO clerk_user_search_docs(key, user_id, text) "
     "VALUES (new.id, new.user_id, new.email_address); END",
