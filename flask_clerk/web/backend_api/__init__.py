@@ -10,9 +10,10 @@ POSTs. The views are thin: each reads its parameters strictly
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, g, jsonify, request
+from flask import Blueprint, Flask, g, jsonify, request
 from werkzeug.wrappers import Response
 
 from ...errors import AuthenticationError, ClerkError, RateLimited
@@ -95,12 +96,21 @@ def register(app: Flask) -> None:
     from . import openapi, organizations, sessions, users  # noqa: F401 - routes
 
     app.register_blueprint(bp)
-    app.before_request_funcs.setdefault(None, []).insert(0, _exempt_from_csrf)
+    app.before_request_funcs.setdefault(None, []).insert(0, _csrf_exemption(app))
 
 
-def _exempt_from_csrf() -> None:
+def _csrf_exemption(app: Flask) -> Callable[[], None]:
     """A server authenticates with the secret key, not a browser cookie: Flask-WTF's
-    CSRFProtect, whenever the application set it up, must not ask it for a token."""
-    csrf = current_app.extensions.get("csrf")
-    if csrf is not None and request.blueprint == bp.name:
-        csrf.exempt(bp)
+    CSRFProtect, whenever the application set it up (before its first request, as
+    Flask requires), must not ask it for a token. Checked once, at the first request."""
+    pending = True
+
+    def exempt() -> None:
+        nonlocal pending
+        if pending:
+            pending = False
+            csrf = app.extensions.get("csrf")
+            if csrf is not None:
+                csrf.exempt(bp)
+
+    return exempt
