@@ -137,6 +137,18 @@ def app(make_app: Callable[..., Flask]) -> Flask:
 
 
 @pytest.fixture
+def migrated_app(database_url: str, make_app: Callable[..., Flask]) -> Flask:
+    """An app on a store built by the library's migrations (not ``create_all``): with
+    what only migrations make, such as the user search's trigram index."""
+    from flask_clerk.core.store import Store
+
+    store = Store(database_url)
+    store.upgrade()
+    store.engine.dispose()
+    return make_app()
+
+
+@pytest.fixture
 def client(app: Flask) -> Any:
     return app.test_client()
 

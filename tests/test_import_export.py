@@ -630,16 +630,6 @@ def test_round_trip_every_user_signs_in_with_the_same_password(
 # --- The search index (migration 0005) ---------------------------------------------------
 
 
-@pytest.fixture
-def migrated_app(database_url, make_app):
-    from flask_clerk.core.store import Store
-
-    store = Store(database_url)
-    store.upgrade()
-    store.engine.dispose()
-    return make_app()
-
-
 def found(app, query: str) -> list[str]:
     from flask_clerk.core.user_search import matches
 

@@ -4,21 +4,11 @@ and addresses change."""
 
 from __future__ import annotations
 
-import pytest
-
 from conftest import PASSWORD
 from flask_clerk.core import user_search
 from flask_clerk.core.models import EmailAddress
 from flask_clerk.core.store import Store
 from flask_clerk.ids import new_id
-
-
-@pytest.fixture
-def migrated_app(database_url, make_app):
-    store = Store(database_url)
-    store.upgrade()
-    store.engine.dispose()
-    return make_app()
 
 
 def search(client, query):
@@ -85,43 +75,6 @@ def test_without_the_index_the_same_answers(app):
                                    "first_name": "Adal"}, headers=headers)
     assert search(client, "ada_l") == ["Ada"]
     assert search(client, "ADA") == ["Ada", "Adal"]
-
-
-def test_bulk_inserts_are_indexed_and_a_failure_keeps_the_triggers(migrated_app):
-    from sqlalchemy import text
-
-    from flask_clerk.core.user_import import NewUser, create_users
-
-    app = migrated_app
-    instance = app.extensions["clerk"].instance
-    client = app.test_client()
-    users = [NewUser(email_addresses=[f"bulk{i}@import.example.com"], first_name=f"Bulk{i}")
-             for i in range(3)]
-    with instance.store.session() as db:
-        create_users(instance, db, users, events=False)
-        db.commit()
-    assert search(client, "import.example") == ["Bulk0", "Bulk1", "Bulk2"]
-    with instance.store.session() as db:
-        try:
-            create_users(instance, db, [NewUser(email_addresses=["x@y.example.com"],
-                                                first_name="Lost"),
-                                        NewUser(email_addresses=["z@y.example.com"],
-                                                username="same"),
-                                        NewUser(email_addresses=["w@y.example.com"],
-                                                username="same")], events=False)
-        except Exception:  # noqa: BLE001 - the duplicate username
-            db.rollback()
-        triggers = {row[0] for row in db.execute(text(
-            "SELECT name FROM sqlite_master WHERE type = 'trigger'"))} if (
-            db.get_bind().dialect.name == "sqlite") else None
-    assert search(client, "y.example") == []
-    if triggers is not None:
-        assert {"clerk_user_search_user_insert", "clerk_user_search_email_insert"} <= triggers
-    # ...and one-by-one inserts are still indexed by them.
-    client.post("/v1/users", json={"email_address": ["late@after.example.com"],
-                                   "password": PASSWORD, "first_name": "Late"},
-                headers={"Authorization": f"Bearer {app.config['CLERK_SECRET_KEY']}"})
-    assert search(client, "after.example") == ["Late"]
 
 
 def test_renumbered_rowids_do_not_confuse_the_index(tmp_path):
