@@ -29,6 +29,7 @@ PUBLIC = {"/v1/jwks", "/v1/openapi.json"}
 # check replayed for a day would outlive a password change.
 NOT_REPLAYED = {"clerk_backend_api.verify_password"}
 
+
 def error_response(error: ClerkError) -> Response:
     body = {"errors": [error.to_json(state().settings.messages)],
             "clerk_trace_id": getattr(g, "clerk_trace_id", None) or new_id("trace")}
