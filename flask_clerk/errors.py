@@ -95,6 +95,8 @@ MESSAGES: dict[str, str] = {
     "too_many_requests": "Too many requests. Try again in {seconds} seconds.",
     "form_param_unknown": "{field} is not a known parameter.",
     "invitation_not_pending": "Only a pending invitation can be revoked.",
+    "totp_already_enabled": "An authenticator app is set up already. Remove it first.",
+    "totp_not_enrolling": "Start setting up the authenticator app again.",
     "request_body_invalid": "The request body must be a JSON object.",
     "idempotency_key_reused": "This Idempotency-Key was used with a different request body.",
     "idempotency_request_in_progress": (

@@ -1,0 +1,182 @@
+"""Second factors: an authenticator app (TOTP) and backup codes.
+
+TOTP follows RFC 6238 as authenticator apps do: SHA-1, 6 digits, a 30 s step,
+with one step of drift either way (SECURITY.md 12). A code is accepted once: the
+step it matched is stored, and a code of that step or an earlier one is refused,
+with one atomic UPDATE so that two requests racing with the same code cannot both
+pass. The secret is sealed at rest (:mod:`.secret_box`) and shown only at enrolment.
+
+Backup codes: ten per set, 64 random bits each (SECURITY.md 13), shown once,
+stored as a keyed hash (HMAC-SHA256 under a key derived from the secret key: with
+64 bits of entropy a slow hash adds nothing), single use (an atomic UPDATE), and
+regenerating a set revokes the old one. Imported codes keep the digest they came
+with (bcrypt or argon2id) and are checked against it.
+
+These are the flows; sign-in's ``needs_second_factor`` step and the profile's
+pages call them.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass
+
+import pyotp
+import segno
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session as DbSession
+
+from ..errors import ClerkError
+from ..ids import keyed_hash, new_id
+from . import clock
+from .instance import Instance
+from .models import BackupCode, TotpSecret, User
+from .password_digests import verify_digest
+from .secret_box import open_sealed, seal
+
+STEP = 30
+DRIFT = 1  # steps accepted either side of now
+BACKUP_CODES = 10
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    """What the user sees once: the secret, its ``otpauth://`` URI and a QR code."""
+
+    secret: str
+    uri: str
+    qr_svg: str
+
+
+def _backup_key(instance: Instance) -> bytes:
+    return ("flask_clerk.backup_codes:" + instance.settings.secret_key).encode()
+
+
+def start_totp(instance: Instance, db: DbSession, user: User) -> Enrolment:
+    """A new secret for ``user``, not active until :func:`confirm_totp` sees a code
+    from it. An unconfirmed earlier one is replaced; an active one must be removed
+    first."""
+    current = db.get(TotpSecret, user.id)
+    if current is not None and current.verified:
+        raise ClerkError("totp_already_enabled", field="code")
+    secret = pyotp.random_base32(32)  # 160 bits, as RFC 4226 recommends
+    sealed = seal(instance.settings, secret)
+    if current is None:
+        db.add(TotpSecret(user_id=user.id, secret_encrypted=sealed, verified=False,
+                          created_at=clock.now()))
+    else:
+        current.secret_encrypted, current.last_used_step = sealed, None
+    db.commit()
+    account = user.primary_address or user.username or user.id
+    uri = pyotp.TOTP(secret).provisioning_uri(
+        name=account, issuer_name=instance.settings.application_name or "flask_clerk")
+    qr = segno.make(uri, error="m")
+    return Enrolment(secret=secret, uri=uri, qr_svg=qr.svg_inline(scale=4, border=2))
+
+
+def confirm_totp(instance: Instance, db: DbSession, user: User, code: str) -> list[str]:
+    """Activate the enrolled secret with a code from it; returns a fresh set of
+    backup codes (to show once)."""
+    totp = db.get(TotpSecret, user.id)
+    if totp is None or totp.verified:
+        raise ClerkError("totp_not_enrolling", field="code")
+    if not _accept(instance, db, totp, code):
+        raise ClerkError("form_code_incorrect", field="code")
+    totp.verified = True
+    codes = _replace_backup_codes(instance, db, user)
+    db.commit()
+    return codes
+
+
+def verify_totp(instance: Instance, db: DbSession, user: User, code: str) -> bool:
+    """Whether ``code`` is a fresh code of the user's active secret (then used up)."""
+    totp = db.get(TotpSecret, user.id)
+    if totp is None or not totp.verified:
+        return False
+    return _accept(instance, db, totp, code)
+
+
+def _accept(instance: Instance, db: DbSession, totp: TotpSecret, code: str) -> bool:
+    code = code.strip().replace(" ", "")
+    if len(code) != 6 or not code.isdigit():
+        return False
+    generator = pyotp.TOTP(open_sealed(instance.settings, totp.secret_encrypted))
+    now_step = int(clock.now().timestamp()) // STEP
+    for step in range(now_step - DRIFT, now_step + DRIFT + 1):
+        if hmac.compare_digest(generator.generate_otp(step), code):
+            # Used once: only if no code of this step or a later one was used before.
+            used = db.execute(
+                update(TotpSecret)
+                .where(TotpSecret.user_id == totp.user_id,
+                       (TotpSecret.last_used_step.is_(None))
+                       | (TotpSecret.last_used_step < step))
+                .values(last_used_step=step)
+                .returning(TotpSecret.user_id)
+            ).first()
+            db.commit()
+            db.refresh(totp)
+            return used is not None
+    return False
+
+
+def remove_totp(db: DbSession, user: User) -> None:
+    """Turn the authenticator app off; the backup codes go with it (they back it up).
+    The caller has checked a recent reverification."""
+    db.execute(delete(TotpSecret).where(TotpSecret.user_id == user.id))
+    db.execute(delete(BackupCode).where(BackupCode.user_id == user.id))
+    db.commit()
+
+
+def regenerate_backup_codes(instance: Instance, db: DbSession, user: User) -> list[str]:
+    """A new set of codes (shown once); the old set stops working."""
+    codes = _replace_backup_codes(instance, db, user)
+    db.commit()
+    return codes
+
+
+def _replace_backup_codes(instance: Instance, db: DbSession, user: User) -> list[str]:
+    db.execute(delete(BackupCode).where(BackupCode.user_id == user.id))
+    codes = [_new_backup_code() for _ in range(BACKUP_CODES)]
+    key = _backup_key(instance)
+    db.add_all(BackupCode(id=new_id("bkc"), user_id=user.id,
+                          code_digest="hmac$" + keyed_hash(key, _normal(code)))
+               for code in codes)
+    return codes
+
+
+def _new_backup_code() -> str:
+    raw = secrets.token_hex(8)  # 64 bits
+    return "-".join(raw[i:i + 4] for i in range(0, 16, 4))
+
+
+def _normal(code: str) -> str:
+    return code.strip().lower().replace("-", "").replace(" ", "")
+
+
+def use_backup_code(instance: Instance, db: DbSession, user: User, code: str) -> bool:
+    """Whether ``code`` is one of the user's unused backup codes (then used up)."""
+    typed = _normal(code)
+    if not typed or len(typed) > 64:
+        return False
+    mine = hmac.new(_backup_key(instance), typed.encode(), "sha256").hexdigest()
+    for row in db.scalars(select(BackupCode).where(BackupCode.user_id == user.id,
+                                                   BackupCode.used_at.is_(None))):
+        if row.code_digest.startswith("hmac$"):
+            matches = hmac.compare_digest(row.code_digest[5:], mine)
+        else:  # imported as it was: bcrypt or argon2id of the code as shown
+            matches = verify_digest("bcrypt" if row.code_digest.startswith("$2")
+                                    else "argon2id", row.code_digest, code.strip())
+        if matches:
+            used = db.execute(update(BackupCode).where(
+                BackupCode.id == row.id, BackupCode.used_at.is_(None)
+            ).values(used_at=clock.now()).returning(BackupCode.id)).first()
+            db.commit()
+            return used is not None
+    return False
+
+
+def has_second_factor(db: DbSession, user: User) -> bool:
+    totp = db.get(TotpSecret, user.id)
+    return totp is not None and totp.verified
+
