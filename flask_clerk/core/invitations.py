@@ -13,14 +13,14 @@ from functools import partial
 from typing import Any
 from urllib.parse import urlencode, urljoin
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.orm import Session as DbSession
 
 from ..errors import ClerkError, NotFound
 from ..ids import new_id, new_token, token_hash
 from . import clock
 from .instance import Instance
-from .models import Invitation
+from .models import Invitation, OrganizationInvitation
 from .serializers import instance_invitation_json
 from .users import find_user_by_email, normalize_email
 from .webhooks import emit, mail_sent
@@ -71,17 +71,26 @@ def create_invitation(
     return invitation
 
 
+STATUSES = frozenset({"pending", "accepted", "revoked", "expired"})
+
+
+def status_condition(model: type[Invitation] | type[OrganizationInvitation], status: str
+                     ) -> ColumnElement[bool]:
+    """Rows of ``model`` in ``status``: "expired" is a pending one past its time."""
+    if status not in STATUSES:
+        raise ClerkError("form_param_format_invalid", field="status")
+    if status in {"pending", "expired"}:
+        now = clock.now()
+        return and_(model.status == "pending",
+                    model.expires_at > now if status == "pending" else model.expires_at <= now)
+    return model.status == status
+
+
 def list_invitations(db: DbSession, *, status: str | None, limit: int, offset: int
                      ) -> list[Invitation]:
     statement = select(Invitation)
-    now = clock.now()
-    if status == "pending":
-        statement = statement.where(Invitation.status == "pending", Invitation.expires_at > now)
-    elif status == "expired":
-        statement = statement.where(Invitation.status == "pending",
-                                    Invitation.expires_at <= now)
-    elif status is not None:
-        statement = statement.where(Invitation.status == status)
+    if status is not None:
+        statement = statement.where(status_condition(Invitation, status))
     return list(db.scalars(statement.order_by(Invitation.created_at.desc(), Invitation.id)
                            .limit(limit).offset(offset)))
 

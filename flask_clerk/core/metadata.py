@@ -17,3 +17,9 @@ def merge_metadata(current: Mapping[str, Any], patch: Mapping[str, Any]) -> dict
         else:
             merged[key] = value
     return merged
+
+
+def merge_into(row: Any, patches: Mapping[str, Mapping[str, Any]]) -> None:
+    """Merge each given kind (``public_metadata``…) into the row's own."""
+    for kind, patch in patches.items():
+        setattr(row, kind, merge_metadata(getattr(row, kind) or {}, patch))

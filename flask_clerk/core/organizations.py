@@ -19,7 +19,7 @@ from functools import partial
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import joinedload, selectinload
@@ -29,7 +29,8 @@ from ..ids import new_id, new_token, token_hash
 from . import clock, emails
 from .audit import security_event
 from .instance import Instance, RequestInfo
-from .metadata import merge_metadata
+from .invitations import status_condition
+from .metadata import merge_into
 from .models import (
     EmailAddress,
     Organization,
@@ -51,6 +52,8 @@ from .roles import (
 )
 from .serializers import invitation_json, membership_json, organization_json, user_json
 from .sessions import SignedIn, active_organization, create_session, session_token
+from .store import fetch_page
+from .user_search import contains_pattern
 from .users import (
     check_new_password,
     clean_name,
@@ -281,6 +284,52 @@ def change_organization(instance: Instance, db: DbSession, organization: Organiz
     return organization
 
 
+def update_organization_metadata(instance: Instance, db: DbSession,
+                                 organization: Organization,
+                                 patches: Mapping[str, Mapping[str, Any]]) -> Organization:
+    """Merge public/private metadata into an organization (the administrator's)."""
+    merge_into(organization, patches)
+    db.flush()
+    emit(instance, db, "organization.updated", lambda: organization_json(organization))
+    db.commit()
+    return organization
+
+
+ORDERS: dict[str, Any] = {"created_at": Organization.created_at, "name": Organization.name}
+
+
+def search_organizations(db: DbSession, *, query: str | None, ids: list[str], order_by: str,
+                         limit: int, offset: int) -> tuple[list[Organization], int]:
+    """A page of organizations whose name or slug contains ``query`` (or whose id is
+    it), and how many there are in all."""
+    statement = select(Organization)
+    if query and query.strip():
+        pattern = contains_pattern(query)
+        statement = statement.where(or_(
+            func.lower(Organization.name).like(pattern, escape="\\"),
+            Organization.slug.like(pattern, escape="\\"), Organization.id == query.strip()))
+    if ids:
+        statement = statement.where(Organization.id.in_(ids))
+    column = ORDERS.get(order_by.lstrip("+-"))
+    if column is None:
+        raise ClerkError("form_param_format_invalid", field="order_by")
+    descending = order_by.startswith("-")
+    return fetch_page(db, statement.order_by(column.desc() if descending else column.asc(),
+                                             Organization.id), limit, offset)
+
+
+def invitations_of(db: DbSession, organization: Organization, statuses: list[str], *,
+                   limit: int, offset: int) -> tuple[list[OrganizationInvitation], int]:
+    """A page of the organization's invitations in any of ``statuses`` (all when none)."""
+    statement = select(OrganizationInvitation).where(
+        OrganizationInvitation.organization_id == organization.id)
+    if statuses:
+        statement = statement.where(or_(*(status_condition(OrganizationInvitation, status)
+                                          for status in statuses)))
+    return fetch_page(db, statement.order_by(OrganizationInvitation.created_at.desc(),
+                                             OrganizationInvitation.id), limit, offset)
+
+
 def find_organization(db: DbSession, id_or_slug: str) -> Organization:
     organization = db.scalars(select(Organization).where(
         (Organization.id == id_or_slug) | (Organization.slug == id_or_slug))).first()
@@ -457,8 +506,7 @@ def update_membership_metadata(instance: Instance, db: DbSession,
                                patches: Mapping[str, Mapping[str, Any]]
                                ) -> OrganizationMembership:
     """Merge public/private metadata into a membership (the administrator's)."""
-    for kind, patch in patches.items():
-        setattr(membership, kind, merge_metadata(getattr(membership, kind) or {}, patch))
+    merge_into(membership, patches)
     _membership_event(instance, db, "organizationMembership.updated", membership)
     db.commit()
     return membership

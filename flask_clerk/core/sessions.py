@@ -10,7 +10,7 @@ from sqlalchemy import Select, and_, select
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import object_session
 
-from ..errors import NotFound
+from ..errors import ClerkError, NotFound
 from ..ids import new_id, new_token, token_hash
 from ..tokens import OrganizationClaims
 from . import clock
@@ -241,6 +241,33 @@ def revoke_own_session(instance: Instance, db: DbSession, user_id: str, session_
         raise NotFound("resource_not_found")
     end_session(instance, session, "revoked")
     db.commit()
+
+
+SESSION_STATUSES = frozenset({"active", "revoked", "ended", "expired", "removed", "abandoned",
+                              "replaced", "pending"})
+
+
+def sessions_of(db: DbSession, *, user_id: str | None, client_id: str | None,
+                status: str | None, limit: int, offset: int) -> list[Session]:
+    """A user's or a client's sessions, newest first; "expired" is an active one past
+    its time (Clerk's Backend API statuses)."""
+    statement = select(Session)
+    if user_id:
+        statement = statement.where(Session.user_id == user_id)
+    if client_id:
+        statement = statement.where(Session.client_id == client_id)
+    if status:
+        if status not in SESSION_STATUSES:
+            raise ClerkError("form_param_format_invalid", field="status")
+        now = clock.now()
+        if status == "expired":
+            statement = statement.where(Session.status == "active", Session.expire_at <= now)
+        elif status == "active":
+            statement = statement.where(Session.status == "active", Session.expire_at > now)
+        else:
+            statement = statement.where(Session.status == status)
+    return list(db.scalars(statement.order_by(Session.created_at.desc(), Session.id)
+                           .limit(limit).offset(offset)))
 
 
 def _abandon_at(instance: Instance, now: datetime) -> datetime | None:

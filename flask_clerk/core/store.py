@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, update
+from sqlalchemy import Engine, Select, create_engine, event, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -95,3 +95,11 @@ def increment(db: Session, row: Any, counter: str) -> int:
     db.commit()
     set_committed_value(row, counter, count)
     return count
+
+
+def fetch_page(db: Session, statement: Select[Any], limit: int, offset: int
+               ) -> tuple[list[Any], int]:
+    """One page of an ordered ``statement``'s rows, and how many there are in all."""
+    total = db.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
+    rows = list(db.scalars(statement.limit(limit).offset(offset)).unique())
+    return rows, total or 0

@@ -21,7 +21,7 @@ from ..errors import ClerkError, NotFound
 from . import clock, user_search
 from .audit import security_event
 from .instance import Instance
-from .metadata import merge_metadata
+from .metadata import merge_into
 from .models import EmailAddress, OrganizationMembership, User
 from .sessions import revoke_user_sessions
 from .users import (
@@ -79,8 +79,6 @@ class UserFilters:
 
 def list_users(db: DbSession, filters: UserFilters, *, limit: int, offset: int,
                order_by: str = "-created_at") -> list[User]:
-    # A "+" sent unencoded in a query string arrives as a space: ascending too.
-    order_by = "+" + order_by[1:] if order_by.startswith(" ") else order_by
     name = order_by.lstrip("+-")
     column = ORDERS.get(name)
     if column is None:
@@ -137,8 +135,7 @@ METADATA_KINDS = ("public_metadata", "private_metadata", "unsafe_metadata")
 def update_metadata(instance: Instance, db: DbSession, user: User,
                     patches: Mapping[str, Mapping[str, Any]]) -> User:
     """Merge each given kind of metadata (``public_metadata``…) into the user's."""
-    for kind, patch in patches.items():
-        setattr(user, kind, merge_metadata(getattr(user, kind) or {}, patch))
+    merge_into(user, patches)
     user_updated(instance, db, user)
     db.commit()
     return user

@@ -61,6 +61,14 @@ def index_kind(engine: Engine) -> str | None:
     return None
 
 
+def contains_pattern(text: str) -> str:
+    """A ``LIKE … ESCAPE '\\'`` pattern for "contains ``text``" (lower-cased), with the
+    text's own ``%``, ``_`` and backslashes taken literally."""
+    escaped = text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace(
+        "_", "\\_")
+    return f"%{escaped}%"
+
+
 def matches(db: DbSession, query: str) -> Any:
     """The condition "this user matches ``query``" (case-insensitive substring).
 
@@ -79,11 +87,11 @@ def matches(db: DbSession, query: str) -> Any:
         found = select(_DOCS.c.user_id).where(_DOCS.c.id.in_(
             select(_SEARCH.c.rowid).where(_SEARCH.c.clerk_user_search.match(phrase))))
         return User.id.in_(union(found, *exact))
-    escaped = lowered.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     # Rendered into the statement (SQLAlchemy quotes it), not sent as a parameter:
     # PostgreSQL then plans each search for its own pattern, which is what lets it
     # choose the trigram index; a generic plan for "LIKE $1" scans.
-    pattern: BindParameter[str] = bindparam("pattern", f"%{escaped}%", literal_execute=True)
+    pattern: BindParameter[str] = bindparam("pattern", contains_pattern(query),
+                                            literal_execute=True)
     return User.id.in_(union(
         select(User.id).where(literal_column(NAMES_SQL).like(pattern, escape="\\")),
         select(EmailAddress.user_id).where(EmailAddress.email_address.like(pattern,

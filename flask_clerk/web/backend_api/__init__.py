@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 from flask import Blueprint, Flask, g, jsonify, request
@@ -49,6 +50,13 @@ def json_response(data: Any, status: int = 200) -> Response:
     return response
 
 
+@cache
+def _bucket(secret_key: str) -> str:
+    """The rate limit's and idempotency records' key: one per secret key (a hash, so
+    that the key itself stays out of Redis)."""
+    return hashlib.sha256(secret_key.encode()).hexdigest()[:16]
+
+
 @bp.before_request
 def authenticate() -> Response | None:
     g.clerk_trace_id = new_id("trace")
@@ -61,9 +69,7 @@ def authenticate() -> Response | None:
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not constant_time_equal(key.strip(), settings.secret_key):
         return error_response(AuthenticationError("authentication_invalid"))
-    # One bucket per secret key (there is one key per instance; the hash keeps the
-    # key itself out of Redis).
-    bucket = hashlib.sha256(settings.secret_key.encode()).hexdigest()[:16]
+    bucket = _bucket(settings.secret_key)
     state().instance.rate_limiter.hit("backend_api", bucket)
     if (request.method == "POST" and request.headers.get("Idempotency-Key")
             and request.endpoint not in NOT_REPLAYED):

@@ -14,13 +14,13 @@ from typing import Any
 
 from werkzeug.wrappers import Response
 
+from ...core.sessions import SESSION_STATUSES
 from ...core.user_admin import ORDERS
 from ...core.user_import import EXTERNAL_ID_MAX, LOCALE_MAX, USERNAME_MAX, USERNAME_MIN
 from ...core.users import NAME_MAX
 from . import bp, json_response
 from .organizations import MAX_MEMBERSHIPS
 from .params import MAX_LIMIT
-from .sessions import SESSION_STATUSES
 
 Schema = dict[str, Any]
 

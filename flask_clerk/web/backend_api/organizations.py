@@ -9,14 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import request
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response
 
 from ...core import clock
 from ...core import organizations as orgs
-from ...core.metadata import merge_metadata
 from ...core.models import (
     Organization,
     OrganizationInvitation,
@@ -24,6 +23,7 @@ from ...core.models import (
     User,
 )
 from ...core.serializers import invitation_json, membership_json, organization_json
+from ...core.store import fetch_page
 from ...core.user_admin import get_user
 from ...core.user_import import clean_metadata
 from ...errors import ClerkError
@@ -31,7 +31,6 @@ from ...extension import db_session, request_info, state
 from . import bp, json_response
 from .params import Body, check_query, page, query_bool, query_list
 
-ORDERS: dict[str, Any] = {"created_at": Organization.created_at, "name": Organization.name}
 # The column is a 32-bit integer on PostgreSQL: a larger limit is refused, not overflowed.
 MAX_MEMBERSHIPS = 2**31 - 1
 
@@ -88,26 +87,11 @@ def list_organizations() -> Response:
                  "organization_id"})
     query_bool("include_members_count")  # the counts are always included
     limit, offset = page()
-    statement = select(Organization)
-    text = (request.args.get("query") or "").strip().lower()
-    if text:
-        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        statement = statement.where(or_(func.lower(Organization.name).like(pattern, escape="\\"),
-                                        Organization.slug.like(pattern, escape="\\"),
-                                        Organization.id == text))
-    if ids := query_list("organization_id"):
-        statement = statement.where(Organization.id.in_(ids))
-    order = request.args.get("order_by") or "-created_at"
-    column = ORDERS.get(order.lstrip("+-"))
-    if column is None:
-        raise ClerkError("form_param_format_invalid", field="order_by")
-    descending = order.startswith("-")
-    statement = statement.order_by(column.desc() if descending else column.asc(),
-                                   Organization.id)
     db = db_session()
-    total = db.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
-    found = list(db.scalars(statement.limit(limit).offset(offset)))
-    return json_response({"data": _counted(db, found), "total_count": total or 0})
+    found, total = orgs.search_organizations(
+        db, query=request.args.get("query"), ids=query_list("organization_id"),
+        order_by=request.args.get("order_by") or "-created_at", limit=limit, offset=offset)
+    return json_response({"data": _counted(db, found), "total_count": total})
 
 
 @bp.post("/organizations")
@@ -149,10 +133,8 @@ def merge_organization_metadata(organization_id: str) -> Response:
     patches = _metadata_patches(body)
     body.done()
     organization = orgs.find_organization(db_session(), organization_id)
-    changes = {kind: merge_metadata(getattr(organization, kind) or {}, patch)
-               for kind, patch in patches.items()}
-    return _one(orgs.change_organization(state().instance, db_session(), organization,
-                                         changes=changes))
+    return _one(orgs.update_organization_metadata(state().instance, db_session(),
+                                                  organization, patches))
 
 
 @bp.delete("/organizations/<organization_id>")
@@ -175,10 +157,8 @@ def _membership_json(membership: OrganizationMembership) -> dict[str, Any]:
 def memberships_page(db: DbSession, statement: Select[Any]) -> Response:
     """A ``{data, total_count}`` page of memberships, oldest first."""
     limit, offset = page()
-    total = db.scalar(select(func.count()).select_from(statement.subquery())) or 0
-    found = db.scalars(statement.order_by(OrganizationMembership.created_at,
-                                          OrganizationMembership.id)
-                       .limit(limit).offset(offset)).unique()
+    found, total = fetch_page(db, statement.order_by(OrganizationMembership.created_at,
+                                                     OrganizationMembership.id), limit, offset)
     return json_response({"data": [_membership_json(m) for m in found], "total_count": total})
 
 
@@ -260,29 +240,8 @@ def list_organization_invitations(organization_id: str) -> Response:
     check_query({"limit", "offset", "status", "order_by"})
     limit, offset = page()
     organization = orgs.find_organization(db_session(), organization_id)
-    statement = select(OrganizationInvitation).where(
-        OrganizationInvitation.organization_id == organization.id)
-    statuses = query_list("status")
-    now = clock.now()
-    conditions: list[ColumnElement[bool]] = []
-    for status in statuses:
-        if status not in {"pending", "accepted", "revoked", "expired"}:
-            raise ClerkError("form_param_format_invalid", field="status")
-        if status == "pending":
-            conditions.append((OrganizationInvitation.status == "pending")
-                              & (OrganizationInvitation.expires_at > now))
-        elif status == "expired":
-            conditions.append((OrganizationInvitation.status == "pending")
-                              & (OrganizationInvitation.expires_at <= now))
-        else:
-            conditions.append(OrganizationInvitation.status == status)
-    if conditions:
-        statement = statement.where(or_(*conditions))
-    db = db_session()
-    total = db.scalar(select(func.count()).select_from(statement.subquery())) or 0
-    found = db.scalars(statement.order_by(OrganizationInvitation.created_at.desc(),
-                                          OrganizationInvitation.id)
-                       .limit(limit).offset(offset))
+    found, total = orgs.invitations_of(db_session(), organization, query_list("status"),
+                                       limit=limit, offset=offset)
     return json_response({"data": [invitation_json(i) for i in found], "total_count": total})
 
 

@@ -61,8 +61,10 @@ def _filters() -> user_admin.UserFilters:
 def list_users() -> Response:
     check_query(_LIST_FILTERS | set(_TIME_FILTERS) | {"limit", "offset", "order_by"})
     limit, offset = page()
+    # A "+" sent unencoded in a query string arrives as a space: ascending too.
+    order_by = (request.args.get("order_by") or "-created_at").replace(" ", "+", 1)
     users = user_admin.list_users(db_session(), _filters(), limit=limit, offset=offset,
-                                  order_by=request.args.get("order_by") or "-created_at")
+                                  order_by=order_by)
     return json_response([user_json(u) for u in users])
 
 
