@@ -15,6 +15,7 @@ from .request import (
     org_required,
     org_role_required,
     permission_required,
+    reverification_required,
 )
 from .user import ClerkUser
 from .webhooks import ClerkWebhooks
@@ -32,4 +33,5 @@ __all__ = [
     "org_required",
     "org_role_required",
     "permission_required",
+    "reverification_required",
 ]

@@ -97,11 +97,29 @@ MESSAGES: dict[str, str] = {
     "invitation_not_pending": "Only a pending invitation can be revoked.",
     "totp_already_enabled": "An authenticator app is set up already. Remove it first.",
     "totp_not_enrolling": "Start setting up the authenticator app again.",
+    "form_code_incorrect:backup_code": "Incorrect backup code.",
+    "strategy_for_user_invalid": "This verification method is not available for this account.",
+    "session_reverification_required": (
+        "You need to verify your identity again before doing this."
+    ),
     "request_body_invalid": "The request body must be a JSON object.",
     "idempotency_key_reused": "This Idempotency-Key was used with a different request body.",
     "idempotency_request_in_progress": (
         "A request with this Idempotency-Key is still being processed. Retry later."
     ),
+    # Passkeys (flask_clerk.core.passkeys)
+    "passkey_invalid": "This passkey could not be verified. Try again, or use another method.",
+    "passkey_not_found": (
+        "This passkey is not registered here. Try another one, or use another method."
+    ),
+    "passkey_challenge_expired": "This passkey request has expired. Try again.",
+    "passkey_sign_count_regressed": (
+        "This passkey reported an unexpected use count, which can mean it was copied. "
+        "Use another method to sign in."
+    ),
+    "passkey_limit_reached": "You can have at most {limit} passkeys. Remove one first.",
+    "passkey_already_registered": "This passkey is already registered.",
+    "form_param_format_invalid:name": "Enter a name of 1 to 100 characters.",
     # Creating and importing users (flask_clerk.core.user_import)
     "form_username_invalid_character": "A username may contain only a-z, 0-9, _ and -.",
     "form_username_invalid_length": (

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import wraps
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast, overload
 from urllib.parse import urlencode
 
 from flask import (
@@ -33,6 +33,7 @@ from .errors import AuthenticationError, ClerkError
 from .tokens import TokenInvalid, decode_organization
 
 if TYPE_CHECKING:
+    from .core.reverification import Requirement
     from .extension import ClerkState
     from .user import ClerkUser
 
@@ -215,16 +216,29 @@ def unauthenticated_response() -> Response:
     state = _state()
     if wants_html():
         target = request.full_path if request.query_string else request.path
-        # A pending session is signed in but has a task first: choosing an organization.
-        pending = auth(treat_pending_as_signed_out=False).session_status == "pending"
-        page = state.settings.choose_organization_url if pending else state.settings.sign_in_url
-        url = page + "?" + urlencode({"redirect_url": target})
+        # A pending session is signed in but has a task to do first.
+        current = auth(treat_pending_as_signed_out=False)
+        if current.session_status == "pending":
+            return redirect(task_url(current.session_claims or {}, target),
+                            303 if request.method != "GET" else 302)
+        url = state.settings.sign_in_url + "?" + urlencode({"redirect_url": target})
         return redirect(url, 303 if request.method != "GET" else 302)
     error = AuthenticationError("authentication_invalid")
     response = jsonify({"errors": [error.to_json(state.settings.messages)]})
     response.status_code = 401
     response.headers["WWW-Authenticate"] = 'Bearer realm="flask_clerk"'
     return response
+
+
+def task_url(claims: Mapping[str, Any], redirect_url: str) -> str:
+    """The page of a pending session's task, and back to ``redirect_url`` after it:
+    choose an organization (when one is required and the token ``claims`` have
+    none), else set up a second factor (:func:`flask_clerk.core.sessions.session_task`)."""
+    settings = _state().settings
+    choose = (settings.organizations and settings.organization_membership == "required"
+              and decode_organization(claims) is None)
+    page = settings.choose_organization_url if choose else settings.setup_mfa_url
+    return page + "?" + urlencode({"redirect_url": redirect_url})
 
 
 P = ParamSpec("P")
@@ -294,6 +308,88 @@ def _requires(
         return wrapper
 
     return decorate
+
+
+@overload
+def reverification_required(view: Callable[P, R], /) -> Callable[P, R | Response]: ...
+
+
+@overload
+def reverification_required(
+    *, max_age_minutes: int = 10, level: str = "second_factor", preset: str | None = None,
+    allow_pending: bool = False,
+) -> Callable[[Callable[P, R]], Callable[P, R | Response]]: ...
+
+
+def reverification_required(
+    view: Callable[P, R] | None = None, /, *, max_age_minutes: int = 10,
+    level: str = "second_factor", preset: str | None = None, allow_pending: bool = False,
+) -> Any:
+    """Ask the user to confirm it's them again before a sensitive action.
+
+    ``@reverification_required`` (10 minutes, ``second_factor``),
+    ``@reverification_required(max_age_minutes=60, level="first_factor")`` or
+    ``@reverification_required(preset="strict_mfa")`` (Clerk's presets: strict_mfa,
+    strict, moderate, lax). The token's ``fva`` claim decides, with no query. A page
+    sends the user to verify and back; an API gets 403 with Clerk's
+    ``session_reverification_required`` error and the ``reverification`` metadata
+    its clients read. ``allow_pending`` lets a session with a task still to do
+    through (the account's own pages do).
+    """
+    from .core.reverification import Requirement
+
+    requirement = (Requirement.preset(preset) if preset
+                   else Requirement(max_age_minutes, level))
+
+    def decorate(view: Callable[P, R]) -> Callable[P, R | Response]:
+        @wraps(view)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | Response:
+            current = auth(treat_pending_as_signed_out=not allow_pending)
+            if not current.is_signed_in:
+                return unauthenticated_response()
+            private_response()
+            if not requirement.satisfied_by((current.session_claims or {}).get("fva")):
+                return reverification_response(requirement)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorate(view) if view is not None else decorate
+
+
+def reverification_response(requirement: Requirement) -> Response:
+    state = _state()
+    if wants_html():
+        url = state.settings.reverify_url + "?" + urlencode({
+            "redirect_url": _page_before(), "level": requirement.level,
+            "max_age": requirement.max_age_minutes})
+        return redirect(url, 303 if request.method != "GET" else 302)
+    error = ClerkError("session_reverification_required", status=403)
+    response = jsonify({
+        "errors": [error.to_json(state.settings.messages)],
+        "clerk_error": {"type": "forbidden", "reason": "reverification-error",
+                        "metadata": {"reverification": requirement.to_json()}},
+    })
+    response.status_code = 403
+    return response
+
+
+def _page_before() -> str:
+    """Where to come back to after verifying: this page, or for a form post the page
+    the form was on (a component's signed ``return_to``, else the referrer)."""
+    from .redirects import safe_redirect_url
+
+    if request.method == "GET":
+        return request.full_path if request.query_string else request.path
+    settings = _state().settings
+    if "return_to" in request.form:
+        from .web.forms import return_to
+
+        return return_to(settings.after_sign_in_url)
+    referrer = request.referrer or ""
+    same_origin = referrer.startswith(request.host_url)
+    return safe_redirect_url(referrer[len(request.host_url) - 1:] if same_origin else None,
+                             fallback=settings.after_sign_in_url)
 
 
 def forbidden_response(code: str = "authorization_invalid") -> Response:

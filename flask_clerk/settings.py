@@ -51,6 +51,13 @@ DEFAULTS: dict[str, Any] = {
     "CLERK_PASSWORD_HASH_TIME_COST": 2,
     "CLERK_PASSWORD_HASH_MEMORY_COST": 19 * 1024,  # KiB
     "CLERK_PASSWORD_HASH_PARALLELISM": 1,
+    # Sign-in strategies and second factors
+    "CLERK_SIGN_IN_STRATEGIES": ("password", "email_code", "email_link", "passkey"),
+    "CLERK_MFA_REQUIRED": False,  # every user must set up a second factor
+    "CLERK_PASSKEY_RP_ID": None,  # default: the request's host (development only)
+    "CLERK_PASSKEY_ORIGINS": (),  # default: the request's origin (development only)
+    "CLERK_SETUP_MFA_URL": "/setup-mfa",
+    "CLERK_REVERIFY_URL": "/reverify",
     # Codes, lockout, rate limits
     "CLERK_CODE_LIFETIME": 600,
     "CLERK_CODE_ATTEMPTS": 5,
@@ -105,7 +112,11 @@ RATE_LIMITS: dict[str, str] = {
     "backend_api": "1000/10 seconds",
 }
 
+SIGN_IN_STRATEGIES = ("password", "email_code", "email_link", "passkey")
+
 _TUPLES = {
+    "CLERK_SIGN_IN_STRATEGIES",
+    "CLERK_PASSKEY_ORIGINS",
     "CLERK_ALLOWED_REDIRECT_ORIGINS",
     "CLERK_PROTECTED_ROUTES",
     "CLERK_AUTHORIZED_PARTIES",
@@ -202,6 +213,12 @@ class Settings:
     after_create_organization_url: str = "/"
     after_leave_organization_url: str = "/"
     messages: Mapping[str, str] = field(default_factory=dict)
+    sign_in_strategies: tuple[str, ...] = SIGN_IN_STRATEGIES
+    mfa_required: bool = False
+    passkey_rp_id: str | None = None
+    passkey_origins: tuple[str, ...] = ()
+    setup_mfa_url: str = "/setup-mfa"
+    reverify_url: str = "/reverify"
 
     @property
     def instance_id(self) -> str:
@@ -248,6 +265,16 @@ class Settings:
         lockout_attempts = int(get("CLERK_LOCKOUT_ATTEMPTS"))
         if not 1 <= lockout_attempts <= 100:
             raise ClerkConfigError("CLERK_LOCKOUT_ATTEMPTS must be between 1 and 100.")
+        strategies = tuple(get("CLERK_SIGN_IN_STRATEGIES") or ())
+        unknown = [s for s in strategies if s not in SIGN_IN_STRATEGIES]
+        if unknown or not strategies:
+            raise ClerkConfigError(
+                f"CLERK_SIGN_IN_STRATEGIES must name one or more of {list(SIGN_IN_STRATEGIES)}"
+                + (f" (unknown: {unknown})." if unknown else "."))
+        if not development and "passkey" in strategies and not get("CLERK_PASSKEY_RP_ID"):
+            raise ClerkConfigError(
+                "A production instance with passkeys needs CLERK_PASSKEY_RP_ID (the site's "
+                "domain, e.g. example.com) and CLERK_PASSKEY_ORIGINS (https://example.com).")
         sign_up_name = get("CLERK_SIGN_UP_NAME")
         if sign_up_name not in {"optional", "required", "off"}:
             raise ClerkConfigError('CLERK_SIGN_UP_NAME must be "optional", "required" or "off".')
@@ -356,6 +383,12 @@ class Settings:
             after_create_organization_url=get("CLERK_AFTER_CREATE_ORGANIZATION_URL"),
             after_leave_organization_url=get("CLERK_AFTER_LEAVE_ORGANIZATION_URL"),
             messages=dict(get("CLERK_MESSAGES") or {}),
+            sign_in_strategies=strategies,
+            mfa_required=bool(get("CLERK_MFA_REQUIRED")),
+            passkey_rp_id=get("CLERK_PASSKEY_RP_ID"),
+            passkey_origins=tuple(get("CLERK_PASSKEY_ORIGINS") or ()),
+            setup_mfa_url=get("CLERK_SETUP_MFA_URL"),
+            reverify_url=get("CLERK_REVERIFY_URL"),
         )
 
 

@@ -135,7 +135,7 @@ def mint_session_token(
     session_id: str,
     lifetime: int,
     azp: str | None,
-    first_factor_age_minutes: int,
+    factor_ages: tuple[int, int],
     organization: OrganizationClaims | None = None,
     status: str | None = None,
     now: float | None = None,
@@ -149,7 +149,8 @@ def mint_session_token(
         "nbf": issued,
         "exp": issued + lifetime,
         "jti": new_id("jti")[4:24],
-        "fva": [first_factor_age_minutes, -1],
+        # Minutes since the first and the second factor were verified (-1: no second).
+        "fva": list(factor_ages),
         "v": 2,
     }
     if azp:
@@ -161,6 +162,14 @@ def mint_session_token(
     return jwt.encode(
         claims, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid, "typ": "JWT"}
     )
+
+
+def own_token_claims(token: str) -> dict[str, Any]:
+    """The claims of a token this process has just minted, unverified: only for
+    reading back what it wrote (a verifier may refuse it for this request's
+    ``azp``), never for a token that came from outside."""
+    claims: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
+    return claims
 
 
 class RevocationList:

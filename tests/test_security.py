@@ -322,7 +322,7 @@ def test_rotated_keys_reach_other_processes_and_retire(make_app, frozen, monkeyp
     frozen.advance(120)  # the old key's last tokens have expired
     forged = tokens.mint_session_token(
         key=old_key, issuer=instance.settings.issuer, user_id="user_victim",
-        session_id="sess_x", lifetime=60, azp=None, first_factor_age_minutes=0,
+        session_id="sess_x", lifetime=60, azp=None, factor_ages=(0, -1),
         now=frozen_now())
     api = app.test_client()
     assert api.get("/whoami", headers={"Authorization": f"Bearer {forged}"}).get_json()[

@@ -26,7 +26,7 @@ def mint(key: KeyPair, **overrides):
     return mint_session_token(key=key, issuer=ISS, user_id=overrides.pop("sub", "user_1"),
                               session_id=overrides.pop("sid", "sess_1"), lifetime=60,
                               azp=overrides.pop("azp", "http://localhost"),
-                              first_factor_age_minutes=0, now=now)
+                              factor_ages=(0, -1), now=now)
 
 
 def verifier(*keys: KeyPair, clock=time.time, **kw) -> TokenVerifier:
@@ -205,6 +205,6 @@ def test_issuer_is_checked_when_configured(key):
     check.verify(mint(key))
     other = mint_session_token(key=key, issuer="https://other.example", user_id="user_1",
                                session_id="sess_1", lifetime=60, azp=None,
-                               first_factor_age_minutes=0)
+                               factor_ages=(0, -1))
     with pytest.raises(TokenInvalid, match="issuer"):
         check.verify(other)

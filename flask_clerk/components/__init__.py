@@ -69,6 +69,18 @@ class Components:
 
         return self._render("user_profile", props, **profile_context(props))
 
+    def task_setup_mfa(self, **props: Any) -> Markup:
+        """The ``setup-mfa`` session task: set up an authenticator app, then go on."""
+        from ..web.factors import setup_mfa_context
+
+        return self._render("task_setup_mfa", props, **setup_mfa_context())
+
+    def user_verification(self, **props: Any) -> Markup:
+        """Confirm it's you again (step-up reverification), then back to the action."""
+        from ..web.factors import reverify_context
+
+        return self._render("user_verification", props, **reverify_context())
+
     # -- organizations (CLERK_ORGANIZATIONS) ----------------------------------------
 
     def organization_switcher(self, **props: Any) -> Markup:

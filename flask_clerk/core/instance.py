@@ -160,7 +160,7 @@ class Instance:
     def forget_webhook_endpoints(self) -> None:
         self._endpoints = None
 
-    def mint_token(self, *, user_id: str, session_id: str, first_factor_age_minutes: int,
+    def mint_token(self, *, user_id: str, session_id: str, factor_ages: tuple[int, int],
                    azp: str | None, organization: OrganizationClaims | None = None,
                    status: str | None = None) -> str:
         return mint_session_token(
@@ -170,7 +170,7 @@ class Instance:
             session_id=session_id,
             lifetime=self.settings.session_token_lifetime,
             azp=azp,
-            first_factor_age_minutes=first_factor_age_minutes,
+            factor_ages=factor_ages,
             organization=organization,
             status=status,
             now=clock.now().timestamp(),

@@ -12,8 +12,9 @@ stored as a keyed hash (HMAC-SHA256 under a key derived from the secret key: wit
 regenerating a set revokes the old one. Imported codes keep the digest they came
 with (bcrypt or argon2id) and are checked against it.
 
-These are the flows; sign-in's ``needs_second_factor`` step and the profile's
-pages call them.
+These are the flows; sign-in's ``needs_second_factor`` step, reverification and
+the profile's pages call them. ``User.mfa_enabled_at`` is set while the user has a
+second factor: token minting reads it without a query.
 """
 
 from __future__ import annotations
@@ -24,16 +25,18 @@ from dataclasses import dataclass
 
 import pyotp
 import segno
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session as DbSession
 
 from ..errors import ClerkError
 from ..ids import keyed_hash, new_id
 from . import clock
+from .audit import security_event
 from .instance import Instance
-from .models import BackupCode, TotpSecret, User
+from .models import BackupCode, Session, TotpSecret, User
 from .password_digests import verify_digest
 from .secret_box import open_sealed, seal
+from .users import user_updated
 
 STEP = 30
 DRIFT = 1  # steps accepted either side of now
@@ -68,6 +71,18 @@ def start_totp(instance: Instance, db: DbSession, user: User) -> Enrolment:
     else:
         current.secret_encrypted, current.last_used_step = sealed, None
     db.commit()
+    return _enrolment(instance, user, secret)
+
+
+def pending_enrolment(instance: Instance, db: DbSession, user: User) -> Enrolment | None:
+    """The enrolment started and not yet confirmed, to show again (page reloads)."""
+    totp = db.get(TotpSecret, user.id)
+    if totp is None or totp.verified:
+        return None
+    return _enrolment(instance, user, open_sealed(instance.settings, totp.secret_encrypted))
+
+
+def _enrolment(instance: Instance, user: User, secret: str) -> Enrolment:
     account = user.primary_address or user.username or user.id
     uri = pyotp.TOTP(secret).provisioning_uri(
         name=account, issuer_name=instance.settings.application_name or "flask_clerk")
@@ -75,17 +90,26 @@ def start_totp(instance: Instance, db: DbSession, user: User) -> Enrolment:
     return Enrolment(secret=secret, uri=uri, qr_svg=qr.svg_inline(scale=4, border=2))
 
 
-def confirm_totp(instance: Instance, db: DbSession, user: User, code: str) -> list[str]:
+def confirm_totp(
+    instance: Instance, db: DbSession, user: User, code: str, *, session: Session | None = None
+) -> list[str]:
     """Activate the enrolled secret with a code from it; returns a fresh set of
-    backup codes (to show once)."""
+    backup codes (to show once). The code is a second factor just verified: the
+    ``session`` it was typed in counts it (the token's ``fva``)."""
     totp = db.get(TotpSecret, user.id)
     if totp is None or totp.verified:
         raise ClerkError("totp_not_enrolling", field="code")
     if not _accept(instance, db, totp, code):
         raise ClerkError("form_code_incorrect", field="code")
     totp.verified = True
+    now = clock.now()
+    user.mfa_enabled_at, user.mfa_disabled_at = now, None
+    if session is not None:
+        session.second_factor_verified_at = now
     codes = _replace_backup_codes(instance, db, user)
+    user_updated(instance, db, user)
     db.commit()
+    security_event("mfa.enabled", user_id=user.id)
     return codes
 
 
@@ -120,11 +144,22 @@ def _accept(instance: Instance, db: DbSession, totp: TotpSecret, code: str) -> b
     return False
 
 
-def remove_totp(db: DbSession, user: User) -> None:
+def cancel_enrolment(db: DbSession, user: User) -> None:
+    """Forget an enrolment that was started and not confirmed."""
+    db.execute(delete(TotpSecret).where(TotpSecret.user_id == user.id,
+                                        TotpSecret.verified.is_(False)))
+    db.commit()
+
+
+def remove_totp(instance: Instance, db: DbSession, user: User) -> None:
     """Turn the authenticator app off; the backup codes go with it (they back it up).
     The caller has checked a recent reverification."""
     db.execute(delete(TotpSecret).where(TotpSecret.user_id == user.id))
     db.execute(delete(BackupCode).where(BackupCode.user_id == user.id))
+    if user.mfa_enabled_at is not None:
+        user.mfa_enabled_at, user.mfa_disabled_at = None, clock.now()
+        user_updated(instance, db, user)
+        security_event("mfa.disabled", user_id=user.id)
     db.commit()
 
 
@@ -176,7 +211,25 @@ def use_backup_code(instance: Instance, db: DbSession, user: User, code: str) ->
     return False
 
 
-def has_second_factor(db: DbSession, user: User) -> bool:
-    totp = db.get(TotpSecret, user.id)
-    return totp is not None and totp.verified
+SECOND_FACTORS = ("totp", "backup_code")
+
+
+def verify_second_factor(
+    instance: Instance, db: DbSession, user: User, strategy: str, code: str
+) -> bool:
+    """Whether ``code`` passes as the user's second factor (then used up)."""
+    if strategy == "totp":
+        return verify_totp(instance, db, user, code)
+    if strategy == "backup_code":
+        return use_backup_code(instance, db, user, code)
+    raise ClerkError("strategy_for_user_invalid", field="strategy")
+
+
+def unused_backup_codes(db: DbSession, user: User) -> int:
+    return db.scalar(select(func.count()).select_from(BackupCode).where(
+        BackupCode.user_id == user.id, BackupCode.used_at.is_(None))) or 0
+
+
+def has_second_factor(user: User) -> bool:
+    return user.mfa_enabled_at is not None
 

@@ -11,10 +11,12 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -82,6 +84,8 @@ class User(Timestamps, Base):
     banned: Mapped[bool] = mapped_column(default=False)
     failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None]
+    mfa_enabled_at: Mapped[datetime | None]  # set while the user has a second factor
+    mfa_disabled_at: Mapped[datetime | None]
     last_sign_in_at: Mapped[datetime | None]
     last_active_at: Mapped[datetime | None]
 
@@ -161,6 +165,7 @@ class Session(Timestamps, Base):
     expire_at: Mapped[datetime]
     abandon_at: Mapped[datetime | None]
     first_factor_verified_at: Mapped[datetime] = mapped_column(default=clock.now)
+    second_factor_verified_at: Mapped[datetime | None]
     ip_address: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(Text)
     # The organization the session works in (None: the personal account).
@@ -199,8 +204,14 @@ class SignIn(Timestamps, CodeVerification, Base):
     flow_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     identifier: Mapped[str] = mapped_column(String(320))
     user_id: Mapped[str | None] = mapped_column(ForeignKey("clerk_users.id", ondelete="CASCADE"))
-    # needs_first_factor -> (reset: needs_reset_code -> needs_new_password) -> complete
+    # needs_first_factor -> (reset: needs_reset_code -> needs_new_password)
+    #   -> (MFA users: needs_second_factor) -> complete
     status: Mapped[str] = mapped_column(String(30), default="needs_first_factor")
+    # The first factor in use (password, email_code, email_link, passkey) and when
+    # it passed: a session started after the second factor keeps that time.
+    strategy: Mapped[str | None] = mapped_column(String(30))
+    first_factor_verified_at: Mapped[datetime | None]
+    link_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     expire_at: Mapped[datetime] = mapped_column(index=True)
 
     # Loaded with the flow in one query: every step of a sign-in needs both.
@@ -230,6 +241,7 @@ class Organization(Timestamps, Base):
     # None: the instance's CLERK_ORGANIZATION_MAX_MEMBERSHIPS.
     max_allowed_memberships: Mapped[int | None] = mapped_column(Integer)
     admin_delete_enabled: Mapped[bool] = mapped_column(default=True)
+    mfa_required: Mapped[bool] = mapped_column(default=False)  # members need a second factor
     public_metadata: Mapped[dict[str, Any]] = mapped_column(default=dict)
     private_metadata: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
@@ -461,3 +473,40 @@ class Invitation(Timestamps, Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     expires_at: Mapped[datetime]
     public_metadata: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Passkey(Timestamps, Base):
+    """A WebAuthn credential registered by a user (a first factor, or a second)."""
+
+    __tablename__ = "clerk_passkeys"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("idn"))
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("clerk_users.id", ondelete="CASCADE"), index=True
+    )
+    credential_id: Mapped[str] = mapped_column(String(1400), unique=True)  # base64url
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)  # COSE
+    sign_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    name: Mapped[str] = mapped_column(String(100))
+    transports: Mapped[list[str]] = mapped_column(JSON, default=list)
+    aaguid: Mapped[str | None] = mapped_column(String(36))
+    backed_up: Mapped[bool] = mapped_column(default=False)
+    last_used_at: Mapped[datetime | None]
+    # The authenticator reported a lower counter than before: a possible clone.
+    sign_count_regressed_at: Mapped[datetime | None]
+
+
+class WebAuthnChallenge(Base):
+    """A WebAuthn challenge: single use, expiring, bound to the flow or session
+    that asked for it (``binding`` is a hash of its token or id)."""
+
+    __tablename__ = "clerk_webauthn_challenges"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("chl"))
+    challenge: Mapped[str] = mapped_column(String(128))  # base64url, as sent
+    purpose: Mapped[str] = mapped_column(String(20))  # registration | authentication
+    binding: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[str | None] = mapped_column(
+        ForeignKey("clerk_users.id", ondelete="CASCADE")
+    )
+    expire_at: Mapped[datetime] = mapped_column(index=True)

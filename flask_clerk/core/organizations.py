@@ -51,7 +51,7 @@ from .roles import (
     role_key,
 )
 from .serializers import invitation_json, membership_json, organization_json, user_json
-from .sessions import SignedIn, active_organization, create_session, session_token
+from .sessions import SignedIn, create_session, reissue_token
 from .store import fetch_page
 from .user_search import contains_pattern
 from .users import (
@@ -422,8 +422,7 @@ def set_active_organization(
     session.last_active_organization_id = organization_id or None
     session.last_active_at = clock.now()
     db.commit()
-    membership, organization = active_organization(db, session)
-    return session_token(instance, session, membership, organization, request)
+    return reissue_token(instance, db, session, request)
 
 
 # --- Members -------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from sqlalchemy.orm import object_session
 
 from ..errors import ClerkError, NotFound
 from ..ids import new_id, new_token, token_hash
+from ..settings import Settings
 from ..tokens import OrganizationClaims
 from . import clock
 from .instance import Instance, RequestInfo
@@ -46,11 +47,15 @@ def create_session(
 
 
 def prepare_session(instance: Instance, user: User, request: RequestInfo,
-                    active: tuple[OrganizationMembership, Organization] | None = None
-                    ) -> SignedIn:
+                    active: tuple[OrganizationMembership, Organization] | None = None,
+                    *, first_factor_at: datetime | None = None,
+                    second_factor_at: datetime | None = None) -> SignedIn:
     """The rows and first token of a new session, built but not yet written:
     :func:`start_session` adds them. The password sign-in builds them while the
-    hash runs; they are dropped, unused, when the password is wrong."""
+    hash runs; they are dropped, unused, when the password is wrong.
+
+    The factors were verified now, unless their times are given (a sign-in whose
+    second factor came after the first)."""
     settings, now = instance.settings, clock.now()
     client_token = new_token()
     client = Client(id=new_id("client"), token_hash=token_hash(client_token), created_at=now,
@@ -61,7 +66,8 @@ def prepare_session(instance: Instance, user: User, request: RequestInfo,
         user_id=user.id,
         status="active",
         last_active_at=now,
-        first_factor_verified_at=now,
+        first_factor_verified_at=first_factor_at or now,
+        second_factor_verified_at=second_factor_at,
         expire_at=now + timedelta(seconds=settings.session_max_lifetime),
         abandon_at=_abandon_at(instance, now),
         ip_address=request.ip_address,
@@ -72,7 +78,8 @@ def prepare_session(instance: Instance, user: User, request: RequestInfo,
     client.last_active_session_id = session.id
     membership, organization = active or (None, None)
     session.last_active_organization_id = organization.id if organization else None
-    token = session_token(instance, session, membership, organization, request)
+    token = session_token(instance, session, membership, organization, request,
+                          has_mfa=user.mfa_enabled_at is not None)
     return SignedIn(client_token=client_token, client=client, session=session,
                     session_token=token)
 
@@ -111,12 +118,14 @@ def refresh_session(
     now = clock.now()
     row = db.execute(
         _with_organization(select(Session))
+        .add_columns(User.mfa_enabled_at)
         .join(Client, Client.last_active_session_id == Session.id)
+        .join(User, User.id == Session.user_id)
         .where(Client.token_hash == token_hash(client_token), Session.status == "active")
     ).first()
     if row is None:
         return None
-    session, membership, organization = row
+    session, membership, organization, mfa_enabled_at = row
     if now >= session.expire_at:
         end_session(instance, session, "expired")
         db.commit()
@@ -130,7 +139,18 @@ def refresh_session(
     if membership is None:
         session.last_active_organization_id = None  # removed from it since, or it is gone
     db.commit()
-    return session, session_token(instance, session, membership, organization, request)
+    return session, session_token(instance, session, membership, organization, request,
+                                  has_mfa=mfa_enabled_at is not None)
+
+
+def reissue_token(instance: Instance, db: DbSession, session: Session,
+                  request: RequestInfo) -> str:
+    """A new token for ``session`` after something its claims carry changed (its
+    organization, a factor just verified, a task done), to set at once rather
+    than at the next refresh."""
+    membership, organization = active_organization(db, session)
+    return session_token(instance, session, membership, organization, request,
+                         has_mfa=session.user.mfa_enabled_at is not None)
 
 
 def active_organization(
@@ -148,11 +168,19 @@ def active_organization(
     return (row[0], row[1]) if row is not None else (None, None)
 
 
+# ``fva`` for a user who has a second factor that this session never verified
+# (it was set up on another device): older than any reverification allows.
+NEVER_VERIFIED_MINUTES = 1_000_000
+
+
 def session_token(
     instance: Instance, session: Session, membership: OrganizationMembership | None,
-    organization: Organization | None, request: RequestInfo,
+    organization: Organization | None, request: RequestInfo, *, has_mfa: bool,
 ) -> str:
-    """A token for ``session``, with its active organization's claims when it has one."""
+    """A token for ``session``, with its active organization's claims when it has one.
+
+    ``has_mfa``: the user has a second factor (``fva``'s second item, and the
+    ``setup-mfa`` task when MFA is required of them)."""
     claims = None
     if membership is not None and organization is not None:
         role = instance.roles().get(membership.role)
@@ -160,14 +188,34 @@ def session_token(
             id=organization.id, slug=organization.slug, role=membership.role,
             permissions=role.custom_permissions if role is not None else (),
         )
-    settings = instance.settings
-    pending = (settings.organizations and settings.organization_membership == "required"
-               and claims is None)
-    age = int((clock.now() - session.first_factor_verified_at).total_seconds() // 60)
+    settings, now = instance.settings, clock.now()
+    task = session_task(settings, has_mfa=has_mfa, organization=organization)
+    second_age = -1
+    if has_mfa:
+        verified = session.second_factor_verified_at
+        second_age = (NEVER_VERIFIED_MINUTES if verified is None
+                      else int((now - verified).total_seconds() // 60))
     return instance.mint_token(
-        user_id=session.user_id, session_id=session.id, first_factor_age_minutes=age,
-        azp=request.origin, organization=claims, status="pending" if pending else None,
+        user_id=session.user_id, session_id=session.id,
+        factor_ages=(int((now - session.first_factor_verified_at).total_seconds() // 60),
+                     second_age),
+        azp=request.origin, organization=claims, status="pending" if task else None,
     )
+
+
+def session_task(settings: Settings, *, has_mfa: bool,
+                 organization: Organization | None) -> str | None:
+    """The task a session must finish before it counts as signed in (Clerk's session
+    tasks; the token says ``sts: pending``): choose an organization when membership
+    is required, then set up a second factor when the instance or that organization
+    requires one."""
+    if (settings.organizations and settings.organization_membership == "required"
+            and organization is None):
+        return "choose-organization"
+    if not has_mfa and (settings.mfa_required
+                        or (organization is not None and organization.mfa_required)):
+        return "setup-mfa"
+    return None
 
 
 def _with_organization(query: Select[tuple[Session]]) -> Select[Any]:

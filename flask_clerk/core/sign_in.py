@@ -1,4 +1,5 @@
-"""Sign-in: identifier, then password; or reset the password with an emailed code.
+"""Sign-in: identifier, then password; or reset the password with an emailed code;
+then, for a user with a second factor, the authenticator app or a backup code.
 
 An unknown identifier walks the same steps as a real one: the password step runs
 a dummy hash, a reset code is issued but sent to no one. Every refused password
@@ -19,6 +20,7 @@ from .audit import security_event
 from .codes import check_code, issue_code
 from .flows import FLOW_LIFETIME, find_flow, purge_expired_flows, require_flow
 from .instance import Instance, RequestInfo
+from .mfa import SECOND_FACTORS, has_second_factor, verify_second_factor
 from .models import SignIn, User
 from .sessions import SignedIn, prepare_session, revoke_user_sessions, start_session
 from .users import (
@@ -28,6 +30,7 @@ from .users import (
     claim_attempt,
     find_user_by_email,
     normalize_email,
+    release_attempt,
     user_password_context,
 )
 from .webhooks import mail_sent
@@ -51,10 +54,14 @@ def start_sign_in(
     return sign_in, flow_token
 
 
+# What a step answers: signed in, or the flow with its next step (its ``status``).
+Outcome = SignedIn | SignIn
+
+
 def attempt_password(
     instance: Instance, db: DbSession, request: RequestInfo, flow_token: str | None,
     password: str, *, previous_client_token: str | None = None,
-) -> SignedIn:
+) -> Outcome:
     instance.rate_limiter.hit("sign_in", request.ip_address or "-")
     sign_in = _flow(db, flow_token, "needs_first_factor")
     if not password:
@@ -82,13 +89,60 @@ def attempt_password(
             security_event("sign_in.failed", user_id=user.id, reason="password",
                            ip=request.ip_address)
             raise ClerkError("form_password_incorrect", field="password")
-    attempt_succeeded(user)
     assert user.password_digest is not None
-    if user.banned:
-        raise ClerkError("user_banned", status=403)
     if instance.hasher.needs_rehash(user.password_digest, user.password_hasher):
         user.password_digest = instance.hasher.hash(password)
         user.password_hasher = None
+    if has_second_factor(user) and not user.banned:
+        # The prepared session is dropped: it starts after the second factor. The
+        # earlier failures stay counted until then, so knowing the password buys
+        # no extra guesses at the second factor.
+        release_attempt(db, user)
+        return _first_factor_passed(db, sign_in, "password")
+    attempt_succeeded(user)
+    if user.banned:
+        raise ClerkError("user_banned", status=403)
+    return _complete(instance, db, request, sign_in, user, new_session, previous_client_token)
+
+
+def _first_factor_passed(db: DbSession, sign_in: SignIn, strategy: str) -> SignIn:
+    sign_in.status = "needs_second_factor"
+    sign_in.strategy = strategy
+    sign_in.first_factor_verified_at = clock.now()
+    db.commit()
+    return sign_in
+
+
+def attempt_second_factor(
+    instance: Instance, db: DbSession, request: RequestInfo, flow_token: str | None,
+    strategy: str, code: str, *, previous_client_token: str | None = None,
+) -> SignedIn:
+    """The authenticator app's code or a backup code, after the first factor.
+
+    Each try counts toward the account's lockout like a password (Clerk counts
+    TOTP and backup-code attempts); a locked account is refused whatever the code.
+    """
+    instance.rate_limiter.hit("verify", request.ip_address or "-")
+    sign_in = _flow(db, flow_token, "needs_second_factor")
+    user = sign_in.user
+    if user is None or sign_in.first_factor_verified_at is None:
+        raise ClerkError("sign_in_expired", status=400)
+    instance.rate_limiter.hit("address_guesses", sign_in.identifier)
+    if strategy not in SECOND_FACTORS:
+        raise ClerkError("strategy_for_user_invalid", field="strategy")
+    if not code.strip():
+        raise ClerkError("form_param_missing", field="code")
+    claim_attempt(instance, db, user)
+    if not verify_second_factor(instance, db, user, strategy, code):
+        attempt_failed(instance, db, user)
+        security_event("sign_in.failed", user_id=user.id, reason=strategy, ip=request.ip_address)
+        raise ClerkError("form_code_incorrect", field="code")
+    attempt_succeeded(user)
+    if user.banned:
+        raise ClerkError("user_banned", status=403)
+    new_session = prepare_session(instance, user, request,
+                                  first_factor_at=sign_in.first_factor_verified_at,
+                                  second_factor_at=clock.now())
     return _complete(instance, db, request, sign_in, user, new_session, previous_client_token)
 
 
@@ -157,8 +211,11 @@ def verify_reset_code(
 def reset_password(
     instance: Instance, db: DbSession, request: RequestInfo, flow_token: str | None,
     password: str, confirm_password: str, *, previous_client_token: str | None = None,
-) -> SignedIn:
-    """Set the new password, sign out every other session, lift a lockout, sign in."""
+) -> Outcome:
+    """Set the new password, sign out every other session, lift a lockout, sign in.
+
+    A user with a second factor must still pass it: the new password is set, but
+    the sign-in (and the end of a lockout) waits for the second factor."""
     sign_in = _flow(db, flow_token, "needs_new_password")
     user = sign_in.user
     if user is None:
@@ -172,6 +229,8 @@ def reset_password(
     user.password_last_updated_at = clock.now()
     revoke_user_sessions(instance, db, user.id)
     security_event("password.reset", user_id=user.id, ip=request.ip_address)
+    if has_second_factor(user):
+        return _first_factor_passed(db, sign_in, "reset_password_email_code")
     return _complete(instance, db, request, sign_in, user, prepare_session(instance, user, request),
                      previous_client_token)
 

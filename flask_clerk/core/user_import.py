@@ -372,6 +372,7 @@ def create_users(instance: Instance, db: DbSession, users: Sequence[NewUser], *,
             "unsafe_metadata": new.unsafe_metadata, "banned": new.banned,
             # Clerk's "locked" is a lockout: it ends after CLERK_LOCKOUT_DURATION.
             "failed_attempts": 0, "locked_until": lock_until if new.locked else None,
+            "mfa_enabled_at": now if new.totp_secret else None,
             "created_at": created, "updated_at": now,
         })
         if new.totp_secret:

@@ -9,6 +9,7 @@ from sqlalchemy import inspect, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import object_session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..errors import ClerkError, NotFound
 from ..ids import new_id
@@ -128,6 +129,18 @@ def attempt_failed(instance: Instance, db: DbSession, user: User) -> None:
 def attempt_succeeded(user: User) -> None:
     user.failed_attempts = 0
     user.locked_until = None
+
+
+def release_attempt(db: DbSession, user: User) -> None:
+    """Un-count a claimed attempt that passed without ending the guessing: a right
+    password before a second factor. Unlike :func:`attempt_succeeded` the earlier
+    failures stay counted, so the password does not buy more second-factor guesses."""
+    count = db.execute(update(User).where(User.id == user.id, User.failed_attempts > 0)
+                       .values(failed_attempts=User.failed_attempts - 1)
+                       .returning(User.failed_attempts)).scalar()
+    db.commit()
+    if count is not None:
+        set_committed_value(user, "failed_attempts", count)
 
 
 def _lock(instance: Instance, db: DbSession, user: User) -> None:

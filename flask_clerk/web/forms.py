@@ -102,6 +102,26 @@ def render_back(path: str, form: str, error: ClerkError, values: dict[str, str])
         form_state["errors"][error.field] = error.message(messages)
     else:
         form_state["error"] = error.message(messages)
+    response = _render_page(path, form_state)
+    if response.status_code != 200:
+        # The page would not show itself (it redirects a signed-in user, say):
+        # answer with the error alone rather than lose its status.
+        message = error.message(messages)
+        return Response(message, status=error.status, mimetype="text/plain")
+    response.status_code = error.status
+    return response
+
+
+def show_once(path: str, form: str, shown: dict[str, Any]) -> Response:
+    """Answer a successful POST with the page at ``path`` showing ``shown`` to
+    ``form`` (backup codes): they are in this response and stored nowhere else."""
+    response = _render_page(path, {"form": form, "values": {}, "errors": {}, "error": None,
+                                   "shown": shown})
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _render_page(path: str, form_state: dict[str, Any]) -> Response:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     route, _, query = path.partition("?")
     environ = dict(request.environ)
@@ -116,12 +136,6 @@ def render_back(path: str, form: str, error: ClerkError, values: dict[str, str])
     environ.pop("CONTENT_TYPE", None)
     with app.request_context(environ):
         response: Response = app.full_dispatch_request()
-    if response.status_code != 200:
-        # The page would not show itself (it redirects a signed-in user, say):
-        # answer with the error alone rather than lose its status.
-        message = error.message(messages)
-        return Response(message, status=error.status, mimetype="text/plain")
-    response.status_code = error.status
     return response
 
 

@@ -26,14 +26,14 @@ from ..core.roles import (
     READ_DOMAINS,
     READ_MEMBERS,
 )
-from ..core.sessions import active_organization, session_token
+from ..core.sessions import reissue_token
 from ..errors import AuthenticationError, NotFound
-from ..extension import db_session, request_info, set_session_cookies, state
+from ..extension import db_session, request_info, state
 from ..redirects import safe_redirect_url
-from ..request import auth, cancel_cookie_update
+from ..request import auth
 from .forms import back, field, form_action, form_state
 from .pages import no_framing
-from .views import user_row
+from .views import user_row, with_token
 
 TICKET_PARAM = "__clerk_ticket"
 P = ParamSpec("P")
@@ -63,12 +63,6 @@ def _action(
     return form_action(f"organization.{form}", keep=keep, fallback="organization_profile_url")
 
 
-def _with_token(response: Response, token: str) -> Response:
-    set_session_cookies(response, token)
-    cancel_cookie_update()  # the new token wins over any refresh of this request
-    return response
-
-
 def _reissued(response: Response) -> Response:
     """Give the browser a token that reflects a change to its active organization
     (it left it, or it was deleted) now rather than at the next refresh."""
@@ -77,9 +71,8 @@ def _reissued(response: Response) -> Response:
     if session is None:
         return response
     db_session().refresh(session)
-    membership, organization = active_organization(db_session(), session)
-    return _with_token(response, session_token(state().instance, session, membership,
-                                               organization, request_info()))
+    return with_token(response, reissue_token(state().instance, db_session(), session,
+                                               request_info()))
 
 
 def _redirect_field(fallback: str) -> str:
@@ -102,7 +95,7 @@ def create() -> Response:
         _user_id(), organization.id, request_info(),
     )
     target = _redirect_field(state().settings.after_create_organization_url)
-    return _with_token(redirect(target, 303), token)
+    return with_token(redirect(target, 303), token)
 
 
 @bp.post("/organizations/active")
@@ -114,7 +107,7 @@ def switch() -> Response:
     )
     target = field("redirect_url")
     response = redirect(_redirect_field("/"), 303) if target else back("/")
-    return _with_token(response, token)
+    return with_token(response, token)
 
 
 # -- The organization's profile ---------------------------------------------------------
@@ -288,7 +281,7 @@ def _joined(organization_id: str) -> Response:
         state().instance, db_session(), auth(treat_pending_as_signed_out=False).session_id or "",
         _user_id(), organization_id, request_info(),
     )
-    return _with_token(redirect(_redirect_field(state().settings.after_sign_in_url), 303),
+    return with_token(redirect(_redirect_field(state().settings.after_sign_in_url), 303),
                        token)
 
 

@@ -33,7 +33,8 @@ def no_framing(response: Response) -> Response:
 def _account_pages(settings: Settings) -> dict[str, str]:
     """Path -> component of each default account page."""
     pages = {settings.sign_in_url: "sign_in", settings.sign_up_url: "sign_up",
-             settings.user_profile_url: "user_profile"}
+             settings.user_profile_url: "user_profile",
+             settings.setup_mfa_url: "task_setup_mfa", settings.reverify_url: "user_verification"}
     if settings.organizations:
         pages.update({settings.organization_profile_url: "organization_profile",
                       settings.create_organization_url: "create_organization",
@@ -68,10 +69,10 @@ def account_page(page: str) -> Response:
                 request.args.get("redirect_url"), fallback=destination,
                 allowed_origins=settings.allowed_redirect_origins))
         return account_page_response(component)
-    # The rest need a session; choosing or creating an organization is what a
-    # pending session is for, so those two accept one.
-    current = auth(treat_pending_as_signed_out=component in {"user_profile",
-                                                             "organization_profile"})
+    # The rest need a session; a pending session's tasks (choose or create an
+    # organization, set up a second factor) are what it may do.
+    current = auth(treat_pending_as_signed_out=component in {
+        "user_profile", "organization_profile", "user_verification"})
     if not current.is_signed_in:
         return unauthenticated_response()
     if component == "organization_profile" and not _member_of_active(current):

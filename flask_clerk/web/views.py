@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any, ParamSpec
-from urllib.parse import urlencode
 
 from flask import Blueprint, after_this_request, redirect, request, session
 from werkzeug.wrappers import Response
@@ -16,7 +15,8 @@ from werkzeug.wrappers import Response
 from ..components import SIGN_IN_FLOW_COOKIE, SIGN_UP_FLOW_COOKIE
 from ..core import sessions, sign_in, sign_up, users
 from ..core.flows import FLOW_LIFETIME, find_flow
-from ..core.models import SignIn, SignUp, User
+from ..core.mfa import SECOND_FACTORS
+from ..core.models import Session, SignIn, SignUp, User
 from ..core.sessions import SignedIn
 from ..errors import AuthenticationError
 from ..extension import (
@@ -27,7 +27,14 @@ from ..extension import (
     state,
 )
 from ..redirects import safe_redirect_url
-from ..request import CLIENT_COOKIE, auth, cancel_cookie_update
+from ..request import (
+    CLIENT_COOKIE,
+    auth,
+    cancel_cookie_update,
+    reverification_required,
+    task_url,
+)
+from ..tokens import own_token_claims
 from .devices import describe_device
 from .forms import back, field, form_action, form_state
 from .pages import no_framing
@@ -70,10 +77,10 @@ def _signed_in(signed_in: SignedIn, destination: str, flow_cookie: str) -> Respo
     settings = state().settings
     target = safe_redirect_url(field("redirect_url"), fallback=destination,
                                allowed_origins=settings.allowed_redirect_origins)
-    if (settings.organizations and settings.organization_membership == "required"
-            and signed_in.session.last_active_organization_id is None):
-        # The session is pending until it has an organization: choose one first.
-        target = f"{settings.choose_organization_url}?{urlencode({'redirect_url': target})}"
+    claims = own_token_claims(signed_in.session_token)
+    if claims.get("sts") == "pending":
+        # A task first (choose an organization, set up a second factor), then there.
+        target = task_url(claims, target)
     response = redirect(target, 303)
     set_session_cookies(response, signed_in.session_token, signed_in.client_token)
     _clear_flow(response, flow_cookie)
@@ -95,14 +102,29 @@ def sign_in_start() -> Response:
     return response
 
 
+def _sign_in_outcome(outcome: sign_in.Outcome) -> Response:
+    """Signed in, or on to the flow's next step (the second factor)."""
+    if isinstance(outcome, SignedIn):
+        return _signed_in(outcome, state().settings.after_sign_in_url, SIGN_IN_FLOW_COOKIE)
+    return back(state().settings.sign_in_url)
+
+
 @bp.post("/sign-in/password")
 @form_action("sign_in.password")
 def sign_in_password() -> Response:
-    signed_in = sign_in.attempt_password(
+    return _sign_in_outcome(sign_in.attempt_password(
         state().instance, db_session(), request_info(), _flow_token(SIGN_IN_FLOW_COOKIE),
         field("password"), previous_client_token=request.cookies.get(CLIENT_COOKIE),
-    )
-    return _signed_in(signed_in, state().settings.after_sign_in_url, SIGN_IN_FLOW_COOKIE)
+    ))
+
+
+@bp.post("/sign-in/second-factor")
+@form_action("sign_in.second_factor", keep=("strategy",))
+def sign_in_second_factor() -> Response:
+    return _sign_in_outcome(sign_in.attempt_second_factor(
+        state().instance, db_session(), request_info(), _flow_token(SIGN_IN_FLOW_COOKIE),
+        field("strategy"), field("code"), previous_client_token=request.cookies.get(CLIENT_COOKIE),
+    ))
 
 
 @bp.post("/sign-in/forgot-password")
@@ -124,12 +146,11 @@ def sign_in_reset_code() -> Response:
 @bp.post("/sign-in/new-password")
 @form_action("sign_in.new_password")
 def sign_in_new_password() -> Response:
-    signed_in = sign_in.reset_password(
+    return _sign_in_outcome(sign_in.reset_password(
         state().instance, db_session(), request_info(), _flow_token(SIGN_IN_FLOW_COOKIE),
         field("password"), field("confirm_password"),
         previous_client_token=request.cookies.get(CLIENT_COOKIE),
-    )
-    return _signed_in(signed_in, state().settings.after_sign_in_url, SIGN_IN_FLOW_COOKIE)
+    ))
 
 
 @bp.post("/sign-in/restart")
@@ -151,11 +172,19 @@ def sign_in_step() -> dict[str, Any]:
         "needs_first_factor": "password",
         "needs_reset_code": "reset_code",
         "needs_new_password": "new_password",
+        "needs_second_factor": "second_factor",
     }.get(flow.status if flow else None, "start")
+    form = form_state(f"sign_in.{name}")
+    factor = None
+    if name == "second_factor":
+        # The authenticator app, or a backup code ("Use another method").
+        factor = form["values"].get("strategy") or request.args.get("factor")
+        factor = factor if factor in SECOND_FACTORS else "totp"
     return {
         "name": name,
         "identifier": flow.identifier if flow else None,
-        "form": form_state(f"sign_in.{name}"),
+        "factor": factor,
+        "form": form,
     }
 
 
@@ -277,6 +306,27 @@ def user_row() -> User:
     return user
 
 
+def session_row() -> Session:
+    """The signed-in browser's session row (pending or not); 401 without one."""
+    session_id = auth(treat_pending_as_signed_out=False).session_id
+    session = db_session().get(Session, session_id) if session_id else None
+    if session is None or session.status != "active":
+        raise AuthenticationError("authentication_invalid")
+    return session
+
+
+def with_token(response: Response, token: str) -> Response:
+    """Set a reissued session token on ``response`` (its claims changed)."""
+    set_session_cookies(response, token)
+    cancel_cookie_update()  # the new token wins over any refresh of this request
+    return response
+
+
+# The profile's sensitive actions (email, password, MFA, deletion): Clerk's "strict"
+# (10 minutes, second factor). A pending session may use its own profile.
+account_reverification = reverification_required(allow_pending=True)
+
+
 def _profile_back() -> Response:
     return back(state().settings.user_profile_url)
 
@@ -297,6 +347,7 @@ def profile_update() -> Response:
 
 @bp.post("/user/email-addresses")
 @_profile_action("add_email", keep=("email_address",))
+@account_reverification
 def profile_add_email() -> Response:
     users.add_email_address(state().instance, db_session(), request_info(), user_row(),
                             field("email_address"))
@@ -320,6 +371,7 @@ def profile_resend_email_code(email_id: str) -> Response:
 
 @bp.post("/user/email-addresses/<email_id>/primary")
 @_profile_action("email")
+@account_reverification
 def profile_primary_email(email_id: str) -> Response:
     users.set_primary_email(state().instance, db_session(), user_row(), email_id)
     return _profile_back()
@@ -327,6 +379,7 @@ def profile_primary_email(email_id: str) -> Response:
 
 @bp.post("/user/email-addresses/<email_id>/remove")
 @_profile_action("email")
+@account_reverification
 def profile_remove_email(email_id: str) -> Response:
     users.remove_email_address(state().instance, db_session(), user_row(), email_id)
     return _profile_back()
@@ -334,6 +387,7 @@ def profile_remove_email(email_id: str) -> Response:
 
 @bp.post("/user/password")
 @_profile_action("password")
+@account_reverification
 def profile_password() -> Response:
     users.change_password(
         state().instance, db_session(), user_row(), current_password=field("current_password"),
@@ -352,6 +406,7 @@ def profile_revoke_session(session_id: str) -> Response:
 
 @bp.post("/user/delete")
 @_profile_action("delete")
+@account_reverification
 def profile_delete() -> Response:
     users.delete_user(state().instance, db_session(), user_row(),
                       confirmation=field("confirmation"))
@@ -369,13 +424,17 @@ def profile_context(props: dict[str, Any]) -> dict[str, Any]:
          "current": s.id == auth().session_id}
         for s in sessions.active_sessions(db_session(), user.id)
     ]
+    page = page if page in {"account", "security"} else "account"
+    from .factors import mfa_context
+
     return {
         "profile_user": user,
-        "page": page if page in {"account", "security"} else "account",
+        "page": page,
         "devices": devices,
+        "mfa": mfa_context() if page == "security" else None,
         "form": form_state(
             "profile.profile", "profile.add_email", "profile.verify_email", "profile.email",
-            "profile.password", "profile.sessions", "profile.delete",
+            "profile.password", "profile.sessions", "profile.delete", "profile.mfa",
         ),
         "delete_confirmation": users.DELETE_CONFIRMATION,
     }
