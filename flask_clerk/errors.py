@@ -99,6 +99,12 @@ MESSAGES: dict[str, str] = {
     "totp_not_enrolling": "Start setting up the authenticator app again.",
     "form_code_incorrect:backup_code": "Incorrect backup code.",
     "strategy_for_user_invalid": "This verification method is not available for this account.",
+    "email_link_invalid": "This sign-in link is not valid. Request a new one.",
+    "email_link_expired": "This sign-in link has expired. Request a new one.",
+    "email_link_other_browser": (
+        "This link must be opened in the browser where you started signing in. Open it "
+        "there, or start signing in again in this browser."
+    ),
     "session_reverification_required": (
         "You need to verify your identity again before doing this."
     ),

@@ -52,10 +52,14 @@ DEFAULTS: dict[str, Any] = {
     "CLERK_PASSWORD_HASH_MEMORY_COST": 19 * 1024,  # KiB
     "CLERK_PASSWORD_HASH_PARALLELISM": 1,
     # Sign-in strategies and second factors
-    "CLERK_SIGN_IN_STRATEGIES": ("password", "email_code", "email_link", "passkey"),
+    # First factors on offer, in order (email_link: 10-minute single-use links; off
+    # by default, as in Clerk).
+    "CLERK_SIGN_IN_STRATEGIES": ("password", "email_code", "passkey"),
     "CLERK_MFA_REQUIRED": False,  # every user must set up a second factor
-    "CLERK_PASSKEY_RP_ID": None,  # default: the request's host (development only)
-    "CLERK_PASSKEY_ORIGINS": (),  # default: the request's origin (development only)
+    # Passkeys' relying party: default the frontend API's host and origin (in
+    # development, the request's, so localhost and 127.0.0.1 both work).
+    "CLERK_PASSKEY_RP_ID": None,
+    "CLERK_PASSKEY_ORIGINS": (),
     "CLERK_SETUP_MFA_URL": "/setup-mfa",
     "CLERK_REVERIFY_URL": "/reverify",
     # Codes, lockout, rate limits
@@ -266,15 +270,11 @@ class Settings:
         if not 1 <= lockout_attempts <= 100:
             raise ClerkConfigError("CLERK_LOCKOUT_ATTEMPTS must be between 1 and 100.")
         strategies = tuple(get("CLERK_SIGN_IN_STRATEGIES") or ())
-        unknown = [s for s in strategies if s not in SIGN_IN_STRATEGIES]
-        if unknown or not strategies:
+        unknown_strategies = [s for s in strategies if s not in SIGN_IN_STRATEGIES]
+        if unknown_strategies or not strategies:
             raise ClerkConfigError(
                 f"CLERK_SIGN_IN_STRATEGIES must name one or more of {list(SIGN_IN_STRATEGIES)}"
-                + (f" (unknown: {unknown})." if unknown else "."))
-        if not development and "passkey" in strategies and not get("CLERK_PASSKEY_RP_ID"):
-            raise ClerkConfigError(
-                "A production instance with passkeys needs CLERK_PASSKEY_RP_ID (the site's "
-                "domain, e.g. example.com) and CLERK_PASSKEY_ORIGINS (https://example.com).")
+                + (f" (unknown: {unknown_strategies})." if unknown_strategies else "."))
         sign_up_name = get("CLERK_SIGN_UP_NAME")
         if sign_up_name not in {"optional", "required", "off"}:
             raise ClerkConfigError('CLERK_SIGN_UP_NAME must be "optional", "required" or "off".')

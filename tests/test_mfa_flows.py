@@ -13,9 +13,9 @@ import re
 import jwt
 import pyotp
 import pytest
-from conftest import PASSWORD, last_code, post, sign_in, sign_out, sign_up
 from flask import jsonify
 
+from conftest import PASSWORD, last_code, post, sign_in, sign_out, sign_up
 from flask_clerk import auth, reverification_required
 from flask_clerk.core import clock
 from flask_clerk.core.models import Session, User

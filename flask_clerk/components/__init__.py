@@ -121,6 +121,11 @@ class Components:
             )
         return {"personal_allowed": self.settings.organization_membership == "optional"}
 
+    def email_link_status(self, *, message: str) -> Markup:
+        """The card of a sign-in link that cannot sign in here (expired, used, or
+        opened in another browser)."""
+        return self._render("email_link_status", {}, message=message)
+
     def no_access(self, *, message: str) -> Markup:
         """The card of the 403 page (``forbidden_response``)."""
         return self._render("no_access", {}, message=message)

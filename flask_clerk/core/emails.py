@@ -35,6 +35,24 @@ def reset_password_code(code: str, application_name: str | None, minutes: int) -
     )
 
 
+def sign_in_code(code: str, application_name: str | None, minutes: int) -> tuple[str, str]:
+    return (
+        f"{code} is your sign-in code",
+        f"Enter this code to sign in to {_app(application_name)}:\n\n    {code}\n\n"
+        f"It expires in {minutes} minutes. If you did not try to sign in, you can ignore "
+        "this email.",
+    )
+
+
+def sign_in_link(url: str, application_name: str | None, minutes: int) -> tuple[str, str]:
+    return (
+        f"Your sign-in link for {_app(application_name)}",
+        f"Open this link to sign in to {_app(application_name)}:\n\n    {url}\n\n"
+        f"Open it in the browser where you asked for it. It works once and expires in "
+        f"{minutes} minutes. If you did not try to sign in, you can ignore this email.",
+    )
+
+
 def email_address_code(code: str, application_name: str | None, minutes: int) -> tuple[str, str]:
     return (
         f"{code} is your verification code",

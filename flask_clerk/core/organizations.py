@@ -55,10 +55,10 @@ from .sessions import SignedIn, create_session, reissue_token
 from .store import fetch_page
 from .user_search import contains_pattern
 from .users import (
-    check_new_password,
     clean_name,
     create_user,
     find_user_by_email,
+    new_password_digest,
     normalize_email,
     password_context,
 )
@@ -765,11 +765,12 @@ def sign_up_with_invitation(
     if name_mode != "off":
         first = clean_name(first_name, "first_name", required=name_mode == "required")
         last = clean_name(last_name, "last_name", required=name_mode == "required")
-    check_new_password(instance, password, None, password_context(instance, address, first, last))
+    digest = new_password_digest(instance, password,
+                                 password_context(instance, address, first, last))
     if find_user_by_email(db, address) is not None:
         raise ClerkError("form_identifier_exists", field="email_address")
     _check_room(instance, db, invitation.organization, invitations=False)
-    user = create_user(db, email_address=address, password_digest=instance.hasher.hash(password),
+    user = create_user(db, email_address=address, password_digest=digest,
                        first_name=first, last_name=last, email_strategy="ticket")
     membership = _new_membership(invitation.organization_id, user.id, invitation.role)
     db.add(membership)

@@ -1,5 +1,6 @@
-"""Sign-in: identifier, then password; or reset the password with an emailed code;
-then, for a user with a second factor, the authenticator app or a backup code.
+"""Sign-in: identifier, then a first factor (password, or a mailed code or link),
+or reset the password with a mailed code; then, for a user with a second factor,
+the authenticator app or a backup code.
 
 An unknown identifier walks the same steps as a real one: the password step runs
 a dummy hash, a reset code is issued but sent to no one. Every refused password
@@ -10,11 +11,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 from functools import partial
+from urllib.parse import urlencode
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
 from ..errors import ClerkError
-from ..ids import new_id, new_token, token_hash
+from ..ids import constant_time_equal, new_id, new_token, token_hash
 from . import clock, emails
 from .audit import security_event
 from .codes import check_code, issue_code
@@ -30,6 +33,7 @@ from .users import (
     claim_attempt,
     find_user_by_email,
     normalize_email,
+    raise_if_locked,
     release_attempt,
     user_password_context,
 )
@@ -51,6 +55,11 @@ def start_sign_in(
     )
     db.add(sign_in)
     db.commit()
+    if "password" not in instance.settings.sign_in_strategies:
+        # No password to ask for: mail the code (or link) straight away.
+        mailed = [s for s in EMAIL_STRATEGIES if s in instance.settings.sign_in_strategies]
+        if mailed:
+            prepare_first_factor(instance, db, request, flow_token, mailed[0])
     return sign_in, flow_token
 
 
@@ -103,6 +112,131 @@ def attempt_password(
     if user.banned:
         raise ClerkError("user_banned", status=403)
     return _complete(instance, db, request, sign_in, user, new_session, previous_client_token)
+
+
+# -- Passwordless first factors: a code or a link, mailed -------------------------------
+
+EMAIL_STRATEGIES = ("email_code", "email_link")
+LINK_LIFETIME = 600  # s, as Clerk's email links
+LINK_PATH = "/sign-in/verify-link"  # under the frontend API (the issuer URL)
+
+
+def prepare_first_factor(
+    instance: Instance, db: DbSession, request: RequestInfo, flow_token: str | None,
+    strategy: str,
+) -> SignIn:
+    """Choose the first factor (``password``, ``email_code``, ``email_link``) and,
+    for the mailed ones, send the code or link (to no one for an unknown identifier:
+    the flow looks the same). Asking again resends, after the resend interval."""
+    settings = instance.settings
+    if strategy not in settings.sign_in_strategies or strategy == "passkey":
+        raise ClerkError("strategy_for_user_invalid", field="strategy")
+    sign_in = _flow(db, flow_token, "needs_first_factor")
+    sign_in.strategy = strategy
+    if strategy == "password":
+        db.commit()
+        return sign_in
+    instance.rate_limiter.hit("send_code", request.ip_address or "-")
+    instance.rate_limiter.hit("address_sends", sign_in.identifier)
+    now = clock.now()
+    code = issue_code(sign_in, key=settings.code_key, lifetime=settings.code_lifetime,
+                      resend_interval=settings.code_resend_interval, now=now)
+    if strategy == "email_code":
+        sign_in.link_token_hash = None
+        subject, text = emails.sign_in_code(code, settings.application_name,
+                                            settings.code_lifetime // 60)
+    else:
+        # The link replaces the code: its token is the secret, bound to this flow.
+        sign_in.code_hash = new_token()  # no code was mailed: none may match
+        sign_in.code_expires_at = now + timedelta(seconds=LINK_LIFETIME)
+        link_token = new_token()
+        sign_in.link_token_hash = token_hash(link_token)
+        # The frontend API's own URL, never the request's Host: a forged Host must
+        # not put an attacker's domain in the mail.
+        url = f"{settings.issuer}{LINK_PATH}?{urlencode({'token': link_token})}"
+        subject, text = emails.sign_in_link(url, settings.application_name, LINK_LIFETIME // 60)
+    if sign_in.user_id:
+        mail_sent(instance, db, sign_in.identifier, subject, text, user_id=sign_in.user_id)
+    db.commit()
+    if sign_in.user_id:
+        instance.mailer.send(sign_in.identifier, subject, text)
+    return sign_in
+
+
+def attempt_email_code(
+    instance: Instance, db: DbSession, request: RequestInfo, flow_token: str | None, code: str,
+    *, previous_client_token: str | None = None,
+) -> Outcome:
+    """The mailed code as the first factor. Guesses count per flow and toward the
+    account's lockout; a locked account is refused whatever the code."""
+    settings = instance.settings
+    instance.rate_limiter.hit("verify", request.ip_address or "-")
+    sign_in = _flow(db, flow_token, "needs_first_factor")
+    if sign_in.strategy != "email_code":
+        raise ClerkError("sign_in_expired", status=400)
+    instance.rate_limiter.hit("address_guesses", sign_in.identifier)
+    user = sign_in.user
+    if user is None:
+        sign_in.code_hash = new_token()  # nothing was sent: no guess may succeed
+    else:
+        claim_attempt(instance, db, user)
+    try:
+        check_code(db, sign_in, code, key=settings.code_key,
+                   max_attempts=settings.code_attempts, now=clock.now())
+    except ClerkError:
+        if user is not None:
+            attempt_failed(instance, db, user)
+        db.commit()
+        raise
+    assert user is not None
+    return _first_factor_done(instance, db, request, sign_in, user, "email_code",
+                              previous_client_token)
+
+
+def attempt_email_link(
+    instance: Instance, db: DbSession, request: RequestInfo, link_token: str,
+    flow_token: str | None, *, previous_client_token: str | None = None,
+) -> Outcome:
+    """The mailed link, opened. It signs in only the browser that asked for it
+    (the flow's cookie must match), once, within its lifetime. Opened elsewhere it
+    is refused and left usable, so a mail scanner that follows links, or a link
+    forwarded to someone else, signs nobody in."""
+    if not link_token or len(link_token) > 200:
+        raise ClerkError("email_link_invalid", status=400)
+    sign_in = db.scalars(select(SignIn).where(
+        SignIn.link_token_hash == token_hash(link_token))).first()
+    now = clock.now()
+    if (sign_in is None or sign_in.status != "needs_first_factor"
+            or sign_in.strategy != "email_link" or sign_in.user is None):
+        raise ClerkError("email_link_invalid", status=400)
+    if sign_in.code_expires_at is None or now > sign_in.code_expires_at or sign_in.expire_at <= now:
+        raise ClerkError("email_link_expired", status=400)
+    if not flow_token or not constant_time_equal(sign_in.flow_token_hash, token_hash(flow_token)):
+        security_event("sign_in.link_other_browser", user_id=sign_in.user_id,
+                       ip=request.ip_address)
+        raise ClerkError("email_link_other_browser", status=400)
+    user = sign_in.user
+    raise_if_locked(user)
+    sign_in.link_token_hash = None  # used up
+    sign_in.code_expires_at = None
+    return _first_factor_done(instance, db, request, sign_in, user, "email_link",
+                              previous_client_token)
+
+
+def _first_factor_done(
+    instance: Instance, db: DbSession, request: RequestInfo, sign_in: SignIn, user: User,
+    strategy: str, previous_client_token: str | None,
+) -> Outcome:
+    """A first factor other than the password passed: the second factor next, or in."""
+    if user.banned:
+        db.commit()
+        raise ClerkError("user_banned", status=403)
+    if has_second_factor(user):
+        release_attempt(db, user)
+        return _first_factor_passed(db, sign_in, strategy)
+    attempt_succeeded(user)
+    return _complete(instance, db, request, sign_in, user, prepare_session(instance, user, request),
+                     previous_client_token)
 
 
 def _first_factor_passed(db: DbSession, sign_in: SignIn, strategy: str) -> SignIn:

@@ -1,4 +1,5 @@
-"""Sign-up with email and password: start, verify the email code, done.
+"""Sign-up with email (and a password, when passwords are on): start, verify the
+email code, done.
 
 The user row is created only when the code is verified. An address that already
 has an account goes through the very same steps (same answers, same timing), but
@@ -24,10 +25,10 @@ from .models import SignUp
 from .serializers import user_json
 from .sessions import SignedIn, create_session
 from .users import (
-    check_new_password,
     clean_name,
     create_user,
     find_user_by_email,
+    new_password_digest,
     normalize_email,
     password_context,
 )
@@ -47,8 +48,8 @@ def start_sign_up(
         first = clean_name(first_name, "first_name", required=name_mode == "required")
         last = clean_name(last_name, "last_name", required=name_mode == "required")
     address = normalize_email(email_address)
-    check_new_password(instance, password, None, password_context(instance, address, first, last))
-    digest = instance.hasher.hash(password)
+    digest = new_password_digest(instance, password,
+                                 password_context(instance, address, first, last))
     taken = find_user_by_email(db, address) is not None
     purge_expired_flows(db, SignUp)
     flow_token = new_token()

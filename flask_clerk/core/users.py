@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import inspect, select, update
 from sqlalchemy.exc import IntegrityError
@@ -129,6 +130,16 @@ def attempt_failed(instance: Instance, db: DbSession, user: User) -> None:
 def attempt_succeeded(user: User) -> None:
     user.failed_attempts = 0
     user.locked_until = None
+
+
+def new_password_digest(instance: Instance, password: str, context: Any) -> str | None:
+    """A new account's password, checked and hashed; None when passwords are off
+    (``CLERK_SIGN_IN_STRATEGIES`` without ``password``: mailed codes and links,
+    passkeys)."""
+    if "password" not in instance.settings.sign_in_strategies:
+        return None
+    check_new_password(instance, password, None, context)
+    return instance.hasher.hash(password)
 
 
 def release_attempt(db: DbSession, user: User) -> None:

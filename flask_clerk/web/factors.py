@@ -8,7 +8,8 @@ response to the POST that made them (:func:`~.forms.show_once`), and kept nowher
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ParamSpec
 
 from flask import redirect, request
 from werkzeug.wrappers import Response
@@ -23,10 +24,12 @@ from ..tokens import own_token_claims
 from .forms import back, field, form_action, form_state, return_to, show_once
 from .views import account_reverification, bp, session_row, user_row, with_token
 
+P = ParamSpec("P")
+
 # -- The profile's "Two-step verification" section -----------------------------------
 
 
-def _profile_action(form: str) -> Any:
+def _profile_action(form: str) -> Callable[[Callable[P, Response]], Callable[P, Response]]:
     return form_action(f"profile.{form}", fallback="user_profile_url")
 
 
@@ -98,7 +101,7 @@ def _reissued(response: Response) -> Response:
 # -- The setup-mfa session task (CLERK_MFA_REQUIRED, or an organization's rule) ------
 
 
-def _task_action() -> Any:
+def _task_action() -> Callable[[Callable[P, Response]], Callable[P, Response]]:
     return form_action("task.setup_mfa", fallback="setup_mfa_url")
 
 
@@ -147,7 +150,7 @@ def _destination() -> str:
                              allowed_origins=settings.allowed_redirect_origins)
 
 
-def _reverify_action() -> Any:
+def _reverify_action() -> Callable[[Callable[P, Response]], Callable[P, Response]]:
     return form_action("reverify", keep=("strategy",), fallback="reverify_url")
 
 

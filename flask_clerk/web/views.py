@@ -9,7 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ParamSpec
 
-from flask import Blueprint, after_this_request, redirect, request, session
+from flask import (
+    Blueprint,
+    after_this_request,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+)
 from werkzeug.wrappers import Response
 
 from ..components import SIGN_IN_FLOW_COOKIE, SIGN_UP_FLOW_COOKIE
@@ -18,7 +26,7 @@ from ..core.flows import FLOW_LIFETIME, find_flow
 from ..core.mfa import SECOND_FACTORS
 from ..core.models import Session, SignIn, SignUp, User
 from ..core.sessions import SignedIn
-from ..errors import AuthenticationError
+from ..errors import AuthenticationError, ClerkError
 from ..extension import (
     clear_session_cookies,
     db_session,
@@ -118,6 +126,44 @@ def sign_in_password() -> Response:
     ))
 
 
+@bp.post("/sign-in/strategy")
+@form_action("sign_in.start")
+def sign_in_strategy() -> Response:
+    """Choose (or resend) the first factor: password, a mailed code or link."""
+    sign_in.prepare_first_factor(state().instance, db_session(), request_info(),
+                                 _flow_token(SIGN_IN_FLOW_COOKIE), field("strategy"))
+    return back(state().settings.sign_in_url)
+
+
+@bp.post("/sign-in/email-code")
+@form_action("sign_in.email_code")
+def sign_in_email_code() -> Response:
+    return _sign_in_outcome(sign_in.attempt_email_code(
+        state().instance, db_session(), request_info(), _flow_token(SIGN_IN_FLOW_COOKIE),
+        field("code"), previous_client_token=request.cookies.get(CLIENT_COOKIE),
+    ))
+
+
+@bp.get(sign_in.LINK_PATH)
+def sign_in_email_link() -> Response:
+    """The mailed link. Opened in another browser (or by a mail scanner) it only
+    explains itself; the link stays usable where it was asked for."""
+    try:
+        outcome = sign_in.attempt_email_link(
+            state().instance, db_session(), request_info(), request.args.get("token", ""),
+            _flow_token(SIGN_IN_FLOW_COOKIE),
+            previous_client_token=request.cookies.get(CLIENT_COOKIE))
+    except ClerkError as error:
+        response = make_response(render_template(
+            "clerk/email_link.html", message=error.message(state().settings.messages),
+            application_name=state().settings.application_name), error.status)
+        response.headers["Cache-Control"] = "no-store"
+        return _no_referrer(response)
+    if isinstance(outcome, SignedIn):
+        return _signed_in(outcome, state().settings.after_sign_in_url, SIGN_IN_FLOW_COOKIE)
+    return redirect(state().settings.sign_in_url, 303)
+
+
 @bp.post("/sign-in/second-factor")
 @form_action("sign_in.second_factor", keep=("strategy",))
 def sign_in_second_factor() -> Response:
@@ -167,13 +213,23 @@ def sign_in_step() -> dict[str, Any]:
     if auth().is_signed_in:
         return {"name": "signed_in", "form": form_state()}
     flow = find_flow(db_session(), SignIn, _flow_token(SIGN_IN_FLOW_COOKIE))
+    strategies = state().settings.sign_in_strategies
+    status = flow.status if flow else None
+    if status == "needs_first_factor" and flow is not None:
+        # The chosen first factor; "Use another method" lists the others.
+        status = flow.strategy or ("password" if "password" in strategies else "alternatives")
+        if request.args.get("method") == "alternatives":
+            status = "alternatives"
     name = {
         None: "start",
-        "needs_first_factor": "password",
+        "password": "password",
+        "email_code": "email_code",
+        "email_link": "email_link",
+        "alternatives": "alternatives",
         "needs_reset_code": "reset_code",
         "needs_new_password": "new_password",
         "needs_second_factor": "second_factor",
-    }.get(flow.status if flow else None, "start")
+    }.get(status, "start")
     form = form_state(f"sign_in.{name}")
     factor = None
     if name == "second_factor":
@@ -184,6 +240,7 @@ def sign_in_step() -> dict[str, Any]:
         "name": name,
         "identifier": flow.identifier if flow else None,
         "factor": factor,
+        "strategies": strategies,
         "form": form,
     }
 
