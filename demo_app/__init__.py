@@ -55,6 +55,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.setdefault("CLERK_AFTER_SIGN_UP_URL", "/dashboard")
     app.config.setdefault("CLERK_AFTER_CREATE_ORGANIZATION_URL", "/dashboard")
     app.config.setdefault("CLERK_ORGANIZATION_ROLES", ROLES)
+    # Every first factor on show: password, mailed code and link, passkeys.
+    app.config.setdefault("CLERK_SIGN_IN_STRATEGIES",
+                          ("password", "email_code", "email_link", "passkey"))
     # The demo's own webhook receiver is on this machine.
     app.config.setdefault("CLERK_WEBHOOKS_ALLOW_PRIVATE_URLS", True)
     app.config.update(config or {})

@@ -114,6 +114,10 @@ MESSAGES: dict[str, str] = {
         "A request with this Idempotency-Key is still being processed. Retry later."
     ),
     # Passkeys (flask_clerk.core.passkeys)
+    "passkey_unavailable": (
+        "Passkeys need a domain name, not an IP address: open this site at its name "
+        "(e.g. localhost)."
+    ),
     "passkey_invalid": "This passkey could not be verified. Try again, or use another method.",
     "passkey_not_found": (
         "This passkey is not registered here. Try another one, or use another method."

@@ -153,6 +153,14 @@ class Components:
         href = url_for("clerk.static", filename="clerk.css")
         return Markup('<link rel="stylesheet" href="{}">').format(href)
 
+    def passkey_script(self) -> Markup:
+        """``<script>`` for the passkey buttons (``clerk-passkeys.js``), once a page."""
+        if g.get("_clerk_passkey_js"):
+            return Markup("")
+        g._clerk_passkey_js = True
+        src = url_for("clerk.static", filename="clerk-passkeys.js")
+        return Markup('<script src="{}" defer></script>').format(src)
+
     # -- helpers for templates -----------------------------------------------------
 
     @property

@@ -25,6 +25,7 @@ from .flows import FLOW_LIFETIME, find_flow, purge_expired_flows, require_flow
 from .instance import Instance, RequestInfo
 from .mfa import SECOND_FACTORS, has_second_factor, verify_second_factor
 from .models import SignIn, User
+from .passkeys import RelyingParty, authentication_options, verify_passkey
 from .sessions import SignedIn, prepare_session, revoke_user_sessions, start_session
 from .users import (
     attempt_failed,
@@ -221,6 +222,68 @@ def attempt_email_link(
     sign_in.code_expires_at = None
     return _first_factor_done(instance, db, request, sign_in, user, "email_link",
                               previous_client_token)
+
+
+# -- Passkeys: the first factor (usernameless), or the second ---------------------------
+
+
+def passkey_options(
+    instance: Instance, db: DbSession, request: RequestInfo, flow_token: str | None,
+    rp: RelyingParty,
+) -> tuple[str, str | None]:
+    """WebAuthn options for a passkey, and the flow token to set when a new flow
+    began. After the first factor (``needs_second_factor``) the passkey is the
+    second, and must be the flow's user's; otherwise it is the first, for whoever
+    it belongs to (a new flow, with no identifier: "Sign in with passkey" and
+    autofill)."""
+    instance.rate_limiter.hit("sign_in", request.ip_address or "-")
+    if "passkey" not in instance.settings.sign_in_strategies:
+        raise ClerkError("strategy_for_user_invalid", field="strategy")
+    flow = find_flow(db, SignIn, flow_token)
+    if flow is not None and flow.status == "needs_second_factor" and flow.user is not None:
+        assert flow_token is not None
+        return authentication_options(instance, db, rp, binding=flow_token, user=flow.user), None
+    purge_expired_flows(db, SignIn)
+    token = new_token()
+    db.add(SignIn(
+        id=new_id("sia"), flow_token_hash=token_hash(token), identifier="",
+        status="needs_first_factor", strategy="passkey",
+        expire_at=clock.now() + timedelta(seconds=FLOW_LIFETIME),
+    ))
+    db.commit()
+    return authentication_options(instance, db, rp, binding=token), token
+
+
+def attempt_passkey(
+    instance: Instance, db: DbSession, request: RequestInfo, flow_token: str | None,
+    rp: RelyingParty, credential: str, *, previous_client_token: str | None = None,
+) -> SignedIn:
+    """Sign in with a passkey. As the first factor it is a whole sign-in, as in
+    Clerk: the authenticator is something the user has, unlocked by something
+    they know or are; as the second factor it follows the first."""
+    instance.rate_limiter.hit("verify", request.ip_address or "-")
+    sign_in = require_flow(db, SignIn, flow_token)
+    assert flow_token is not None
+    now = clock.now()
+    if sign_in.status == "needs_second_factor" and sign_in.user is not None:
+        passkey = verify_passkey(instance, db, rp, binding=flow_token, credential=credential,
+                                 user=sign_in.user)
+        first_factor_at = sign_in.first_factor_verified_at or now
+    elif sign_in.status == "needs_first_factor" and sign_in.strategy == "passkey":
+        passkey = verify_passkey(instance, db, rp, binding=flow_token, credential=credential)
+        first_factor_at = now
+    else:
+        raise ClerkError("sign_in_expired", status=400)
+    user = db.get(User, passkey.user_id)
+    if user is None:
+        raise ClerkError("passkey_not_found")
+    raise_if_locked(user)
+    if user.banned:
+        raise ClerkError("user_banned", status=403)
+    attempt_succeeded(user)
+    new_session = prepare_session(instance, user, request, first_factor_at=first_factor_at,
+                                  second_factor_at=now)
+    return _complete(instance, db, request, sign_in, user, new_session, previous_client_token)
 
 
 def _first_factor_done(

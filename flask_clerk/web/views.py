@@ -71,7 +71,7 @@ def _flow_token(cookie: str) -> str | None:
     return request.cookies.get(cookie)
 
 
-def _set_flow(response: Response, cookie: str, token: str) -> None:
+def set_flow(response: Response, cookie: str, token: str) -> None:
     response.set_cookie(cookie, token, max_age=FLOW_LIFETIME, httponly=True,
                         secure=state().settings.cookie_secure, samesite="Lax")
 
@@ -106,11 +106,11 @@ def sign_in_start() -> Response:
     _, token = sign_in.start_sign_in(state().instance, db_session(), request_info(),
                                      identifier=field("identifier"))
     response = back(state().settings.sign_in_url)
-    _set_flow(response, SIGN_IN_FLOW_COOKIE, token)
+    set_flow(response, SIGN_IN_FLOW_COOKIE, token)
     return response
 
 
-def _sign_in_outcome(outcome: sign_in.Outcome) -> Response:
+def sign_in_outcome(outcome: sign_in.Outcome) -> Response:
     """Signed in, or on to the flow's next step (the second factor)."""
     if isinstance(outcome, SignedIn):
         return _signed_in(outcome, state().settings.after_sign_in_url, SIGN_IN_FLOW_COOKIE)
@@ -120,7 +120,7 @@ def _sign_in_outcome(outcome: sign_in.Outcome) -> Response:
 @bp.post("/sign-in/password")
 @form_action("sign_in.password")
 def sign_in_password() -> Response:
-    return _sign_in_outcome(sign_in.attempt_password(
+    return sign_in_outcome(sign_in.attempt_password(
         state().instance, db_session(), request_info(), _flow_token(SIGN_IN_FLOW_COOKIE),
         field("password"), previous_client_token=request.cookies.get(CLIENT_COOKIE),
     ))
@@ -138,7 +138,7 @@ def sign_in_strategy() -> Response:
 @bp.post("/sign-in/email-code")
 @form_action("sign_in.email_code")
 def sign_in_email_code() -> Response:
-    return _sign_in_outcome(sign_in.attempt_email_code(
+    return sign_in_outcome(sign_in.attempt_email_code(
         state().instance, db_session(), request_info(), _flow_token(SIGN_IN_FLOW_COOKIE),
         field("code"), previous_client_token=request.cookies.get(CLIENT_COOKIE),
     ))
@@ -167,7 +167,7 @@ def sign_in_email_link() -> Response:
 @bp.post("/sign-in/second-factor")
 @form_action("sign_in.second_factor", keep=("strategy",))
 def sign_in_second_factor() -> Response:
-    return _sign_in_outcome(sign_in.attempt_second_factor(
+    return sign_in_outcome(sign_in.attempt_second_factor(
         state().instance, db_session(), request_info(), _flow_token(SIGN_IN_FLOW_COOKIE),
         field("strategy"), field("code"), previous_client_token=request.cookies.get(CLIENT_COOKIE),
     ))
@@ -192,7 +192,7 @@ def sign_in_reset_code() -> Response:
 @bp.post("/sign-in/new-password")
 @form_action("sign_in.new_password")
 def sign_in_new_password() -> Response:
-    return _sign_in_outcome(sign_in.reset_password(
+    return sign_in_outcome(sign_in.reset_password(
         state().instance, db_session(), request_info(), _flow_token(SIGN_IN_FLOW_COOKIE),
         field("password"), field("confirm_password"),
         previous_client_token=request.cookies.get(CLIENT_COOKIE),
@@ -210,6 +210,9 @@ def sign_in_restart() -> Response:
 
 def sign_in_step() -> dict[str, Any]:
     """The sign-in component's state: which card, and the flow's identifier."""
+    from ..core.passkeys import passkeys_of
+    from .passkeys import relying_party
+
     if auth().is_signed_in:
         return {"name": "signed_in", "form": form_state()}
     flow = find_flow(db_session(), SignIn, _flow_token(SIGN_IN_FLOW_COOKIE))
@@ -241,6 +244,9 @@ def sign_in_step() -> dict[str, Any]:
         "identifier": flow.identifier if flow else None,
         "factor": factor,
         "strategies": strategies,
+        "passkeys": "passkey" in strategies and relying_party() is not None,
+        "user_has_passkeys": bool(flow and flow.user and name == "second_factor"
+                                  and passkeys_of(db_session(), flow.user)),
         "form": form,
     }
 
@@ -268,7 +274,7 @@ def sign_up_start() -> Response:
         last_name=field("last_name"),
     )
     response = back(state().settings.sign_up_url)
-    _set_flow(response, SIGN_UP_FLOW_COOKIE, token)
+    set_flow(response, SIGN_UP_FLOW_COOKIE, token)
     return response
 
 
@@ -483,15 +489,18 @@ def profile_context(props: dict[str, Any]) -> dict[str, Any]:
     ]
     page = page if page in {"account", "security"} else "account"
     from .factors import mfa_context
+    from .passkeys import passkeys_context
 
     return {
         "profile_user": user,
         "page": page,
         "devices": devices,
         "mfa": mfa_context() if page == "security" else None,
+        "passkeys": passkeys_context() if page == "security" else None,
         "form": form_state(
             "profile.profile", "profile.add_email", "profile.verify_email", "profile.email",
             "profile.password", "profile.sessions", "profile.delete", "profile.mfa",
+            "profile.passkeys",
         ),
         "delete_confirmation": users.DELETE_CONFIRMATION,
     }
