@@ -222,7 +222,7 @@ def verify_second_factor(
         return verify_totp(instance, db, user, code)
     if strategy == "backup_code":
         return use_backup_code(instance, db, user, code)
-    raise ClerkError("strategy_for_user_invalid", field="strategy")
+    raise ClerkError("strategy_for_user_invalid")
 
 
 def unused_backup_codes(db: DbSession, user: User) -> int:

@@ -121,7 +121,7 @@ def reverify_second_factor(
     """Verify the second factor again (authenticator app or backup code)."""
     instance.rate_limiter.hit("verify", request.ip_address or "-")
     if strategy not in SECOND_FACTORS or not has_second_factor(user):
-        raise ClerkError("strategy_for_user_invalid", field="strategy")
+        raise ClerkError("strategy_for_user_invalid")
     if not code.strip():
         raise ClerkError("form_param_missing", field="code")
     claim_attempt(instance, db, user)

@@ -73,6 +73,8 @@ def attempt_password(
     password: str, *, previous_client_token: str | None = None,
 ) -> Outcome:
     instance.rate_limiter.hit("sign_in", request.ip_address or "-")
+    if "password" not in instance.settings.sign_in_strategies:
+        raise ClerkError("strategy_for_user_invalid")
     sign_in = _flow(db, flow_token, "needs_first_factor")
     if not password:
         raise ClerkError("form_param_missing", field="password")
@@ -131,7 +133,7 @@ def prepare_first_factor(
     the flow looks the same). Asking again resends, after the resend interval."""
     settings = instance.settings
     if strategy not in settings.sign_in_strategies or strategy == "passkey":
-        raise ClerkError("strategy_for_user_invalid", field="strategy")
+        raise ClerkError("strategy_for_user_invalid")
     sign_in = _flow(db, flow_token, "needs_first_factor")
     sign_in.strategy = strategy
     if strategy == "password":
@@ -185,13 +187,17 @@ def attempt_email_code(
         check_code(db, sign_in, code, key=settings.code_key,
                    max_attempts=settings.code_attempts, now=clock.now())
     except ClerkError:
+        db.commit()
         if user is not None:
             attempt_failed(instance, db, user)
-        db.commit()
+        else:
+            # Counted like a real account's guesses: the lockout must not tell
+            # which addresses have one.
+            _phantom_failure(instance, sign_in.identifier)
         raise
     assert user is not None
     return _first_factor_done(instance, db, request, sign_in, user, "email_code",
-                              previous_client_token)
+                              previous_client_token, claimed=True)
 
 
 def attempt_email_link(
@@ -221,7 +227,7 @@ def attempt_email_link(
     sign_in.link_token_hash = None  # used up
     sign_in.code_expires_at = None
     return _first_factor_done(instance, db, request, sign_in, user, "email_link",
-                              previous_client_token)
+                              previous_client_token, claimed=False)
 
 
 # -- Passkeys: the first factor (usernameless), or the second ---------------------------
@@ -238,7 +244,7 @@ def passkey_options(
     autofill)."""
     instance.rate_limiter.hit("sign_in", request.ip_address or "-")
     if "passkey" not in instance.settings.sign_in_strategies:
-        raise ClerkError("strategy_for_user_invalid", field="strategy")
+        raise ClerkError("strategy_for_user_invalid")
     flow = find_flow(db, SignIn, flow_token)
     if flow is not None and flow.status == "needs_second_factor" and flow.user is not None:
         assert flow_token is not None
@@ -288,14 +294,17 @@ def attempt_passkey(
 
 def _first_factor_done(
     instance: Instance, db: DbSession, request: RequestInfo, sign_in: SignIn, user: User,
-    strategy: str, previous_client_token: str | None,
+    strategy: str, previous_client_token: str | None, *, claimed: bool,
 ) -> Outcome:
-    """A first factor other than the password passed: the second factor next, or in."""
+    """A first factor other than the password passed: the second factor next, or
+    in. ``claimed``: an attempt was counted for it, to un-count now (a link, which
+    no one can guess, counts none: it must not take a failure off the count)."""
     if user.banned:
         db.commit()
         raise ClerkError("user_banned", status=403)
     if has_second_factor(user):
-        release_attempt(db, user)
+        if claimed:
+            release_attempt(db, user)
         return _first_factor_passed(db, sign_in, strategy)
     attempt_succeeded(user)
     return _complete(instance, db, request, sign_in, user, prepare_session(instance, user, request),
@@ -326,7 +335,7 @@ def attempt_second_factor(
         raise ClerkError("sign_in_expired", status=400)
     instance.rate_limiter.hit("address_guesses", sign_in.identifier)
     if strategy not in SECOND_FACTORS:
-        raise ClerkError("strategy_for_user_invalid", field="strategy")
+        raise ClerkError("strategy_for_user_invalid")
     if not code.strip():
         raise ClerkError("form_param_missing", field="code")
     claim_attempt(instance, db, user)
@@ -354,6 +363,10 @@ def _unknown_identifier_attempt(instance: Instance, identifier: str, password: s
     """What a real account would do, for an identifier that has none: hash, count
     the failure, and past the lockout limit answer "locked" like a real account."""
     instance.hasher.verify_dummy(password)
+    _phantom_failure(instance, identifier)
+
+
+def _phantom_failure(instance: Instance, identifier: str) -> None:
     retry_after = instance.rate_limiter.phantom_lockout(identifier)
     if retry_after is not None:
         raise ClerkError("user_locked", status=403, minutes=max(1, (retry_after + 59) // 60))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any, ParamSpec
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import (
     Blueprint,
@@ -44,7 +45,7 @@ from ..request import (
 )
 from ..tokens import own_token_claims
 from .devices import describe_device
-from .forms import back, field, form_action, form_state
+from .forms import back, field, form_action, form_state, return_to
 from .pages import no_framing
 
 P = ParamSpec("P")
@@ -132,7 +133,10 @@ def sign_in_strategy() -> Response:
     """Choose (or resend) the first factor: password, a mailed code or link."""
     sign_in.prepare_first_factor(state().instance, db_session(), request_info(),
                                  _flow_token(SIGN_IN_FLOW_COOKIE), field("strategy"))
-    return back(state().settings.sign_in_url)
+    # Back to the page, without the "Use another method" list that chose.
+    page = urlsplit(return_to(state().settings.sign_in_url))
+    query = urlencode([(k, v) for k, v in parse_qsl(page.query) if k != "method"])
+    return redirect(urlunsplit(page._replace(query=query)), 303)
 
 
 @bp.post("/sign-in/email-code")

@@ -8,6 +8,8 @@ with it, no password. The demo is opened at ``localhost``: a passkey's relying
 party must be a domain name, not an IP address.
 """
 
+# ruff: noqa: F811 - the browser fixtures are imported from test_browser by name
+
 from __future__ import annotations
 
 import re
@@ -18,7 +20,6 @@ from typing import Any
 
 import pyotp
 import pytest
-from conftest import PASSWORD
 from test_browser import (  # noqa: F401 - fixtures
     LiveServer,
     artifacts,
@@ -30,6 +31,8 @@ from test_browser import (  # noqa: F401 - fixtures
     serve_demo,
     sign_in,
 )
+
+from conftest import PASSWORD
 
 pytestmark = pytest.mark.e2e
 
@@ -80,7 +83,8 @@ def test_totp_enrolment_sign_in_with_a_code_then_a_passkey(
     page.goto(server.url + "/user?page=security")
     page.get_by_role("button", name="+ Add two-step verification").click()
     expect(page.get_by_role("heading", name="Add authenticator application")).to_be_visible()
-    expect(page.get_by_role("img", name="QR code to scan with your authenticator app")).to_be_visible()
+    qr_code = page.get_by_role("img", name="QR code to scan with your authenticator app")
+    expect(qr_code).to_be_visible()
     page.screenshot(path=str(artifacts / "mfa-enrol-qr.png"), full_page=True)
     page.get_by_text("Can’t scan QR code?").click()
     secret = re.sub(r"\s", "", page.locator(".cl-totpSecret").inner_text())
@@ -147,4 +151,5 @@ def test_totp_enrolment_sign_in_with_a_code_then_a_passkey(
             page.get_by_role("button", name="Sign in with your passkey").click()
         expect(page).to_have_url(server.url + "/dashboard")
     page.goto(server.url + "/user?page=security")
-    expect(page.locator(".cl-profileSectionItem__passkeys").get_by_text("Last used")).to_be_visible()
+    passkey_row = page.locator(".cl-profileSectionItem__passkeys")
+    expect(passkey_row.get_by_text("Last used")).to_be_visible()
