@@ -62,6 +62,9 @@ MESSAGES: dict[str, str] = {
         "An organization needs at least one admin. Make someone else an admin first."
     ),
     "organization_required": "Choose or create an organization to continue.",
+    "organization_mfa_needs_your_own": (
+        "Set up two-step verification for your own account first (Account → Security)."
+    ),
     "user_last_admin": (
         "You are the only admin of {organizations}. Make someone else an admin, or delete "
         "the organization, first."

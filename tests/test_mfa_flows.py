@@ -415,3 +415,33 @@ def test_a_session_row_records_both_factor_times(app, client, mfa_user):
         session = db.get(Session, claims(client)["sid"])
         assert session.first_factor_verified_at and session.second_factor_verified_at
         assert session.second_factor_verified_at >= session.first_factor_verified_at
+
+
+def test_an_admin_requires_mfa_from_the_organization_profile(make_app, frozen):
+    app = make_app(CLERK_ORGANIZATIONS=True)
+    client = app.test_client()
+    sign_up(client, app)
+    post(client, "/__clerk/organizations", {"name": "Acme", "slug": "acme"},
+         page="/create-organization")
+    org_id = claims(client)["o"]["id"]
+    page = client.get("/organization").get_data(as_text=True)
+    assert "Require two-step verification" in page
+    response = post(client, f"/__clerk/organizations/{org_id}/mfa", {"required": "1"},
+                    page="/organization")
+    assert response.status_code == 422
+    assert "your own account first" in response.get_data(as_text=True)
+    enrol(client)
+    frozen.advance(30)
+    response = post(client, f"/__clerk/organizations/{org_id}/mfa", {"required": "1"},
+                    page="/organization")
+    assert response.status_code == 303
+    assert "Members must set up two-step verification" in client.get(
+        "/organization").get_data(as_text=True)
+    assert "sts" not in claims(client)  # the admin has a second factor
+    response = post(client, f"/__clerk/organizations/{org_id}/mfa", {"required": ""},
+                    page="/organization")
+    assert response.status_code == 303
+    from flask_clerk.core.models import Organization
+
+    with app.extensions["clerk"].instance.store.session() as db:
+        assert not db.get(Organization, org_id).mfa_required

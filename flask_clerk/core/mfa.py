@@ -163,6 +163,12 @@ def remove_totp(instance: Instance, db: DbSession, user: User) -> None:
     db.commit()
 
 
+def remove_backup_codes(db: DbSession, user: User) -> None:
+    """Delete the backup codes (the authenticator app stays)."""
+    db.execute(delete(BackupCode).where(BackupCode.user_id == user.id))
+    db.commit()
+
+
 def regenerate_backup_codes(instance: Instance, db: DbSession, user: User) -> list[str]:
     """A new set of codes (shown once); the old set stops working."""
     codes = _replace_backup_codes(instance, db, user)

@@ -240,6 +240,21 @@ def update_organization(
                                   organization_json(organization)))
 
 
+def require_mfa(instance: Instance, db: DbSession, actor: Actor, *, required: bool) -> None:
+    """Make members set up a second factor before they work in the organization
+    (their sessions in it get the ``setup-mfa`` task), or stop. An admin who has
+    none yet sets one up first: the rule must not lock its maker out."""
+    require(instance, actor, MANAGE_PROFILE)
+    me = db.get(User, actor.user_id) if actor.user_id else None
+    if required and me is not None and me.mfa_enabled_at is None:
+        raise ClerkError("organization_mfa_needs_your_own")
+    organization = actor.organization
+    organization.mfa_required = required
+    db.flush()
+    emit(instance, db, "organization.updated", organization_json(organization))
+    db.commit()
+
+
 def delete_organization(
     instance: Instance, db: DbSession, actor: Actor, *, confirmation: str
 ) -> None:

@@ -22,6 +22,7 @@ from . import clock, user_search
 from .audit import security_event
 from .instance import Instance
 from .metadata import merge_into
+from .mfa import SECOND_FACTORS, has_second_factor, verify_second_factor
 from .models import EmailAddress, OrganizationMembership, User
 from .sessions import revoke_user_sessions
 from .users import (
@@ -29,6 +30,7 @@ from .users import (
     attempt_succeeded,
     check_new_password,
     claim_attempt,
+    release_attempt,
     user_password_context,
     user_updated,
 )
@@ -222,3 +224,18 @@ def verify_password(instance: Instance, db: DbSession, user: User, password: str
         user.password_hasher = None
     db.commit()
     return True
+
+
+def verify_second_factor_code(instance: Instance, db: DbSession, user: User,
+                              code: str) -> str | None:
+    """Which of the user's second factors ``code`` is, ``"totp"`` or ``"backup_code"``
+    (then used up), or None. Counted toward the lockout as a sign-in's are."""
+    if not has_second_factor(user) or not code.strip() or len(code) > 64:
+        return None
+    claim_attempt(instance, db, user)
+    for strategy in SECOND_FACTORS:
+        if verify_second_factor(instance, db, user, strategy, code):
+            release_attempt(db, user)
+            return strategy
+    attempt_failed(instance, db, user)
+    return None

@@ -123,6 +123,14 @@ def update_profile(organization_id: str) -> Response:
     return _reissued(back(state().settings.organization_profile_url))
 
 
+@bp.post("/organizations/<organization_id>/mfa")
+@_action("mfa")
+def require_mfa(organization_id: str) -> Response:
+    orgs.require_mfa(state().instance, db_session(), _membership(organization_id),
+                     required=field("required") == "1")
+    return _reissued(back(state().settings.organization_profile_url))
+
+
 @bp.post("/organizations/<organization_id>/delete")
 @_action("delete")
 def delete(organization_id: str) -> Response:
@@ -341,7 +349,7 @@ def profile_context(props: dict[str, Any]) -> dict[str, Any]:
         "enrollment_modes": domains.ENROLLMENT_MODES,
         "roles": sorted(instance.roles().values(), key=lambda r: (r.key != "org:admin", r.name)),
         "form": form_state(
-            "organization.profile", "organization.delete", "organization.leave",
+            "organization.profile", "organization.delete", "organization.leave", "organization.mfa",
             "organization.invite", "organization.members", "organization.domains",
         ),
     }

@@ -337,6 +337,7 @@ USER_ID, ORG_ID = _ref("UserId", "parameters"), _ref("OrganizationId", "paramete
 USER_REF, ORG_REF = _ref("User"), _ref("Organization")
 MEMBERSHIP_REF, ORG_INVITATION_REF = _ref("OrganizationMembership"), _ref("OrganizationInvitation")
 STATUS = {"type": "string", "enum": INVITATION_STATUSES}
+USER_ID_RESULT = _object({"user_id": STRING})
 
 
 def _user_paths() -> dict[str, Schema]:
@@ -370,6 +371,23 @@ def _user_paths() -> dict[str, Schema]:
             "VerifyPassword", "Check a user's password (failures count towards the lockout)",
             _object({"verified": BOOLEAN}), 403, 404,
             body=_body({"password": STRING}, "password"))},
+        "/users/{user_id}/verify_totp": {"parameters": [USER_ID], "post": _post(
+            "VerifyTOTP", "Check an authenticator-app or backup code (failures count towards "
+            "the lockout)", _object({"verified": BOOLEAN, "code_type": {
+                "type": "string", "enum": ["totp", "backup_code"]}}), 403, 404,
+            body=_body({"code": STRING}, "code"))},
+        "/users/{user_id}/mfa": {"parameters": [USER_ID], "delete": _operation(
+            "DisableMFA", "Turn off a user's second factors", USER_ID_RESULT, 404)},
+        "/users/{user_id}/totp": {"parameters": [USER_ID], "delete": _operation(
+            "DeleteTOTP", "Remove a user's authenticator app (and its backup codes)",
+            USER_ID_RESULT, 404)},
+        "/users/{user_id}/backup_code": {"parameters": [USER_ID], "delete": _operation(
+            "DeleteBackupCode", "Remove a user's backup codes", USER_ID_RESULT, 404)},
+        "/users/{user_id}/passkeys/{passkey_id}": {
+            "parameters": [USER_ID, {"name": "passkey_id", "in": "path", "required": True,
+                                     "schema": STRING}],
+            "delete": _operation("DeletePasskey", "Remove a user's passkey",
+                                 _ref("DeletedObject"), 404)},
         "/users/{user_id}/organization_memberships": {"parameters": [USER_ID], "get": _operation(
             "UsersGetOrganizationMemberships", "List a user's memberships",
             _ref("OrganizationMemberships"), 404, 422, parameters=PAGE)},

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response
 
-from ...core import user_admin
+from ...core import mfa, passkeys, user_admin
 from ...core.models import OrganizationMembership, User
 from ...core.password_digests import validate_digest
 from ...core.serializers import user_json
@@ -180,6 +180,44 @@ def verify_password(user_id: str) -> Response:
                                       password):
         raise ClerkError("form_password_incorrect", field="password")
     return json_response({"verified": True})
+
+
+@bp.post("/users/<user_id>/verify_totp")
+def verify_totp(user_id: str) -> Response:
+    """A code from the user's authenticator app, or one of their backup codes."""
+    body = Body.from_request()
+    code = body.take("code", str, required=True)
+    body.done()
+    db = db_session()
+    kind = user_admin.verify_second_factor_code(state().instance, db,
+                                                user_admin.get_user(db, user_id), code)
+    if kind is None:
+        raise ClerkError("form_code_incorrect", field="code")
+    return json_response({"verified": True, "code_type": kind})
+
+
+@bp.delete("/users/<user_id>/mfa")
+@bp.delete("/users/<user_id>/totp")
+def disable_mfa(user_id: str) -> Response:
+    """The authenticator app is the second factor: both turn it off, with its
+    backup codes."""
+    db = db_session()
+    mfa.remove_totp(state().instance, db, user_admin.get_user(db, user_id))
+    return json_response({"user_id": user_id})
+
+
+@bp.delete("/users/<user_id>/backup_code")
+def delete_backup_codes(user_id: str) -> Response:
+    db = db_session()
+    mfa.remove_backup_codes(db, user_admin.get_user(db, user_id))
+    return json_response({"user_id": user_id})
+
+
+@bp.delete("/users/<user_id>/passkeys/<passkey_id>")
+def delete_passkey(user_id: str, passkey_id: str) -> Response:
+    db = db_session()
+    passkeys.remove_passkey(state().instance, db, user_admin.get_user(db, user_id), passkey_id)
+    return json_response({"object": "passkey", "id": passkey_id, "deleted": True})
 
 
 @bp.get("/users/<user_id>/organization_memberships")
