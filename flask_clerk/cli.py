@@ -21,11 +21,11 @@ import click
 from dotenv import dotenv_values, set_key
 from flask import current_app
 from flask.cli import ScriptInfo, with_appcontext
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from .core import webhooks as outbox
 from .core.keys import ensure_signing_key, rotate_signing_key
-from .core.models import Session, TotpSecret, WebhookEndpoint
+from .core.models import Session, WebhookEndpoint
 from .core.organization_roles import add_role, remove_role
 from .core.organizations import all_organizations, set_max_memberships
 from .errors import ClerkError
@@ -398,12 +398,6 @@ def import_users(file: Path, file_format: str, report: Path | None, no_webhooks:
                f"rejected {result.rejected}")
     if result.rejected:
         click.echo(f"Rejected rows and why: {report}", err=True)
-    with instance.store.session() as db:
-        with_mfa = db.scalar(select(func.count()).select_from(TotpSecret)) or 0
-    if with_mfa:
-        click.echo(f"Warning: {with_mfa} users have an authenticator app (TOTP) secret. It is "
-                   "stored, encrypted, but flask_clerk does not ask for a second factor yet: "
-                   "until it does, these users sign in with their password alone.", err=True)
 
 
 def _guess_format(path: Path) -> str:

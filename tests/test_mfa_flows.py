@@ -445,3 +445,110 @@ def test_an_admin_requires_mfa_from_the_organization_profile(make_app, frozen):
 
     with app.extensions["clerk"].instance.store.session() as db:
         assert not db.get(Organization, org_id).mfa_required
+
+
+def test_an_imported_authenticator_app_is_asked_for_at_sign_in(app, client, frozen):
+    from flask_clerk.core.user_import import create_user_from_payload
+
+    secret = pyotp.random_base32()
+    instance = app.extensions["clerk"].instance
+    with instance.store.session() as db:
+        create_user_from_payload(instance, db, {
+            "email_address": ["grace@example.com"], "password": PASSWORD, "totp_secret": secret})
+    sign_in(client, "grace@example.com")
+    assert client.get_cookie("__session") is None
+    assert "Two-step verification" in client.get("/sign-in").get_data(as_text=True)
+    assert post(client, "/__clerk/sign-in/second-factor",
+                {"strategy": "totp", "code": totp_now(secret)}).status_code == 303
+    assert claims(client)["fva"] == [0, 0]
+
+
+# -- Passkeys and mailed codes, over HTTP ---------------------------------------------------
+
+
+def passkey_options(client, path, page):
+    from conftest import csrf_token
+
+    response = client.post(path, data={"csrf_token": csrf_token(client, page)})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.headers["Cache-Control"] == "no-store"
+    return response.get_data(as_text=True)
+
+
+def test_a_passkey_added_in_the_profile_signs_in_and_reverifies(guarded, app, client, frozen):
+    from webauthn_authenticator import Authenticator
+
+    origin = "http://localhost"  # the test client's host: development takes the request's
+    key = Authenticator()
+    sign_up(client, app)
+    options = passkey_options(client, "/__clerk/user/passkeys/options", "/user?page=security")
+    response = post(client, "/__clerk/user/passkeys",
+                    {"credential": key.create(options, origin), "name": "Work laptop"},
+                    page="/user?page=security")
+    assert response.status_code == 303
+    page = client.get("/user?page=security").get_data(as_text=True)
+    assert "Work laptop" in page and "Created" in page
+
+    # Usernameless sign-in: the options start a new flow (its cookie), the answer ends it.
+    sign_out(client)
+    options = passkey_options(client, "/__clerk/sign-in/passkey/options", "/sign-in")
+    assert client.get_cookie("__clerk_sign_in") is not None
+    response = post(client, "/__clerk/sign-in/passkey", {"credential": key.get(options, origin)})
+    assert response.status_code == 303
+    assert client.get("/whoami").get_json()["user_id"] == user_row(app).id
+    # A replay of the same answer is refused (the challenge was used up).
+    sign_out(client)
+    passkey_options(client, "/__clerk/sign-in/passkey/options", "/sign-in")
+    stale = key.get(options, origin)
+    assert post(client, "/__clerk/sign-in/passkey", {"credential": stale}).status_code == 422
+    options = passkey_options(client, "/__clerk/sign-in/passkey/options", "/sign-in")
+    post(client, "/__clerk/sign-in/passkey", {"credential": key.get(options, origin)})
+
+    # Reverification with the passkey.
+    expire_token(client, frozen, 11)
+    assert client.post("/api/transfer").status_code == 403
+    page = client.get("/reverify?level=second_factor&max_age=10").get_data(as_text=True)
+    assert "Use your passkey" in page
+    options = passkey_options(client, "/__clerk/reverify/passkey/options", "/reverify")
+    response = post(client, "/__clerk/reverify/passkey", {
+        "credential": key.get(options, origin), "level": "second_factor", "max_age": "10",
+        "redirect_url": "/done"}, page="/reverify")
+    assert response.status_code == 303 and response.headers["Location"] == "/done"
+    assert client.post("/api/transfer").status_code == 200
+
+    # Removing it asks for a recent verification too.
+    expire_token(client, frozen, 11)
+    passkey_id = re.search(r"/__clerk/user/passkeys/(idn_\w+)/remove", client.get(
+        "/user?page=security").get_data(as_text=True)).group(1)
+    assert post(client, f"/__clerk/user/passkeys/{passkey_id}/remove", {},
+                page="/user?page=security").status_code == 403
+    page = client.get("/user?page=security").get_data(as_text=True)
+    assert "/__clerk/user/verify" in page  # "Add a passkey" leads through verification
+
+
+def test_a_passwordless_user_reverifies_with_a_mailed_code(make_app, frozen):
+    app = make_app(CLERK_SIGN_IN_STRATEGIES=("email_code",))
+
+    @app.post("/api/wire")
+    @reverification_required
+    def wire():
+        return jsonify(ok=True)
+
+    client = app.test_client()
+    sign_up(client, app)
+    assert user_row(app).password_digest is None
+    expire_token(client, frozen, 11)
+    assert client.post("/api/wire").status_code == 403
+    page = client.get("/reverify").get_data(as_text=True)
+    assert "We’ll email you a code" in page and "Password" not in page
+    post(client, "/__clerk/reverify/email-code/send", {}, page="/reverify")
+    assert "Enter the code sent to ada@example.com" in client.get("/reverify").get_data(
+        as_text=True)
+    assert post(client, "/__clerk/reverify/email-code", {"code": "000000"},
+                page="/reverify").status_code == 422
+    assert user_row(app).failed_attempts == 1
+    response = post(client, "/__clerk/reverify/email-code", {
+        "code": last_code(app, "ada@example.com"), "redirect_url": "/after"}, page="/reverify")
+    assert response.status_code == 303 and response.headers["Location"] == "/after"
+    assert client.post("/api/wire").status_code == 200
+    assert user_row(app).failed_attempts == 1  # the right code un-counts only itself

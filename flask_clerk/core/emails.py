@@ -53,6 +53,16 @@ def sign_in_link(url: str, application_name: str | None, minutes: int) -> tuple[
     )
 
 
+def reverification_code(code: str, application_name: str | None,
+                        minutes: int) -> tuple[str, str]:
+    return (
+        f"{code} is your verification code",
+        f"Enter this code to confirm it's you on {_app(application_name)}:\n\n    {code}\n\n"
+        f"It expires in {minutes} minutes. If you did not ask for it, someone may be using "
+        "your account: sign out your other devices from your profile's Security page.",
+    )
+
+
 def email_address_code(code: str, application_name: str | None, minutes: int) -> tuple[str, str]:
     return (
         f"{code} is your verification code",

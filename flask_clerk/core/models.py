@@ -153,7 +153,7 @@ class Client(Timestamps, Base):
     last_active_session_id: Mapped[str | None] = mapped_column(String(40))
 
 
-class Session(Timestamps, Base):
+class Session(Timestamps, CodeVerification, Base):
     __tablename__ = "clerk_sessions"
     __table_args__ = (Index("ix_clerk_sessions_user_status", "user_id", "status"),)
 

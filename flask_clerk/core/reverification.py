@@ -23,12 +23,15 @@ from typing import Any
 from sqlalchemy.orm import Session as DbSession
 
 from ..errors import ClerkError
-from . import clock
+from . import clock, emails
 from .audit import security_event
+from .codes import check_code, issue_code
 from .instance import Instance, RequestInfo
 from .mfa import SECOND_FACTORS, has_second_factor, verify_second_factor
 from .models import Session, User
+from .passkeys import RelyingParty, authentication_options, verify_passkey
 from .users import attempt_failed, claim_attempt, release_attempt
+from .webhooks import mail_sent
 
 LEVELS = ("first_factor", "second_factor", "multi_factor")
 PRESETS: dict[str, tuple[int, str]] = {
@@ -135,3 +138,74 @@ def reverify_second_factor(
     db.commit()
     security_event("reverification.succeeded", user_id=user.id, session_id=session.id,
                    factor=strategy)
+
+
+def send_reverification_code(
+    instance: Instance, db: DbSession, request: RequestInfo, session: Session, user: User,
+) -> None:
+    """Mail a code to the user's primary address, to confirm the first factor again
+    without a password (a passwordless account, or one that prefers it)."""
+    settings = instance.settings
+    address = user.primary_address
+    if address is None:
+        raise ClerkError("strategy_for_user_invalid")
+    instance.rate_limiter.hit("send_code", request.ip_address or "-")
+    instance.rate_limiter.hit("address_sends", address)
+    code = issue_code(session, key=settings.code_key, lifetime=settings.code_lifetime,
+                      resend_interval=settings.code_resend_interval, now=clock.now())
+    subject, text = emails.reverification_code(code, settings.application_name,
+                                                settings.code_lifetime // 60)
+    mail_sent(instance, db, address, subject, text, user_id=user.id)
+    db.commit()
+    instance.mailer.send(address, subject, text)
+
+
+def reverify_email_code(
+    instance: Instance, db: DbSession, request: RequestInfo, session: Session, user: User,
+    code: str,
+) -> None:
+    """The mailed code as the first factor, again. Guesses count per code and
+    toward the lockout."""
+    settings = instance.settings
+    instance.rate_limiter.hit("verify", request.ip_address or "-")
+    claim_attempt(instance, db, user)
+    try:
+        check_code(db, session, code, key=settings.code_key,
+                   max_attempts=settings.code_attempts, now=clock.now())
+    except ClerkError:
+        attempt_failed(instance, db, user)
+        db.commit()
+        raise
+    release_attempt(db, user)
+    session.code_attempts = 0  # the session's next reverification starts afresh
+    session.first_factor_verified_at = clock.now()
+    db.commit()
+    security_event("reverification.succeeded", user_id=user.id, session_id=session.id,
+                   factor="email_code")
+
+
+def passkey_binding(session: Session) -> str:
+    return f"reverify:{session.id}"
+
+
+def reverification_passkey_options(
+    instance: Instance, db: DbSession, session: Session, user: User, rp: RelyingParty,
+) -> str:
+    return authentication_options(instance, db, rp, binding=passkey_binding(session), user=user)
+
+
+def reverify_passkey(
+    instance: Instance, db: DbSession, request: RequestInfo, session: Session, user: User,
+    rp: RelyingParty, credential: str,
+) -> None:
+    """One of the user's passkeys: both factors at once, as at sign-in."""
+    instance.rate_limiter.hit("verify", request.ip_address or "-")
+    verify_passkey(instance, db, rp, binding=passkey_binding(session), credential=credential,
+                   user=user)
+    now = clock.now()
+    session.first_factor_verified_at = now
+    if has_second_factor(user):
+        session.second_factor_verified_at = now
+    db.commit()
+    security_event("reverification.succeeded", user_id=user.id, session_id=session.id,
+                   factor="passkey")

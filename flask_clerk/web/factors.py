@@ -10,12 +10,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any, ParamSpec
+from urllib.parse import urlencode
 
 from flask import redirect, request
 from werkzeug.wrappers import Response
 
 from ..core import mfa
-from ..core.reverification import LEVELS, Requirement, reverify_password, reverify_second_factor
+from ..core.reverification import (
+    LEVELS,
+    Requirement,
+    reverification_passkey_options,
+    reverify_email_code,
+    reverify_passkey,
+    reverify_password,
+    reverify_second_factor,
+    send_reverification_code,
+)
 from ..core.sessions import reissue_token
 from ..extension import db_session, request_info, state
 from ..redirects import safe_redirect_url
@@ -170,6 +180,40 @@ def reverify_with_second_factor() -> Response:
     return _reverified()
 
 
+@bp.post("/reverify/email-code/send")
+@_reverify_action()
+def reverify_send_email_code() -> Response:
+    send_reverification_code(state().instance, db_session(), request_info(), session_row(),
+                             user_row())
+    return back(state().settings.reverify_url)
+
+
+@bp.post("/reverify/email-code")
+@_reverify_action()
+def reverify_with_email_code() -> Response:
+    reverify_email_code(state().instance, db_session(), request_info(), session_row(),
+                        user_row(), field("code"))
+    return _reverified()
+
+
+@bp.post("/reverify/passkey/options")
+def reverify_passkey_options() -> Response:
+    from .passkeys import json_options, options_endpoint, required_relying_party
+
+    return options_endpoint(lambda: json_options(reverification_passkey_options(
+        state().instance, db_session(), session_row(), user_row(), required_relying_party())))
+
+
+@bp.post("/reverify/passkey")
+@_reverify_action()
+def reverify_with_passkey() -> Response:
+    from .passkeys import required_relying_party
+
+    reverify_passkey(state().instance, db_session(), request_info(), session_row(), user_row(),
+                     required_relying_party(), field("credential"))
+    return _reverified()
+
+
 def _reverified() -> Response:
     """Back where the action was when the requirement holds now, else to the
     reverify page for the other factor."""
@@ -180,18 +224,39 @@ def _reverified() -> Response:
 
 
 def reverify_context() -> dict[str, Any]:
-    """Which factor the reverify page asks for now, from the token's ``fva``."""
-    user = user_row()
+    """Which factor the reverify page asks for now, from the token's ``fva``: the
+    first (password, or a mailed code; a passkey does for both), then the second."""
+    from ..core.passkeys import passkeys_of
+    from .passkeys import relying_party
+
+    user, session = user_row(), session_row()
     requirement = _requirement(request.args)
     claims = auth(treat_pending_as_signed_out=False).session_claims or {}
     first, second = requirement.stale_factors(claims.get("fva"))
-    step = "password" if first else "second_factor" if second else "done"
+    step = "first_factor" if first else "second_factor" if second else "done"
     form = form_state("reverify")
     factor = form["values"].get("strategy") or request.args.get("factor")
+    method = request.args.get("method")
+    if step == "first_factor":
+        code_sent = session.code_hash is not None and session.code_sent_at is not None
+        if method not in {"password", "email_code", "alternatives"}:
+            method = "password" if user.password_digest and not code_sent else "email_code"
     return {
         "step": step,
+        "method": method,
+        "code_sent": step == "first_factor" and session.code_hash is not None,
         "requirement": requirement,
         "has_password": bool(user.password_digest),
+        "email": user.primary_address,
+        "passkeys": relying_party() is not None and bool(passkeys_of(db_session(), user)),
         "factor": factor if factor in mfa.SECOND_FACTORS else "totp",
+        "links": {"password": _here(method="password"), "email_code": _here(method="email_code"),
+                  "totp": _here(factor="totp"), "backup_code": _here(factor="backup_code")},
         "form": form,
     }
+
+
+def _here(**change: str) -> str:
+    """This page with another method or factor chosen (the rest of its query kept)."""
+    args = {k: v for k, v in request.args.items() if k not in {"method", "factor"}}
+    return f"{request.path}?{urlencode({**args, **change})}"

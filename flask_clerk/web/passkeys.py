@@ -63,14 +63,14 @@ def relying_party() -> RelyingParty | None:
     return RelyingParty(id=rp_id, name=settings.application_name or rp_id, origins=origins)
 
 
-def _rp() -> RelyingParty:
+def required_relying_party() -> RelyingParty:
     rp = relying_party()
     if rp is None:
         raise ClerkError("passkey_unavailable")
     return rp
 
 
-def _options(make: Callable[[], Response]) -> Response:
+def options_endpoint(make: Callable[[], Response]) -> Response:
     """A JSON options endpoint: the form's CSRF token, errors in Clerk's shape."""
     messages = state().settings.messages
     try:
@@ -95,7 +95,7 @@ def _json_error(error: ClerkError, messages: Any) -> Response:
     return response
 
 
-def _json(options: str) -> Response:
+def json_options(options: str) -> Response:
     response = Response(options, mimetype="application/json")
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -109,13 +109,13 @@ def sign_in_passkey_options() -> Response:
     def make() -> Response:
         options, new_flow = sign_in.passkey_options(
             state().instance, db_session(), request_info(),
-            request.cookies.get(SIGN_IN_FLOW_COOKIE), _rp())
-        response = _json(options)
+            request.cookies.get(SIGN_IN_FLOW_COOKIE), required_relying_party())
+        response = json_options(options)
         if new_flow is not None:
             set_flow(response, SIGN_IN_FLOW_COOKIE, new_flow)
         return response
 
-    return _options(make)
+    return options_endpoint(make)
 
 
 @bp.post("/sign-in/passkey")
@@ -123,7 +123,8 @@ def sign_in_passkey_options() -> Response:
 def sign_in_passkey() -> Response:
     return sign_in_outcome(sign_in.attempt_passkey(
         state().instance, db_session(), request_info(), request.cookies.get(SIGN_IN_FLOW_COOKIE),
-        _rp(), field("credential"), previous_client_token=request.cookies.get(CLIENT_COOKIE)))
+        required_relying_party(), field("credential"),
+        previous_client_token=request.cookies.get(CLIENT_COOKIE)))
 
 
 # -- The profile's "Passkeys" section ------------------------------------------------------
@@ -140,16 +141,18 @@ def profile_passkey_options() -> Response:
         # only after a recent verification (see passkeys_context); checked here too.
         if not passkeys_context()["verified"]:
             raise ClerkError("session_reverification_required", status=403)
-        return _json(passkeys.registration_options(
-            state().instance, db_session(), user_row(), _rp(), binding=session_row().id))
+        return json_options(passkeys.registration_options(
+            state().instance, db_session(), user_row(), required_relying_party(),
+            binding=session_row().id))
 
-    return _options(make)
+    return options_endpoint(make)
 
 
 @bp.post("/user/passkeys")
 @_profile_action("passkeys")
 def profile_passkey_add() -> Response:
-    passkeys.register_passkey(state().instance, db_session(), user_row(), _rp(),
+    passkeys.register_passkey(state().instance, db_session(), user_row(),
+                              required_relying_party(),
                               binding=session_row().id, credential=field("credential"),
                               name=field("name") or None)
     return back(state().settings.user_profile_url)

@@ -24,6 +24,12 @@ def upgrade() -> None:
         batch.add_column(sa.Column('mfa_disabled_at', UTC(timezone=True), nullable=True))
     with op.batch_alter_table('clerk_sessions') as batch:
         batch.add_column(sa.Column('second_factor_verified_at', UTC(timezone=True), nullable=True))
+        # A mailed code confirms a passwordless user again (reverification).
+        batch.add_column(sa.Column('code_hash', sa.String(length=64), nullable=True))
+        batch.add_column(sa.Column('code_expires_at', UTC(timezone=True), nullable=True))
+        batch.add_column(sa.Column('code_sent_at', UTC(timezone=True), nullable=True))
+        batch.add_column(sa.Column('code_attempts', sa.Integer(), nullable=False,
+                                   server_default='0'))
     with op.batch_alter_table('clerk_sign_ins') as batch:
         batch.add_column(sa.Column('strategy', sa.String(length=30), nullable=True))
         batch.add_column(sa.Column('first_factor_verified_at', UTC(timezone=True), nullable=True))
@@ -84,7 +90,9 @@ def downgrade() -> None:
         batch.drop_column('first_factor_verified_at')
         batch.drop_column('strategy')
     with op.batch_alter_table('clerk_sessions') as batch:
-        batch.drop_column('second_factor_verified_at')
+        for column in ('code_attempts', 'code_sent_at', 'code_expires_at', 'code_hash',
+                       'second_factor_verified_at'):
+            batch.drop_column(column)
     with op.batch_alter_table('clerk_users') as batch:
         batch.drop_column('mfa_disabled_at')
         batch.drop_column('mfa_enabled_at')
