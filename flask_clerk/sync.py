@@ -28,7 +28,8 @@ def store_users(instance: Any) -> Iterator[dict[str, Any]]:
     from .core.serializers import user_json
 
     with instance.store.session() as db:
-        query = select(User).options(selectinload(User.email_addresses)).order_by(User.id)
+        query = select(User).options(selectinload(User.email_addresses),
+                                     selectinload(User.passkeys)).order_by(User.id)
         for user in db.scalars(query):
             yield user_json(user)
 

@@ -146,7 +146,9 @@ def test_second_factors_and_passkeys_through_the_sdk(app, sdk):
         secret = mfa.start_totp(instance, db, user).secret
         codes = mfa.confirm_totp(instance, db, user, pyotp.TOTP(secret).at(clock.now()))
         passkey_id = register(instance, db, user).id
-    assert sdk.users.get(user_id=created.id).two_factor_enabled is True
+    fetched = sdk.users.get(user_id=created.id)
+    assert fetched.two_factor_enabled is True
+    assert [(p.id, p.name) for p in fetched.passkeys] == [(passkey_id, "Passkey")]
 
     # Codes are single use: the one that enrolled is spent; the next step's works.
     next_code = pyotp.TOTP(secret).at(clock.now().timestamp() + 30)

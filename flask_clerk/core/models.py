@@ -97,6 +97,9 @@ class User(Timestamps, Base):
     sessions: Mapped[list[Session]] = relationship(
         back_populates="user", cascade="all, delete-orphan"
     )
+    passkeys: Mapped[list[Passkey]] = relationship(
+        order_by="Passkey.created_at", viewonly=True
+    )
 
     @property
     def primary_email(self) -> EmailAddress | None:

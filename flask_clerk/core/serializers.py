@@ -15,6 +15,7 @@ from .models import (
     Organization,
     OrganizationInvitation,
     OrganizationMembership,
+    Passkey,
     Session,
     User,
 )
@@ -43,6 +44,18 @@ def email_address_json(email: EmailAddress) -> dict[str, Any]:
     }
 
 
+def passkey_json(passkey: Passkey) -> dict[str, Any]:
+    return {
+        "object": "passkey",
+        "id": passkey.id,
+        "name": passkey.name,
+        # Clerk's field is never null: a passkey not used since it was added shows that.
+        "last_used_at": clock.unix_ms(passkey.last_used_at or passkey.created_at),
+        "verification": {"object": "verification_passkey", "status": "verified",
+                         "strategy": "passkey", "attempts": None, "expire_at": None},
+    }
+
+
 def user_json(user: User) -> dict[str, Any]:
     lockout_seconds = None
     now = clock.now()
@@ -67,7 +80,7 @@ def user_json(user: User) -> dict[str, Any]:
         "email_addresses": [email_address_json(e) for e in user.email_addresses],
         "phone_numbers": [],
         "web3_wallets": [],
-        "passkeys": [],
+        "passkeys": [passkey_json(p) for p in user.passkeys],
         "external_accounts": [],
         "saml_accounts": [],
         "enterprise_accounts": [],

@@ -86,7 +86,8 @@ def list_users(db: DbSession, filters: UserFilters, *, limit: int, offset: int,
     if column is None:
         raise ClerkError("form_param_format_invalid", field="order_by")
     descending = order_by.startswith("-")
-    statement = filters.apply(db, select(User)).options(selectinload(User.email_addresses))
+    statement = filters.apply(db, select(User)).options(selectinload(User.email_addresses),
+                                                        selectinload(User.passkeys))
     statement = statement.order_by(column.desc() if descending else column.asc(),
                                    User.id.desc() if descending else User.id.asc())
     return list(db.scalars(statement.limit(limit).offset(offset)))

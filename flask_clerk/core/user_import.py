@@ -437,7 +437,8 @@ def create_user_from_payload(instance: Instance, db: DbSession, body: Mapping[st
     if taken is not None:
         raise ClerkError("form_identifier_exists", field=taken)
     _digests_imported(instance, [new])
-    return db.scalars(select(User).options(selectinload(User.email_addresses))
+    return db.scalars(select(User).options(selectinload(User.email_addresses),
+                                           selectinload(User.passkeys))
                       .where(User.id == user_id)).one()
 
 
