@@ -62,6 +62,9 @@ MESSAGES: dict[str, str] = {
         "An organization needs at least one admin. Make someone else an admin first."
     ),
     "organization_required": "Choose or create an organization to continue.",
+    "organization_mfa_required": (
+        "This organization requires two-step verification: set it up in your account first."
+    ),
     "organization_mfa_needs_your_own": (
         "Set up two-step verification for your own account first (Account → Security)."
     ),

@@ -145,19 +145,35 @@ def test_the_second_step_needs_the_first(app, client, mfa_user):
     assert client.get("/whoami").get_json()["user_id"] is None
 
 
-def test_a_password_reset_still_asks_for_the_second_factor(app, client, mfa_user):
+def test_a_password_reset_asks_for_the_second_factor_before_the_new_password(
+        app, client, mfa_user):
+    """A mailbox alone cannot change the password or sign Ada out anywhere."""
+    elsewhere = app.test_client()
+    sign_in(elsewhere)
+    post(elsewhere, "/__clerk/sign-in/second-factor",
+         {"strategy": "backup_code", "code": mfa_user["codes"][0]})
     post(client, "/__clerk/sign-in", {"identifier": "ada@example.com"})
     post(client, "/__clerk/sign-in/forgot-password", {})
-    post(client, "/__clerk/sign-in/reset-code", {"code": last_code(app, "ada@example.com")})
+    response = post(client, "/__clerk/sign-in/reset-code",
+                    {"code": last_code(app, "ada@example.com")})
+    assert response.status_code == 303
+    assert "Two-step verification" in client.get("/sign-in").get_data(as_text=True)
     new_password = "another long passphrase 12"
     response = post(client, "/__clerk/sign-in/new-password",
                     {"password": new_password, "confirm_password": new_password})
-    assert response.status_code == 303
-    assert client.get_cookie("__session") is None
-    assert "Two-step verification" in client.get("/sign-in").get_data(as_text=True)
+    assert response.status_code == 400  # not before the second factor
+    assert elsewhere.get("/whoami").get_json()["user_id"] is not None  # nothing ended
     assert post(client, "/__clerk/sign-in/second-factor", {
         "strategy": "totp", "code": totp_now(mfa_user["secret"])}).status_code == 303
+    assert client.get_cookie("__session") is None
+    assert "Set new password" in client.get("/sign-in").get_data(as_text=True)
+    response = post(client, "/__clerk/sign-in/new-password",
+                    {"password": new_password, "confirm_password": new_password})
+    assert response.status_code == 303
     assert client.get("/whoami").get_json()["user_id"] == user_row(app).id
+    assert claims(client)["fva"] == [0, 0]
+    elsewhere.delete_cookie("__session")
+    assert elsewhere.get("/whoami").get_json()["user_id"] is None  # signed out by the reset
     sign_out(client)
     assert sign_in(client, password=new_password).status_code == 303  # the new one holds
 
@@ -552,3 +568,154 @@ def test_a_passwordless_user_reverifies_with_a_mailed_code(make_app, frozen):
     assert response.status_code == 303 and response.headers["Location"] == "/after"
     assert client.post("/api/wire").status_code == 200
     assert user_row(app).failed_attempts == 1  # the right code un-counts only itself
+
+
+# -- From the security review ---------------------------------------------------------------
+
+
+def test_an_enrolment_belongs_to_the_session_that_started_it(guarded, app, client, frozen):
+    """An abandoned enrolment cannot be finished from another (stale) session to pass
+    for a fresh second factor; and it expires."""
+    sign_up(client, app)
+    thief = app.test_client()
+    sign_in(thief)
+    post(client, "/__clerk/user/totp", {}, page="/user?page=security")
+    page = client.get("/user?page=security").get_data(as_text=True)
+    secret = SECRET.search(page).group(1).replace(" ", "")
+    assert not SECRET.search(thief.get("/user?page=security").get_data(as_text=True))
+    response = post(thief, "/__clerk/user/totp/verify", {"code": totp_now(secret)},
+                    page="/user?page=security")
+    assert response.status_code == 422 and "Start setting up" in response.get_data(as_text=True)
+    expire_token(thief, frozen, 11)
+    assert thief.post("/api/transfer").status_code == 403
+    # Ten minutes on, the owner's own enrolment is gone too: start again.
+    assert not SECRET.search(client.get("/user?page=security").get_data(as_text=True))
+    assert post(client, "/__clerk/user/totp/verify", {"code": totp_now(secret)},
+                page="/user?page=security").status_code == 422
+
+
+def test_removing_the_app_forgets_every_sessions_second_factor_time(guarded, app, client,
+                                                                    frozen):
+    sign_up(client, app)
+    secret, _ = enrol(client)
+    frozen.advance(30)
+    other = app.test_client()
+    sign_in(other)
+    post(other, "/__clerk/sign-in/second-factor", {"strategy": "totp", "code": totp_now(secret)})
+    post(client, "/__clerk/user/totp/remove", {}, page="/user?page=security")
+    enrol(client)  # a new app: the other session never verified it
+    other.delete_cookie("__session")
+    other.get("/whoami")  # a fresh token from __client
+    assert claims(other)["fva"][1] > 10_000
+    assert other.post("/api/transfer").status_code == 403
+
+
+def test_organization_routes_refuse_members_without_the_required_second_factor(
+        make_app, frozen):
+    from flask_clerk.core.models import Organization
+
+    app = make_app(CLERK_ORGANIZATIONS=True)
+    admin = app.test_client()
+    sign_up(admin, app)
+    post(admin, "/__clerk/organizations", {"name": "Acme", "slug": "acme"},
+         page="/create-organization")
+    org_id = claims(admin)["o"]["id"]
+    with app.extensions["clerk"].instance.store.session() as db:
+        db.get(Organization, org_id).mfa_required = True
+        db.commit()
+    for path, data in [(f"/__clerk/organizations/{org_id}/invitations",
+                        {"email_address": "bob@example.com", "role": "org:member"}),
+                       (f"/__clerk/organizations/{org_id}/mfa", {"required": ""})]:
+        response = post(admin, path, data, page="/create-organization")
+        assert response.status_code == 403, path
+        assert "requires two-step verification" in response.get_data(as_text=True)
+    assert not app.extensions["clerk"].instance.dev_mailbox.mails("bob@example.com")
+    # Leaving stays possible.
+    response = post(admin, f"/__clerk/organizations/{org_id}/leave", {},
+                    page="/create-organization")
+    assert response.status_code != 403
+
+
+def test_turning_the_organization_rule_off_asks_to_verify_again(make_app, frozen):
+    app = make_app(CLERK_ORGANIZATIONS=True)
+    client = app.test_client()
+    sign_up(client, app)
+    post(client, "/__clerk/organizations", {"name": "Acme", "slug": "acme"},
+         page="/create-organization")
+    org_id = claims(client)["o"]["id"]
+    enrol(client)
+    frozen.advance(30)
+    assert post(client, f"/__clerk/organizations/{org_id}/mfa", {"required": "1"},
+                page="/organization").status_code == 303
+    expire_token(client, frozen, 11)
+    assert post(client, f"/__clerk/organizations/{org_id}/mfa", {"required": ""},
+                page="/organization").status_code == 403
+
+
+def test_a_pending_session_past_ten_minutes_verifies_then_sets_up(make_app, frozen):
+    app = make_app(CLERK_MFA_REQUIRED=True)
+    client = app.test_client()
+    sign_up(client, app)
+    expire_token(client, frozen, 11)
+    client.get("/whoami")
+    response = post(client, "/__clerk/setup-mfa/start", {}, page="/setup-mfa")
+    assert response.status_code == 403  # JSON client: Clerk's reverification error
+    page = client.get("/reverify?level=second_factor&max_age=10&redirect_url=/setup-mfa")
+    assert page.status_code == 200 and "Enter your current password" in page.get_data(
+        as_text=True)
+    response = post(client, "/__clerk/reverify/password", {
+        "password": PASSWORD, "level": "second_factor", "max_age": "10",
+        "redirect_url": "/setup-mfa"}, page="/reverify")
+    assert response.headers["Location"] == "/setup-mfa"
+    set_up_in_task(client)
+
+
+def test_every_mailed_reverification_code_gets_its_own_guesses(make_app, frozen):
+    app = make_app(CLERK_SIGN_IN_STRATEGIES=("email_code",), CLERK_LOCKOUT_ATTEMPTS=50)
+    client = app.test_client()
+    sign_up(client, app)
+    expire_token(client, frozen, 11)
+    post(client, "/__clerk/reverify/email-code/send", {}, page="/reverify")
+    for _ in range(app.extensions["clerk"].settings.code_attempts):
+        post(client, "/__clerk/reverify/email-code", {"code": "000000"}, page="/reverify")
+    frozen.advance(31)
+    post(client, "/__clerk/reverify/email-code/send", {}, page="/reverify")
+    response = post(client, "/__clerk/reverify/email-code",
+                    {"code": last_code(app, "ada@example.com")}, page="/reverify")
+    assert response.status_code == 303
+
+
+def test_verify_totp_is_never_replayed_by_an_idempotency_key(app, client, frozen):
+    sign_up(client, app)
+    _, codes = enrol(client)
+    secret_key = app.extensions["clerk"].settings.secret_key
+    headers = {"Authorization": f"Bearer {secret_key}", "Idempotency-Key": "same-key"}
+    path = f"/v1/users/{user_row(app).id}/verify_totp"
+    assert client.post(path, json={"code": codes[0]}, headers=headers).status_code == 200
+    again = client.post(path, json={"code": codes[0]}, headers=headers)
+    assert again.status_code == 422 and "Idempotent-Replayed" not in again.headers
+
+
+def test_reset_code_guesses_do_not_tell_real_addresses_from_unknown_ones(app, frozen):
+    sign_up(app.test_client(), app)
+    allowed = app.extensions["clerk"].settings.code_attempts
+    limit = app.extensions["clerk"].settings.lockout_attempts
+
+    def answer_after_guessing(email):
+        client = app.test_client()
+        for _ in range(-(-limit // allowed)):
+            post(client, "/__clerk/sign-in/restart", {})
+            post(client, "/__clerk/sign-in", {"identifier": email})
+            post(client, "/__clerk/sign-in/forgot-password", {})
+            for _ in range(allowed):
+                post(client, "/__clerk/sign-in/reset-code", {"code": "000000"})
+            frozen.advance(31)
+        post(client, "/__clerk/sign-in/restart", {})
+        post(client, "/__clerk/sign-in", {"identifier": email})
+        return post(client, "/__clerk/sign-in/password", {"password": "not the password 1"})
+
+    known, unknown = answer_after_guessing("ada@example.com"), answer_after_guessing(
+        "nobody@example.com")
+    assert known.status_code == unknown.status_code == 403
+    assert "locked" in known.get_data(as_text=True) and "locked" in unknown.get_data(
+        as_text=True)

@@ -98,7 +98,7 @@ def test_a_registered_passkey_signs_in_without_a_username(app, setup, fixed):
     assert options["user"]["name"] == "ada@example.com"
     assert options["user"]["displayName"] == "Ada Lovelace"
     assert options["authenticatorSelection"]["residentKey"] == "required"
-    assert options["authenticatorSelection"]["userVerification"] == "preferred"
+    assert options["authenticatorSelection"]["userVerification"] == "required"
     assert [p["alg"] for p in options["pubKeyCredParams"]] == [-7, -257, -8]
     assert options["attestation"] == "none" and options["excludeCredentials"] == []
     assert len(unb64url(options["challenge"])) >= 16
@@ -116,7 +116,7 @@ def test_a_registered_passkey_signs_in_without_a_username(app, setup, fixed):
     fixed.advance(60)
     options = json.loads(passkeys.authentication_options(instance, db, RP, binding="f"))
     assert options["allowCredentials"] == [] and options["rpId"] == "localhost"
-    assert options["userVerification"] == "preferred"
+    assert options["userVerification"] == "required"
     key.backed_up = True  # synced since
     used = passkeys.verify_passkey(instance, db, RP, binding="f",
                                    credential=key.get(json.dumps(options), ORIGIN))
@@ -628,3 +628,18 @@ def test_an_arbitrary_attestation_object_is_invalid(setup, att_stmt, fmt, auth_d
         {"fmt": fmt, "attStmt": att_stmt, "authData": auth_data}))
     refused("passkey_invalid", passkeys.register_passkey, instance, db, ada, RP, binding="s",
             credential=json.dumps(credential))
+
+
+def test_a_passkey_that_only_proves_presence_is_refused(setup):
+    """User verification is required: a passkey is both factors only when the
+    authenticator checked the user (PIN, biometrics), not for a bare touch."""
+    instance, db, ada = setup
+    with pytest.raises(ClerkError) as refused:
+        register(instance, db, ada, Authenticator(user_verifying=False))
+    assert refused.value.code == "passkey_invalid"
+    key = Authenticator()
+    register(instance, db, ada, key)
+    key.user_verifying = False
+    with pytest.raises(ClerkError) as refused:
+        sign_in(instance, db, key)
+    assert refused.value.code == "passkey_invalid"

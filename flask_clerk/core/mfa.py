@@ -22,6 +22,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pyotp
 import segno
@@ -41,6 +42,7 @@ from .users import user_updated
 STEP = 30
 DRIFT = 1  # steps accepted either side of now
 BACKUP_CODES = 10
+ENROLMENT_LIFETIME = 600  # s: scan the code and confirm it within 10 minutes
 
 
 @dataclass(frozen=True)
@@ -56,30 +58,47 @@ def _backup_key(instance: Instance) -> bytes:
     return ("flask_clerk.backup_codes:" + instance.settings.secret_key).encode()
 
 
-def start_totp(instance: Instance, db: DbSession, user: User) -> Enrolment:
+def start_totp(instance: Instance, db: DbSession, user: User, *,
+               session: Session | None = None) -> Enrolment:
     """A new secret for ``user``, not active until :func:`confirm_totp` sees a code
     from it. An unconfirmed earlier one is replaced; an active one must be removed
-    first."""
+    first.
+
+    The enrolment belongs to the ``session`` that started it (after a recent
+    verification) for :data:`ENROLMENT_LIFETIME`: no other session sees its secret
+    or may confirm it, so an abandoned one cannot be finished by whoever holds a
+    stale session later, to pass for a fresh second factor."""
     current = db.get(TotpSecret, user.id)
     if current is not None and current.verified:
-        raise ClerkError("totp_already_enabled", field="code")
+        raise ClerkError("totp_already_enabled")
     secret = pyotp.random_base32(32)  # 160 bits, as RFC 4226 recommends
     sealed = seal(instance.settings, secret)
     if current is None:
-        db.add(TotpSecret(user_id=user.id, secret_encrypted=sealed, verified=False,
-                          created_at=clock.now()))
-    else:
-        current.secret_encrypted, current.last_used_step = sealed, None
+        current = TotpSecret(user_id=user.id, verified=False)
+        db.add(current)
+    current.secret_encrypted, current.last_used_step = sealed, None
+    current.enrolling_session_id = session.id if session is not None else None
+    current.created_at = clock.now()
     db.commit()
     return _enrolment(instance, user, secret)
 
 
-def pending_enrolment(instance: Instance, db: DbSession, user: User) -> Enrolment | None:
-    """The enrolment started and not yet confirmed, to show again (page reloads)."""
-    totp = db.get(TotpSecret, user.id)
-    if totp is None or totp.verified:
+def pending_enrolment(instance: Instance, db: DbSession, user: User, *,
+                      session: Session | None = None) -> Enrolment | None:
+    """``session``'s enrolment, started and not yet confirmed, to show again."""
+    totp = _enrolling(db, user, session)
+    if totp is None:
         return None
     return _enrolment(instance, user, open_sealed(instance.settings, totp.secret_encrypted))
+
+
+def _enrolling(db: DbSession, user: User, session: Session | None) -> TotpSecret | None:
+    totp = db.get(TotpSecret, user.id)
+    if (totp is None or totp.verified
+            or totp.enrolling_session_id != (session.id if session is not None else None)
+            or clock.now() - totp.created_at > timedelta(seconds=ENROLMENT_LIFETIME)):
+        return None
+    return totp
 
 
 def _enrolment(instance: Instance, user: User, secret: str) -> Enrolment:
@@ -96,12 +115,12 @@ def confirm_totp(
     """Activate the enrolled secret with a code from it; returns a fresh set of
     backup codes (to show once). The code is a second factor just verified: the
     ``session`` it was typed in counts it (the token's ``fva``)."""
-    totp = db.get(TotpSecret, user.id)
-    if totp is None or totp.verified:
-        raise ClerkError("totp_not_enrolling", field="code")
+    totp = _enrolling(db, user, session)
+    if totp is None:
+        raise ClerkError("totp_not_enrolling")
     if not _accept(instance, db, totp, code):
         raise ClerkError("form_code_incorrect", field="code")
-    totp.verified = True
+    totp.verified, totp.enrolling_session_id = True, None
     now = clock.now()
     user.mfa_enabled_at, user.mfa_disabled_at = now, None
     if session is not None:
@@ -156,6 +175,9 @@ def remove_totp(instance: Instance, db: DbSession, user: User) -> None:
     The caller has checked a recent reverification."""
     db.execute(delete(TotpSecret).where(TotpSecret.user_id == user.id))
     db.execute(delete(BackupCode).where(BackupCode.user_id == user.id))
+    # A second factor verified before belonged to that app: a new one starts afresh.
+    db.execute(update(Session).where(Session.user_id == user.id)
+               .values(second_factor_verified_at=None))
     if user.mfa_enabled_at is not None:
         user.mfa_enabled_at, user.mfa_disabled_at = None, clock.now()
         user_updated(instance, db, user)
@@ -163,9 +185,10 @@ def remove_totp(instance: Instance, db: DbSession, user: User) -> None:
     db.commit()
 
 
-def remove_backup_codes(db: DbSession, user: User) -> None:
+def remove_backup_codes(instance: Instance, db: DbSession, user: User) -> None:
     """Delete the backup codes (the authenticator app stays)."""
     db.execute(delete(BackupCode).where(BackupCode.user_id == user.id))
+    user_updated(instance, db, user)
     db.commit()
 
 

@@ -207,13 +207,14 @@ class SignIn(Timestamps, CodeVerification, Base):
     flow_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     identifier: Mapped[str] = mapped_column(String(320))
     user_id: Mapped[str | None] = mapped_column(ForeignKey("clerk_users.id", ondelete="CASCADE"))
-    # needs_first_factor -> (reset: needs_reset_code -> needs_new_password)
-    #   -> (MFA users: needs_second_factor) -> complete
+    # needs_first_factor -> (MFA users: needs_second_factor) -> complete; a reset:
+    # needs_reset_code -> (MFA users: needs_second_factor) -> needs_new_password
     status: Mapped[str] = mapped_column(String(30), default="needs_first_factor")
     # The first factor in use (password, email_code, email_link, passkey) and when
     # it passed: a session started after the second factor keeps that time.
     strategy: Mapped[str | None] = mapped_column(String(30))
     first_factor_verified_at: Mapped[datetime | None]
+    second_factor_verified_at: Mapped[datetime | None]  # a reset: before the new password
     link_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     expire_at: Mapped[datetime] = mapped_column(index=True)
 
@@ -436,6 +437,8 @@ class TotpSecret(Base):
     secret_encrypted: Mapped[str] = mapped_column(Text)
     verified: Mapped[bool] = mapped_column(default=False)
     last_used_step: Mapped[int | None] = mapped_column(Integer)  # a code is used once
+    # An enrolment not yet confirmed belongs to the session that started it.
+    enrolling_session_id: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
 

@@ -18,6 +18,9 @@ The ceremonies are py_webauthn's; this module owns what is around them
   one authenticator cannot both pass with the same count.
 - Anything wrong with a response (JSON, base64, CBOR, types, size, signature)
   is ``passkey_invalid``, never a server error.
+- User verification is required, at registration and at every use: a passkey
+  stands in for both factors (something the user has, unlocked by something they
+  know or are), so an assertion that only proves presence is refused.
 
 Sign-in (first factor, or second, or reverification) and the profile's pages call
 these flows.
@@ -105,7 +108,7 @@ def registration_options(
         timeout=CHALLENGE_LIFETIME * 1000,
         authenticator_selection=AuthenticatorSelectionCriteria(
             resident_key=ResidentKeyRequirement.REQUIRED,
-            user_verification=UserVerificationRequirement.PREFERRED,
+            user_verification=UserVerificationRequirement.REQUIRED,
         ),
         exclude_credentials=[_descriptor(p) for p in existing],
         supported_pub_key_algs=ALGORITHMS,
@@ -129,7 +132,7 @@ def register_passkey(
     try:
         verified = webauthn.verify_registration_response(
             credential=parsed, expected_challenge=challenge, expected_rp_id=rp.id,
-            expected_origin=list(rp.origins), require_user_verification=False,
+            expected_origin=list(rp.origins), require_user_verification=True,
             supported_pub_key_algs=ALGORITHMS,
         )
     except Exception as exc:  # noqa: BLE001 - whatever the response made the library raise
@@ -200,7 +203,7 @@ def authentication_options(
         rp_id=rp.id,
         timeout=CHALLENGE_LIFETIME * 1000,
         allow_credentials=allowed,
-        user_verification=UserVerificationRequirement.PREFERRED,
+        user_verification=UserVerificationRequirement.REQUIRED,
     )
     _issue_challenge(db, "authentication", binding, options.challenge,
                      user_id=user.id if user is not None else None)
@@ -209,7 +212,7 @@ def authentication_options(
 
 def verify_passkey(
     instance: Instance, db: DbSession, rp: RelyingParty, *, binding: str, credential: str,
-    user: User | None = None, require_user_verification: bool = False,
+    user: User | None = None, require_user_verification: bool = True,
 ) -> Passkey:
     """The passkey that answered :func:`authentication_options` (its counter and
     last use updated). With ``user``, or when the options were asked for a user,

@@ -153,6 +153,9 @@ def send_reverification_code(
     instance.rate_limiter.hit("address_sends", address)
     code = issue_code(session, key=settings.code_key, lifetime=settings.code_lifetime,
                       resend_interval=settings.code_resend_interval, now=clock.now())
+    # Each code gets its own guesses (a session lives for days); the account's
+    # lockout still bounds them all.
+    session.code_attempts = 0
     subject, text = emails.reverification_code(code, settings.application_name,
                                                 settings.code_lifetime // 60)
     mail_sent(instance, db, address, subject, text, user_id=user.id)
@@ -177,7 +180,6 @@ def reverify_email_code(
         db.commit()
         raise
     release_attempt(db, user)
-    session.code_attempts = 0  # the session's next reverification starts afresh
     session.first_factor_verified_at = clock.now()
     db.commit()
     security_event("reverification.succeeded", user_id=user.id, session_id=session.id,

@@ -120,6 +120,7 @@ def attempt_password(
 # -- Passwordless first factors: a code or a link, mailed -------------------------------
 
 EMAIL_STRATEGIES = ("email_code", "email_link")
+RESET = "reset_password_email_code"  # Clerk's name for the reset code as a first factor
 LINK_LIFETIME = 600  # s, as Clerk's email links
 LINK_PATH = "/sign-in/verify-link"  # under the frontend API (the issuer URL)
 
@@ -263,23 +264,18 @@ def passkey_options(
 def attempt_passkey(
     instance: Instance, db: DbSession, request: RequestInfo, flow_token: str | None,
     rp: RelyingParty, credential: str, *, previous_client_token: str | None = None,
-) -> SignedIn:
+) -> Outcome:
     """Sign in with a passkey. As the first factor it is a whole sign-in, as in
     Clerk: the authenticator is something the user has, unlocked by something
     they know or are; as the second factor it follows the first."""
     instance.rate_limiter.hit("verify", request.ip_address or "-")
     sign_in = require_flow(db, SignIn, flow_token)
     assert flow_token is not None
-    now = clock.now()
-    if sign_in.status == "needs_second_factor" and sign_in.user is not None:
-        passkey = verify_passkey(instance, db, rp, binding=flow_token, credential=credential,
-                                 user=sign_in.user)
-        first_factor_at = sign_in.first_factor_verified_at or now
-    elif sign_in.status == "needs_first_factor" and sign_in.strategy == "passkey":
-        passkey = verify_passkey(instance, db, rp, binding=flow_token, credential=credential)
-        first_factor_at = now
-    else:
+    second = sign_in.status == "needs_second_factor" and sign_in.user is not None
+    if not second and (sign_in.status != "needs_first_factor" or sign_in.strategy != "passkey"):
         raise ClerkError("sign_in_expired", status=400)
+    passkey = verify_passkey(instance, db, rp, binding=flow_token, credential=credential,
+                             user=sign_in.user if second else None)
     user = db.get(User, passkey.user_id)
     if user is None:
         raise ClerkError("passkey_not_found")
@@ -287,7 +283,10 @@ def attempt_passkey(
     if user.banned:
         raise ClerkError("user_banned", status=403)
     attempt_succeeded(user)
-    new_session = prepare_session(instance, user, request, first_factor_at=first_factor_at,
+    if second:
+        return _second_factor_passed(instance, db, request, sign_in, user, previous_client_token)
+    now = clock.now()
+    new_session = prepare_session(instance, user, request, first_factor_at=now,
                                   second_factor_at=now)
     return _complete(instance, db, request, sign_in, user, new_session, previous_client_token)
 
@@ -322,7 +321,7 @@ def _first_factor_passed(db: DbSession, sign_in: SignIn, strategy: str) -> SignI
 def attempt_second_factor(
     instance: Instance, db: DbSession, request: RequestInfo, flow_token: str | None,
     strategy: str, code: str, *, previous_client_token: str | None = None,
-) -> SignedIn:
+) -> Outcome:
     """The authenticator app's code or a backup code, after the first factor.
 
     Each try counts toward the account's lockout like a password (Clerk counts
@@ -346,9 +345,24 @@ def attempt_second_factor(
     attempt_succeeded(user)
     if user.banned:
         raise ClerkError("user_banned", status=403)
+    return _second_factor_passed(instance, db, request, sign_in, user, previous_client_token)
+
+
+def _second_factor_passed(
+    instance: Instance, db: DbSession, request: RequestInfo, sign_in: SignIn, user: User,
+    previous_client_token: str | None,
+) -> Outcome:
+    """Signed in; or, in a password reset, on to the new password: only now may it
+    be set (and every other session ended)."""
+    now = clock.now()
+    if sign_in.strategy == RESET:
+        sign_in.status = "needs_new_password"
+        sign_in.second_factor_verified_at = now
+        db.commit()
+        return sign_in
     new_session = prepare_session(instance, user, request,
                                   first_factor_at=sign_in.first_factor_verified_at,
-                                  second_factor_at=clock.now())
+                                  second_factor_at=now)
     return _complete(instance, db, request, sign_in, user, new_session, previous_client_token)
 
 
@@ -410,10 +424,18 @@ def verify_reset_code(
         check_code(db, sign_in, code, key=settings.code_key,
                    max_attempts=settings.code_attempts, now=clock.now())
     except ClerkError:
+        db.commit()
         if user is not None:
             attempt_failed(instance, db, user)
-        db.commit()
+        else:
+            _phantom_failure(instance, sign_in.identifier)
         raise
+    assert user is not None
+    if has_second_factor(user):
+        # The second factor before the new password: a mailbox alone must not
+        # be enough to change the password or sign the user out everywhere.
+        _first_factor_passed(db, sign_in, RESET)
+        return
     sign_in.status = "needs_new_password"
     db.commit()
 
@@ -424,11 +446,10 @@ def reset_password(
 ) -> Outcome:
     """Set the new password, sign out every other session, lift a lockout, sign in.
 
-    A user with a second factor must still pass it: the new password is set, but
-    the sign-in (and the end of a lockout) waits for the second factor."""
+    A user with a second factor has passed it already (see :func:`verify_reset_code`)."""
     sign_in = _flow(db, flow_token, "needs_new_password")
     user = sign_in.user
-    if user is None:
+    if user is None or (has_second_factor(user) and sign_in.second_factor_verified_at is None):
         raise ClerkError("sign_in_expired", status=400)
     check_new_password(instance, password, confirm_password,
                        user_password_context(instance, user))
@@ -439,10 +460,10 @@ def reset_password(
     user.password_last_updated_at = clock.now()
     revoke_user_sessions(instance, db, user.id)
     security_event("password.reset", user_id=user.id, ip=request.ip_address)
-    if has_second_factor(user):
-        return _first_factor_passed(db, sign_in, "reset_password_email_code")
-    return _complete(instance, db, request, sign_in, user, prepare_session(instance, user, request),
-                     previous_client_token)
+    new_session = prepare_session(instance, user, request,
+                                  first_factor_at=sign_in.first_factor_verified_at,
+                                  second_factor_at=sign_in.second_factor_verified_at)
+    return _complete(instance, db, request, sign_in, user, new_session, previous_client_token)
 
 
 def cancel_sign_in(db: DbSession, flow_token: str | None) -> None:

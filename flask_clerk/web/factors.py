@@ -47,7 +47,7 @@ def _profile_action(form: str) -> Callable[[Callable[P, Response]], Callable[P, 
 @_profile_action("mfa")
 @account_reverification
 def profile_totp_start() -> Response:
-    mfa.start_totp(state().instance, db_session(), user_row())
+    mfa.start_totp(state().instance, db_session(), user_row(), session=session_row())
     return back(state().settings.user_profile_url)
 
 
@@ -87,7 +87,7 @@ def mfa_context() -> dict[str, Any]:
     form = form_state("profile.mfa")
     return {
         "enabled": mfa.has_second_factor(user),
-        "enrolment": mfa.pending_enrolment(state().instance, db, user),
+        "enrolment": mfa.pending_enrolment(state().instance, db, user, session=session_row()),
         "backup_codes_left": mfa.unused_backup_codes(db, user),
         "shown_codes": (form.get("shown") or {}).get("backup_codes"),
         "form": form,
@@ -119,7 +119,7 @@ def _task_action() -> Callable[[Callable[P, Response]], Callable[P, Response]]:
 @_task_action()
 @account_reverification
 def setup_mfa_start() -> Response:
-    mfa.start_totp(state().instance, db_session(), user_row())
+    mfa.start_totp(state().instance, db_session(), user_row(), session=session_row())
     return back(state().settings.setup_mfa_url)
 
 
@@ -134,7 +134,8 @@ def setup_mfa_context() -> dict[str, Any]:
     form = form_state("task.setup_mfa")
     return {
         "enabled": mfa.has_second_factor(user),
-        "enrolment": mfa.pending_enrolment(state().instance, db_session(), user),
+        "enrolment": mfa.pending_enrolment(state().instance, db_session(), user,
+                                           session=session_row()),
         "shown_codes": (form.get("shown") or {}).get("backup_codes"),
         "form": form,
     }

@@ -33,7 +33,7 @@ from ..redirects import safe_redirect_url
 from ..request import auth
 from .forms import back, field, form_action, form_state
 from .pages import no_framing
-from .views import user_row, with_token
+from .views import account_reverification, user_row, with_token
 
 TICKET_PARAM = "__clerk_ticket"
 P = ParamSpec("P")
@@ -53,8 +53,14 @@ def _user_id() -> str:
     return user_id
 
 
-def _membership(organization_id: str) -> OrganizationMembership:
-    return orgs.membership_of(db_session(), _user_id(), organization_id)
+def _membership(organization_id: str, *, leaving: bool = False) -> OrganizationMembership:
+    """The signed-in user's membership, to act in the organization with. Where the
+    organization requires a second factor, a member without one may only leave."""
+    membership = orgs.membership_of(db_session(), _user_id(), organization_id)
+    if (not leaving and membership.organization.mfa_required
+            and membership.user.mfa_enabled_at is None):
+        raise orgs.Forbidden("organization_mfa_required")
+    return membership
 
 
 def _action(
@@ -125,6 +131,7 @@ def update_profile(organization_id: str) -> Response:
 
 @bp.post("/organizations/<organization_id>/mfa")
 @_action("mfa")
+@account_reverification
 def require_mfa(organization_id: str) -> Response:
     orgs.require_mfa(state().instance, db_session(), _membership(organization_id),
                      required=field("required") == "1")
@@ -142,7 +149,8 @@ def delete(organization_id: str) -> Response:
 @bp.post("/organizations/<organization_id>/leave")
 @_action("leave")
 def leave(organization_id: str) -> Response:
-    orgs.leave_organization(state().instance, db_session(), _membership(organization_id))
+    orgs.leave_organization(state().instance, db_session(),
+                            _membership(organization_id, leaving=True))
     return _reissued(redirect(state().settings.after_leave_organization_url, 303))
 
 

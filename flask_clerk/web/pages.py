@@ -72,7 +72,7 @@ def account_page(page: str) -> Response:
     # The rest need a session; a pending session's tasks (choose or create an
     # organization, set up a second factor) are what it may do.
     current = auth(treat_pending_as_signed_out=component in {
-        "user_profile", "organization_profile", "user_verification"})
+        "user_profile", "organization_profile"})
     if not current.is_signed_in:
         return unauthenticated_response()
     if component == "organization_profile" and not _member_of_active(current):

@@ -26,9 +26,9 @@ bp = Blueprint("clerk_backend_api", __name__, url_prefix="/v1")
 
 # Paths under /v1 that answer without the secret key (public keys only).
 PUBLIC = {"/v1/jwks", "/v1/openapi.json"}
-# POSTs that change nothing worth protecting and must be answered afresh: a password
-# check replayed for a day would outlive a password change.
-NOT_REPLAYED = {"clerk_backend_api.verify_password"}
+# POSTs that must be answered afresh: a password check replayed for a day would
+# outlive a password change, and a backup code is good for one "verified" only.
+NOT_REPLAYED = {"clerk_backend_api.verify_password", "clerk_backend_api.verify_totp"}
 
 
 def error_response(error: ClerkError) -> Response:

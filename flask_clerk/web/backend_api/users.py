@@ -209,7 +209,7 @@ def disable_mfa(user_id: str) -> Response:
 @bp.delete("/users/<user_id>/backup_code")
 def delete_backup_codes(user_id: str) -> Response:
     db = db_session()
-    mfa.remove_backup_codes(db, user_admin.get_user(db, user_id))
+    mfa.remove_backup_codes(state().instance, db, user_admin.get_user(db, user_id))
     return json_response({"user_id": user_id})
 
 

@@ -33,8 +33,12 @@ def upgrade() -> None:
     with op.batch_alter_table('clerk_sign_ins') as batch:
         batch.add_column(sa.Column('strategy', sa.String(length=30), nullable=True))
         batch.add_column(sa.Column('first_factor_verified_at', UTC(timezone=True), nullable=True))
+        batch.add_column(sa.Column('second_factor_verified_at', UTC(timezone=True),
+                                   nullable=True))
         batch.add_column(sa.Column('link_token_hash', sa.String(length=64), nullable=True))
         batch.create_unique_constraint('uq_clerk_sign_ins_link_token_hash', ['link_token_hash'])
+    with op.batch_alter_table('clerk_totp_secrets') as batch:
+        batch.add_column(sa.Column('enrolling_session_id', sa.String(length=40), nullable=True))
     with op.batch_alter_table('clerk_organizations') as batch:
         batch.add_column(sa.Column('mfa_required', sa.Boolean(), nullable=False,
                                    server_default=sa.false()))
@@ -84,9 +88,12 @@ def downgrade() -> None:
     op.drop_table('clerk_passkeys')
     with op.batch_alter_table('clerk_organizations') as batch:
         batch.drop_column('mfa_required')
+    with op.batch_alter_table('clerk_totp_secrets') as batch:
+        batch.drop_column('enrolling_session_id')
     with op.batch_alter_table('clerk_sign_ins') as batch:
         batch.drop_constraint('uq_clerk_sign_ins_link_token_hash', type_='unique')
         batch.drop_column('link_token_hash')
+        batch.drop_column('second_factor_verified_at')
         batch.drop_column('first_factor_verified_at')
         batch.drop_column('strategy')
     with op.batch_alter_table('clerk_sessions') as batch:
