@@ -398,7 +398,8 @@ def forbidden_response(code: str = "authorization_invalid") -> Response:
     error = ClerkError(code, status=403)
     if wants_html():
         response = make_response(render_template(
-            "clerk/forbidden.html", message=error.message(state.settings.messages),
+            "clerk/card_page.html", component="no_access", title="No access",
+            message=error.message(state.settings.messages),
             application_name=state.settings.application_name))
     else:
         response = jsonify({"errors": [error.to_json(state.settings.messages)]})

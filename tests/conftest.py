@@ -228,6 +228,25 @@ def frozen(monkeypatch):
 
 
 @pytest.fixture
+def fixed(monkeypatch):
+    """The engine's clock stopped 5 s into a TOTP step (no step boundary can pass
+    between computing a code and checking it); ``fixed.advance(seconds)`` moves it."""
+    from datetime import UTC, datetime, timedelta
+
+    from flask_clerk.core import clock
+
+    class Fixed:
+        at = datetime.fromtimestamp((int(clock.now().timestamp()) // 30) * 30 + 5, UTC)
+
+        def advance(self, seconds):
+            self.at += timedelta(seconds=seconds)
+
+    state = Fixed()
+    monkeypatch.setattr(clock, "now", lambda: state.at)
+    return state
+
+
+@pytest.fixture
 def user(app: Flask, client: Any) -> dict[str, str]:
     """A signed-up (and so signed-in) user on ``client``."""
     sign_up(client, app)

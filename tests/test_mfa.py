@@ -16,25 +16,6 @@ from flask_clerk.errors import ClerkError
 
 
 @pytest.fixture
-def fixed(monkeypatch):
-    """The engine's clock stopped 5 s into a TOTP step (no step boundary can pass
-    between computing a code and checking it); ``fixed.advance(seconds)``."""
-    from datetime import UTC, datetime, timedelta
-
-    from flask_clerk.core import clock
-
-    class Fixed:
-        at = datetime.fromtimestamp((int(clock.now().timestamp()) // 30) * 30 + 5, UTC)
-
-        def advance(self, seconds):
-            self.at += timedelta(seconds=seconds)
-
-    state = Fixed()
-    monkeypatch.setattr(clock, "now", lambda: state.at)
-    return state
-
-
-@pytest.fixture
 def setup(app, fixed):
     instance = app.extensions["clerk"].instance
     db = instance.store.session()

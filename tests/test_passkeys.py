@@ -11,7 +11,6 @@ import hashlib
 import json
 import logging
 import threading
-from datetime import UTC, datetime, timedelta
 
 import cbor2
 import pytest
@@ -28,22 +27,6 @@ from flask_clerk.errors import ClerkError, NotFound
 
 ORIGIN = "http://localhost:5000"
 RP = RelyingParty(id="localhost", name="Test App", origins=(ORIGIN,))
-
-
-@pytest.fixture
-def fixed(monkeypatch):
-    """The engine's clock, stopped; ``fixed.advance(seconds)`` moves it."""
-    from flask_clerk.core import clock
-
-    class Fixed:
-        at = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
-
-        def advance(self, seconds):
-            self.at += timedelta(seconds=seconds)
-
-    state = Fixed()
-    monkeypatch.setattr(clock, "now", lambda: state.at)
-    return state
 
 
 @pytest.fixture

@@ -37,7 +37,7 @@ from .instance import Instance
 from .models import BackupCode, Session, TotpSecret, User
 from .password_digests import verify_digest
 from .secret_box import open_sealed, seal
-from .users import user_updated
+from .users import attempt_failed, claim_attempt, user_updated
 
 STEP = 30
 DRIFT = 1  # steps accepted either side of now
@@ -252,6 +252,22 @@ def verify_second_factor(
     if strategy == "backup_code":
         return use_backup_code(instance, db, user, code)
     raise ClerkError("strategy_for_user_invalid")
+
+
+def check_second_factor(instance: Instance, db: DbSession, user: User, strategy: str,
+                        code: str, *, failed_event: str, ip: str | None) -> None:
+    """Accept ``code`` as the user's second factor (then used up), or raise. The
+    attempt counts toward the lockout before it is checked, so a locked account is
+    refused whatever the code; the caller un-counts or clears it on success."""
+    if strategy not in SECOND_FACTORS or not has_second_factor(user):
+        raise ClerkError("strategy_for_user_invalid")
+    if not code.strip():
+        raise ClerkError("form_param_missing", field="code")
+    claim_attempt(instance, db, user)
+    if not verify_second_factor(instance, db, user, strategy, code):
+        attempt_failed(instance, db, user)
+        security_event(failed_event, user_id=user.id, reason=strategy, ip=ip)
+        raise ClerkError("form_code_incorrect", field="code")
 
 
 def unused_backup_codes(db: DbSession, user: User) -> int:

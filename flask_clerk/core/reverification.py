@@ -27,7 +27,7 @@ from . import clock, emails
 from .audit import security_event
 from .codes import check_code, issue_code
 from .instance import Instance, RequestInfo
-from .mfa import SECOND_FACTORS, has_second_factor, verify_second_factor
+from .mfa import check_second_factor, has_second_factor
 from .models import Session, User
 from .passkeys import RelyingParty, authentication_options, verify_passkey
 from .users import attempt_failed, claim_attempt, release_attempt
@@ -123,16 +123,8 @@ def reverify_second_factor(
 ) -> None:
     """Verify the second factor again (authenticator app or backup code)."""
     instance.rate_limiter.hit("verify", request.ip_address or "-")
-    if strategy not in SECOND_FACTORS or not has_second_factor(user):
-        raise ClerkError("strategy_for_user_invalid")
-    if not code.strip():
-        raise ClerkError("form_param_missing", field="code")
-    claim_attempt(instance, db, user)
-    if not verify_second_factor(instance, db, user, strategy, code):
-        attempt_failed(instance, db, user)
-        security_event("reverification.failed", user_id=user.id, reason=strategy,
-                       ip=request.ip_address)
-        raise ClerkError("form_code_incorrect", field="code")
+    check_second_factor(instance, db, user, strategy, code,
+                        failed_event="reverification.failed", ip=request.ip_address)
     release_attempt(db, user)
     session.second_factor_verified_at = clock.now()
     db.commit()

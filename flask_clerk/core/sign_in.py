@@ -23,7 +23,7 @@ from .audit import security_event
 from .codes import check_code, issue_code
 from .flows import FLOW_LIFETIME, find_flow, purge_expired_flows, require_flow
 from .instance import Instance, RequestInfo
-from .mfa import SECOND_FACTORS, has_second_factor, verify_second_factor
+from .mfa import check_second_factor, has_second_factor
 from .models import SignIn, User
 from .passkeys import RelyingParty, authentication_options, verify_passkey
 from .sessions import SignedIn, prepare_session, revoke_user_sessions, start_session
@@ -173,30 +173,11 @@ def attempt_email_code(
 ) -> Outcome:
     """The mailed code as the first factor. Guesses count per flow and toward the
     account's lockout; a locked account is refused whatever the code."""
-    settings = instance.settings
     instance.rate_limiter.hit("verify", request.ip_address or "-")
     sign_in = _flow(db, flow_token, "needs_first_factor")
     if sign_in.strategy != "email_code":
         raise ClerkError("sign_in_expired", status=400)
-    instance.rate_limiter.hit("address_guesses", sign_in.identifier)
-    user = sign_in.user
-    if user is None:
-        sign_in.code_hash = new_token()  # nothing was sent: no guess may succeed
-    else:
-        claim_attempt(instance, db, user)
-    try:
-        check_code(db, sign_in, code, key=settings.code_key,
-                   max_attempts=settings.code_attempts, now=clock.now())
-    except ClerkError:
-        db.commit()
-        if user is not None:
-            attempt_failed(instance, db, user)
-        else:
-            # Counted like a real account's guesses: the lockout must not tell
-            # which addresses have one.
-            _phantom_failure(instance, sign_in.identifier)
-        raise
-    assert user is not None
+    user = _check_mailed_code(instance, db, sign_in, code, refuse_when_locked=True)
     return _first_factor_done(instance, db, request, sign_in, user, "email_code",
                               previous_client_token, claimed=True)
 
@@ -333,15 +314,8 @@ def attempt_second_factor(
     if user is None or sign_in.first_factor_verified_at is None:
         raise ClerkError("sign_in_expired", status=400)
     instance.rate_limiter.hit("address_guesses", sign_in.identifier)
-    if strategy not in SECOND_FACTORS:
-        raise ClerkError("strategy_for_user_invalid")
-    if not code.strip():
-        raise ClerkError("form_param_missing", field="code")
-    claim_attempt(instance, db, user)
-    if not verify_second_factor(instance, db, user, strategy, code):
-        attempt_failed(instance, db, user)
-        security_event("sign_in.failed", user_id=user.id, reason=strategy, ip=request.ip_address)
-        raise ClerkError("form_code_incorrect", field="code")
+    check_second_factor(instance, db, user, strategy, code, failed_event="sign_in.failed",
+                        ip=request.ip_address)
     attempt_succeeded(user)
     if user.banned:
         raise ClerkError("user_banned", status=403)
@@ -408,18 +382,18 @@ def start_password_reset(
         instance.mailer.send(sign_in.identifier, subject, text)
 
 
-def verify_reset_code(
-    instance: Instance, db: DbSession, request: RequestInfo, flow_token: str | None, code: str
-) -> None:
+def _check_mailed_code(instance: Instance, db: DbSession, sign_in: SignIn, code: str, *,
+                       refuse_when_locked: bool) -> User:
+    """Accept the code mailed for this flow, or raise. Each guess counts per flow,
+    per address and toward the account's lockout; an address without an account
+    (nothing was mailed) fails every guess and "locks" like a real one."""
     settings = instance.settings
-    instance.rate_limiter.hit("verify", request.ip_address or "-")
-    sign_in = _flow(db, flow_token, "needs_reset_code")
     instance.rate_limiter.hit("address_guesses", sign_in.identifier)
     user = sign_in.user
     if user is None:
         sign_in.code_hash = new_token()  # nothing was sent: no guess may succeed
     else:
-        claim_attempt(instance, db, user, refuse_when_locked=False)
+        claim_attempt(instance, db, user, refuse_when_locked=refuse_when_locked)
     try:
         check_code(db, sign_in, code, key=settings.code_key,
                    max_attempts=settings.code_attempts, now=clock.now())
@@ -431,6 +405,16 @@ def verify_reset_code(
             _phantom_failure(instance, sign_in.identifier)
         raise
     assert user is not None
+    return user
+
+
+def verify_reset_code(
+    instance: Instance, db: DbSession, request: RequestInfo, flow_token: str | None, code: str
+) -> None:
+    instance.rate_limiter.hit("verify", request.ip_address or "-")
+    sign_in = _flow(db, flow_token, "needs_reset_code")
+    # A reset is the way out of a lockout: its guesses count, but are not refused.
+    user = _check_mailed_code(instance, db, sign_in, code, refuse_when_locked=False)
     if has_second_factor(user):
         # The second factor before the new password: a mailbox alone must not
         # be enough to change the password or sign the user out everywhere.

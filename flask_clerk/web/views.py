@@ -159,7 +159,8 @@ def sign_in_email_link() -> Response:
             previous_client_token=request.cookies.get(CLIENT_COOKIE))
     except ClerkError as error:
         response = make_response(render_template(
-            "clerk/email_link.html", message=error.message(state().settings.messages),
+            "clerk/card_page.html", component="email_link_status", title="Sign-in link",
+            message=error.message(state().settings.messages),
             application_name=state().settings.application_name), error.status)
         response.headers["Cache-Control"] = "no-store"
         return _no_referrer(response)
