@@ -32,19 +32,22 @@ from ..redirects import safe_redirect_url
 from ..request import auth
 from ..tokens import own_token_claims
 from .forms import back, field, form_action, form_state, return_to, show_once
-from .views import account_reverification, bp, session_row, user_row, with_token
+from .views import (
+    account_reverification,
+    bp,
+    profile_action,
+    session_row,
+    user_row,
+    with_token,
+)
 
 P = ParamSpec("P")
 
 # -- The profile's "Two-step verification" section -----------------------------------
 
 
-def _profile_action(form: str) -> Callable[[Callable[P, Response]], Callable[P, Response]]:
-    return form_action(f"profile.{form}", fallback="user_profile_url")
-
-
 @bp.post("/user/totp")
-@_profile_action("mfa")
+@profile_action("mfa")
 @account_reverification
 def profile_totp_start() -> Response:
     mfa.start_totp(state().instance, db_session(), user_row(), session=session_row())
@@ -52,20 +55,20 @@ def profile_totp_start() -> Response:
 
 
 @bp.post("/user/totp/verify")
-@_profile_action("mfa")
+@profile_action("mfa")
 def profile_totp_verify() -> Response:
     return _confirmed("profile.mfa", state().settings.user_profile_url)
 
 
 @bp.post("/user/totp/cancel")
-@_profile_action("mfa")
+@profile_action("mfa")
 def profile_totp_cancel() -> Response:
     mfa.cancel_enrolment(db_session(), user_row())
     return back(state().settings.user_profile_url)
 
 
 @bp.post("/user/totp/remove")
-@_profile_action("mfa")
+@profile_action("mfa")
 @account_reverification
 def profile_totp_remove() -> Response:
     mfa.remove_totp(state().instance, db_session(), user_row())
@@ -73,7 +76,7 @@ def profile_totp_remove() -> Response:
 
 
 @bp.post("/user/backup-codes")
-@_profile_action("mfa")
+@profile_action("mfa")
 @account_reverification
 def profile_backup_codes() -> Response:
     codes = mfa.regenerate_backup_codes(state().instance, db_session(), user_row())

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
-from typing import Any, ParamSpec
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import jsonify, request
@@ -30,13 +30,12 @@ from .forms import back, field, form_action
 from .views import (
     account_reverification,
     bp,
+    profile_action,
     session_row,
     set_flow,
     sign_in_outcome,
     user_row,
 )
-
-P = ParamSpec("P")
 
 
 def relying_party() -> RelyingParty | None:
@@ -130,10 +129,6 @@ def sign_in_passkey() -> Response:
 # -- The profile's "Passkeys" section ------------------------------------------------------
 
 
-def _profile_action(form: str) -> Callable[[Callable[P, Response]], Callable[P, Response]]:
-    return form_action(f"profile.{form}", keep=("name",), fallback="user_profile_url")
-
-
 @bp.post("/user/passkeys/options")
 def profile_passkey_options() -> Response:
     def make() -> Response:
@@ -149,7 +144,7 @@ def profile_passkey_options() -> Response:
 
 
 @bp.post("/user/passkeys")
-@_profile_action("passkeys")
+@profile_action("passkeys", keep=("name",))
 def profile_passkey_add() -> Response:
     passkeys.register_passkey(state().instance, db_session(), user_row(),
                               required_relying_party(),
@@ -159,7 +154,7 @@ def profile_passkey_add() -> Response:
 
 
 @bp.post("/user/passkeys/<passkey_id>/rename")
-@_profile_action("passkeys")
+@profile_action("passkeys", keep=("name",))
 def profile_passkey_rename(passkey_id: str) -> Response:
     passkeys.rename_passkey(state().instance, db_session(), user_row(), passkey_id,
                             field("name"))
@@ -167,7 +162,7 @@ def profile_passkey_rename(passkey_id: str) -> Response:
 
 
 @bp.post("/user/passkeys/<passkey_id>/remove")
-@_profile_action("passkeys")
+@profile_action("passkeys", keep=("name",))
 @account_reverification
 def profile_passkey_remove(passkey_id: str) -> Response:
     passkeys.remove_passkey(state().instance, db_session(), user_row(), passkey_id)
@@ -175,7 +170,7 @@ def profile_passkey_remove(passkey_id: str) -> Response:
 
 
 @bp.post("/user/verify")
-@_profile_action("passkeys")
+@profile_action("passkeys", keep=("name",))
 @account_reverification
 def profile_verify() -> Response:
     """Verify first (a button that leads through /reverify), then come back."""

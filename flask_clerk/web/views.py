@@ -399,14 +399,14 @@ def _profile_back() -> Response:
     return back(state().settings.user_profile_url)
 
 
-def _profile_action(
+def profile_action(
     form: str, keep: tuple[str, ...] = ()
 ) -> Callable[[Callable[P, Response]], Callable[P, Response]]:
     return form_action(f"profile.{form}", keep=keep, fallback="user_profile_url")
 
 
 @bp.post("/user/profile")
-@_profile_action("profile", keep=("first_name", "last_name"))
+@profile_action("profile", keep=("first_name", "last_name"))
 def profile_update() -> Response:
     users.update_profile(state().instance, db_session(), user_row(),
                          first_name=field("first_name"), last_name=field("last_name"))
@@ -414,7 +414,7 @@ def profile_update() -> Response:
 
 
 @bp.post("/user/email-addresses")
-@_profile_action("add_email", keep=("email_address",))
+@profile_action("add_email", keep=("email_address",))
 @account_reverification
 def profile_add_email() -> Response:
     users.add_email_address(state().instance, db_session(), request_info(), user_row(),
@@ -423,7 +423,7 @@ def profile_add_email() -> Response:
 
 
 @bp.post("/user/email-addresses/<email_id>/verify")
-@_profile_action("verify_email", keep=("email_id",))
+@profile_action("verify_email", keep=("email_id",))
 def profile_verify_email(email_id: str) -> Response:
     users.verify_email_address(state().instance, db_session(), request_info(), user_row(), email_id,
                                field("code"))
@@ -431,14 +431,14 @@ def profile_verify_email(email_id: str) -> Response:
 
 
 @bp.post("/user/email-addresses/<email_id>/resend")
-@_profile_action("verify_email", keep=("email_id",))
+@profile_action("verify_email", keep=("email_id",))
 def profile_resend_email_code(email_id: str) -> Response:
     users.resend_email_code(state().instance, db_session(), request_info(), user_row(), email_id)
     return _profile_back()
 
 
 @bp.post("/user/email-addresses/<email_id>/primary")
-@_profile_action("email")
+@profile_action("email")
 @account_reverification
 def profile_primary_email(email_id: str) -> Response:
     users.set_primary_email(state().instance, db_session(), user_row(), email_id)
@@ -446,7 +446,7 @@ def profile_primary_email(email_id: str) -> Response:
 
 
 @bp.post("/user/email-addresses/<email_id>/remove")
-@_profile_action("email")
+@profile_action("email")
 @account_reverification
 def profile_remove_email(email_id: str) -> Response:
     users.remove_email_address(state().instance, db_session(), user_row(), email_id)
@@ -454,7 +454,7 @@ def profile_remove_email(email_id: str) -> Response:
 
 
 @bp.post("/user/password")
-@_profile_action("password")
+@profile_action("password")
 @account_reverification
 def profile_password() -> Response:
     users.change_password(
@@ -466,14 +466,14 @@ def profile_password() -> Response:
 
 
 @bp.post("/user/sessions/<session_id>/revoke")
-@_profile_action("sessions")
+@profile_action("sessions")
 def profile_revoke_session(session_id: str) -> Response:
     sessions.revoke_own_session(state().instance, db_session(), user_row().id, session_id)
     return _profile_back()
 
 
 @bp.post("/user/delete")
-@_profile_action("delete")
+@profile_action("delete")
 @account_reverification
 def profile_delete() -> Response:
     users.delete_user(state().instance, db_session(), user_row(),
