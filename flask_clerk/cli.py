@@ -98,7 +98,7 @@ def db_upgrade(revision: str) -> None:
 
 @clerk.group("keys")
 def keys() -> None:
-    """Session token signing keys."""
+    """Session token signing keys, and the keys of secrets at rest."""
 
 
 @keys.command("rotate")
@@ -110,6 +110,19 @@ def keys_rotate() -> None:
         pair = rotate_signing_key(session)
     instance.forget_signing_key()
     click.echo(f"New signing key {pair.kid}.")
+
+
+@keys.command("reseal")
+@with_appcontext
+def keys_reseal() -> None:
+    """Re-encrypt every stored TOTP secret under the first of CLERK_ENCRYPTION_KEYS
+    (after adding a key; then the old ones can go)."""
+    from .core.mfa import reseal_totp_secrets
+
+    instance = _state().instance
+    with instance.store.session() as db:
+        count = reseal_totp_secrets(instance, db)
+    click.echo(f"Resealed {count} TOTP secrets under the first encryption key.")
 
 
 @clerk.group("roles")

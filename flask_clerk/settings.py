@@ -61,6 +61,9 @@ DEFAULTS: dict[str, Any] = {
     "CLERK_PASSKEY_RP_ID": None,
     "CLERK_PASSKEY_ORIGINS": (),
     "CLERK_SETUP_MFA_URL": "/setup-mfa",
+    # Keys for secrets at rest (TOTP secrets, backup-code hashes), newest first; the
+    # one derived from CLERK_SECRET_KEY always follows. See core/secret_box.py.
+    "CLERK_ENCRYPTION_KEYS": (),
     "CLERK_REVERIFY_URL": "/reverify",
     # Codes, lockout, rate limits
     "CLERK_CODE_LIFETIME": 600,
@@ -121,6 +124,7 @@ SIGN_IN_STRATEGIES = ("password", "email_code", "email_link", "passkey")
 _TUPLES = {
     "CLERK_SIGN_IN_STRATEGIES",
     "CLERK_PASSKEY_ORIGINS",
+    "CLERK_ENCRYPTION_KEYS",
     "CLERK_ALLOWED_REDIRECT_ORIGINS",
     "CLERK_PROTECTED_ROUTES",
     "CLERK_AUTHORIZED_PARTIES",
@@ -223,6 +227,7 @@ class Settings:
     passkey_origins: tuple[str, ...] = ()
     setup_mfa_url: str = "/setup-mfa"
     reverify_url: str = "/reverify"
+    encryption_keys: tuple[str, ...] = field(default=(), repr=False)
 
     @property
     def instance_id(self) -> str:
@@ -389,7 +394,17 @@ class Settings:
             passkey_origins=tuple(get("CLERK_PASSKEY_ORIGINS") or ()),
             setup_mfa_url=get("CLERK_SETUP_MFA_URL"),
             reverify_url=get("CLERK_REVERIFY_URL"),
+            encryption_keys=_encryption_keys(get("CLERK_ENCRYPTION_KEYS")),
         )
+
+
+def _encryption_keys(value: Any) -> tuple[str, ...]:
+    keys = tuple(value or ())
+    if any(not isinstance(k, str) or len(k) < 32 for k in keys):
+        raise ClerkConfigError(
+            "CLERK_ENCRYPTION_KEYS: each key must be a string of 32 characters or more "
+            "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`).")
+    return keys
 
 
 def _role_setting(value: Any, name: str, roles: Mapping[str, Role]) -> str:

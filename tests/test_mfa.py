@@ -106,3 +106,36 @@ def test_imported_totp_and_backup_codes_work_as_they_came(app, fixed):
         assert mfa.use_backup_code(instance, db, user, "plain-code-1")
         assert mfa.use_backup_code(instance, db, user, "bcrypt-code-2")
         assert not mfa.use_backup_code(instance, db, user, "bcrypt-code-2")
+
+
+def test_the_keys_of_secrets_at_rest_rotate(app, setup, monkeypatch):
+    """A new first key in CLERK_ENCRYPTION_KEYS: what the old key sealed still opens
+    and matches; `flask clerk keys reseal` moves every TOTP secret under the new key."""
+    import dataclasses
+
+    from flask_clerk.core.secret_box import UnreadableSecret, open_sealed
+
+    instance, db, user = setup
+    secret = mfa.start_totp(instance, db, user).secret
+    codes = mfa.confirm_totp(instance, db, user, code_at(secret))
+    sealed_before = db.get(TotpSecret, user.id).secret_encrypted
+    new_key = "k" * 43
+    monkeypatch.setattr(instance, "settings", dataclasses.replace(
+        instance.settings, encryption_keys=(new_key,)))
+    assert mfa.verify_totp(instance, db, user, code_at(secret, 1))
+    assert mfa.use_backup_code(instance, db, user, codes[0])
+    # New codes are hashed under the new key, and still match.
+    fresh = mfa.regenerate_backup_codes(instance, db, user)
+    assert mfa.use_backup_code(instance, db, user, fresh[0])
+
+    from flask_clerk.cli import clerk
+
+    result = app.test_cli_runner().invoke(clerk, ["keys", "reseal"])
+    assert result.exit_code == 0 and "Resealed 1 TOTP secrets" in result.output
+    db.expire_all()
+    sealed_after = db.get(TotpSecret, user.id).secret_encrypted
+    assert sealed_after != sealed_before
+    only_new = dataclasses.replace(instance.settings, secret_key="sk_test_" + "x" * 40)
+    assert open_sealed(only_new, sealed_after) == secret
+    with pytest.raises(UnreadableSecret):
+        open_sealed(only_new, sealed_before)  # the old seal needed the old key

@@ -7,8 +7,8 @@ with one atomic UPDATE so that two requests racing with the same code cannot bot
 pass. The secret is sealed at rest (:mod:`.secret_box`) and shown only at enrolment.
 
 Backup codes: ten per set, 64 random bits each (SECURITY.md 13), shown once,
-stored as a keyed hash (HMAC-SHA256 under a key derived from the secret key: with
-64 bits of entropy a slow hash adds nothing), single use (an atomic UPDATE), and
+stored as a keyed hash (HMAC-SHA256 under the instance's key, :mod:`.secret_box`:
+with 64 bits of entropy a slow hash adds nothing), single use (an atomic UPDATE), and
 regenerating a set revokes the old one. Imported codes keep the digest they came
 with (bcrypt or argon2id) and are checked against it.
 
@@ -30,13 +30,13 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session as DbSession
 
 from ..errors import ClerkError
-from ..ids import keyed_hash, new_id
+from ..ids import new_id
 from . import clock
 from .audit import security_event
 from .instance import Instance
 from .models import BackupCode, Session, TotpSecret, User
 from .password_digests import verify_digest
-from .secret_box import open_sealed, seal
+from .secret_box import keyed_digests, open_sealed, reseal, seal
 from .users import attempt_failed, claim_attempt, user_updated
 
 STEP = 30
@@ -52,10 +52,6 @@ class Enrolment:
     secret: str
     uri: str
     qr_svg: str
-
-
-def _backup_key(instance: Instance) -> bytes:
-    return ("flask_clerk.backup_codes:" + instance.settings.secret_key).encode()
 
 
 def start_totp(instance: Instance, db: DbSession, user: User, *,
@@ -163,6 +159,19 @@ def _accept(instance: Instance, db: DbSession, totp: TotpSecret, code: str) -> b
     return False
 
 
+def reseal_totp_secrets(instance: Instance, db: DbSession, *, batch: int = 500) -> int:
+    """Re-encrypt every TOTP secret under the first encryption key (key rotation,
+    :mod:`.secret_box`); how many there are."""
+    count, after = 0, ""
+    while rows := db.scalars(select(TotpSecret).where(TotpSecret.user_id > after)
+                             .order_by(TotpSecret.user_id).limit(batch)).all():
+        for row in rows:
+            row.secret_encrypted = reseal(instance.settings, row.secret_encrypted)
+        db.commit()
+        count, after = count + len(rows), rows[-1].user_id
+    return count
+
+
 def cancel_enrolment(db: DbSession, user: User) -> None:
     """Forget an enrolment that was started and not confirmed."""
     db.execute(delete(TotpSecret).where(TotpSecret.user_id == user.id,
@@ -202,9 +211,9 @@ def regenerate_backup_codes(instance: Instance, db: DbSession, user: User) -> li
 def _replace_backup_codes(instance: Instance, db: DbSession, user: User) -> list[str]:
     db.execute(delete(BackupCode).where(BackupCode.user_id == user.id))
     codes = [_new_backup_code() for _ in range(BACKUP_CODES)]
-    key = _backup_key(instance)
     db.add_all(BackupCode(id=new_id("bkc"), user_id=user.id,
-                          code_digest="hmac$" + keyed_hash(key, _normal(code)))
+                          code_digest="hmac$" + keyed_digests(instance.settings,
+                                                              _normal(code))[0])
                for code in codes)
     return codes
 
@@ -223,11 +232,11 @@ def use_backup_code(instance: Instance, db: DbSession, user: User, code: str) ->
     typed = _normal(code)
     if not typed or len(typed) > 64:
         return False
-    mine = hmac.new(_backup_key(instance), typed.encode(), "sha256").hexdigest()
+    mine = keyed_digests(instance.settings, typed)  # under every key (rotation)
     for row in db.scalars(select(BackupCode).where(BackupCode.user_id == user.id,
                                                    BackupCode.used_at.is_(None))):
         if row.code_digest.startswith("hmac$"):
-            matches = hmac.compare_digest(row.code_digest[5:], mine)
+            matches = any([hmac.compare_digest(row.code_digest[5:], d) for d in mine])
         else:  # imported as it was: bcrypt or argon2id of the code as shown
             matches = verify_digest("bcrypt" if row.code_digest.startswith("$2")
                                     else "argon2id", row.code_digest, code.strip())
