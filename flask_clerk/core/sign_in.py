@@ -47,20 +47,28 @@ def start_sign_in(
     instance.rate_limiter.hit("sign_in", request.ip_address or "-")
     address = normalize_email(identifier, field="identifier")
     user = find_user_by_email(db, address)
-    purge_expired_flows(db, SignIn)
-    flow_token = new_token()
-    sign_in = SignIn(
-        id=new_id("sia"), flow_token_hash=token_hash(flow_token), identifier=address,
-        user_id=user.id if user else None, status="needs_first_factor",
-        expire_at=clock.now() + timedelta(seconds=FLOW_LIFETIME),
-    )
-    db.add(sign_in)
-    db.commit()
+    sign_in, flow_token = _new_flow(db, identifier=address,
+                                    user_id=user.id if user else None)
     if "password" not in instance.settings.sign_in_strategies:
         # No password to ask for: mail the code (or link) straight away.
         mailed = [s for s in EMAIL_STRATEGIES if s in instance.settings.sign_in_strategies]
         if mailed:
             prepare_first_factor(instance, db, request, flow_token, mailed[0])
+    return sign_in, flow_token
+
+
+def _new_flow(db: DbSession, *, identifier: str, user_id: str | None,
+              strategy: str | None = None) -> tuple[SignIn, str]:
+    """A sign-in at its first factor, and the token that binds it to the browser."""
+    purge_expired_flows(db, SignIn)
+    flow_token = new_token()
+    sign_in = SignIn(
+        id=new_id("sia"), flow_token_hash=token_hash(flow_token), identifier=identifier,
+        user_id=user_id, status="needs_first_factor", strategy=strategy,
+        expire_at=clock.now() + timedelta(seconds=FLOW_LIFETIME),
+    )
+    db.add(sign_in)
+    db.commit()
     return sign_in, flow_token
 
 
@@ -231,14 +239,7 @@ def passkey_options(
     if flow is not None and flow.status == "needs_second_factor" and flow.user is not None:
         assert flow_token is not None
         return authentication_options(instance, db, rp, binding=flow_token, user=flow.user), None
-    purge_expired_flows(db, SignIn)
-    token = new_token()
-    db.add(SignIn(
-        id=new_id("sia"), flow_token_hash=token_hash(token), identifier="",
-        status="needs_first_factor", strategy="passkey",
-        expire_at=clock.now() + timedelta(seconds=FLOW_LIFETIME),
-    ))
-    db.commit()
+    _, token = _new_flow(db, identifier="", user_id=None, strategy="passkey")
     return authentication_options(instance, db, rp, binding=token), token
 
 

@@ -36,6 +36,7 @@ from .views import (
     account_reverification,
     bp,
     profile_action,
+    reissued,
     session_row,
     user_row,
     with_token,
@@ -72,7 +73,7 @@ def profile_totp_cancel() -> Response:
 @account_reverification
 def profile_totp_remove() -> Response:
     mfa.remove_totp(state().instance, db_session(), user_row())
-    return _reissued(back(state().settings.user_profile_url))
+    return reissued(back(state().settings.user_profile_url))
 
 
 @bp.post("/user/backup-codes")
@@ -102,13 +103,7 @@ def _confirmed(form: str, fallback: str) -> Response:
     now counts a second factor (and loses a ``setup-mfa`` task)."""
     codes = mfa.confirm_totp(state().instance, db_session(), user_row(), field("code"),
                              session=session_row())
-    return _reissued(show_once(return_to(fallback), form, {"backup_codes": codes}))
-
-
-def _reissued(response: Response) -> Response:
-    session = session_row()
-    return with_token(response, reissue_token(state().instance, db_session(), session,
-                                              request_info()))
+    return reissued(show_once(return_to(fallback), form, {"backup_codes": codes}))
 
 
 # -- The setup-mfa session task (CLERK_MFA_REQUIRED, or an organization's rule) ------

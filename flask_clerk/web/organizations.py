@@ -17,7 +17,7 @@ from werkzeug.wrappers import Response
 
 from ..core import organization_domains as domains
 from ..core import organizations as orgs
-from ..core.models import OrganizationMembership, Session
+from ..core.models import OrganizationMembership
 from ..core.roles import (
     DELETE_ORGANIZATION,
     MANAGE_DOMAINS,
@@ -26,14 +26,13 @@ from ..core.roles import (
     READ_DOMAINS,
     READ_MEMBERS,
 )
-from ..core.sessions import reissue_token
 from ..errors import AuthenticationError, NotFound
 from ..extension import db_session, request_info, state
 from ..redirects import safe_redirect_url
 from ..request import auth
 from .forms import back, field, form_action, form_state
 from .pages import no_framing
-from .views import account_reverification, user_row, with_token
+from .views import account_reverification, reissued, user_row, with_token
 
 TICKET_PARAM = "__clerk_ticket"
 P = ParamSpec("P")
@@ -67,18 +66,6 @@ def _action(
     form: str, keep: tuple[str, ...] = ()
 ) -> Callable[[Callable[P, Response]], Callable[P, Response]]:
     return form_action(f"organization.{form}", keep=keep, fallback="organization_profile_url")
-
-
-def _reissued(response: Response) -> Response:
-    """Give the browser a token that reflects a change to its active organization
-    (it left it, or it was deleted) now rather than at the next refresh."""
-    session_id = auth(treat_pending_as_signed_out=False).session_id
-    session = db_session().get(Session, session_id) if session_id else None
-    if session is None:
-        return response
-    db_session().refresh(session)
-    return with_token(response, reissue_token(state().instance, db_session(), session,
-                                               request_info()))
 
 
 def _redirect_field(fallback: str) -> str:
@@ -126,7 +113,7 @@ def update_profile(organization_id: str) -> Response:
         state().instance, db_session(), _membership(organization_id), name=field("name"),
         slug=field("slug"), image_url=field("image_url"),
     )
-    return _reissued(back(state().settings.organization_profile_url))
+    return reissued(back(state().settings.organization_profile_url))
 
 
 @bp.post("/organizations/<organization_id>/mfa")
@@ -135,7 +122,7 @@ def update_profile(organization_id: str) -> Response:
 def require_mfa(organization_id: str) -> Response:
     orgs.require_mfa(state().instance, db_session(), _membership(organization_id),
                      required=field("required") == "1")
-    return _reissued(back(state().settings.organization_profile_url))
+    return reissued(back(state().settings.organization_profile_url))
 
 
 @bp.post("/organizations/<organization_id>/delete")
@@ -143,7 +130,7 @@ def require_mfa(organization_id: str) -> Response:
 def delete(organization_id: str) -> Response:
     orgs.delete_organization(state().instance, db_session(), _membership(organization_id),
                              confirmation=field("confirmation"))
-    return _reissued(redirect(state().settings.after_leave_organization_url, 303))
+    return reissued(redirect(state().settings.after_leave_organization_url, 303))
 
 
 @bp.post("/organizations/<organization_id>/leave")
@@ -151,7 +138,7 @@ def delete(organization_id: str) -> Response:
 def leave(organization_id: str) -> Response:
     orgs.leave_organization(state().instance, db_session(),
                             _membership(organization_id, leaving=True))
-    return _reissued(redirect(state().settings.after_leave_organization_url, 303))
+    return reissued(redirect(state().settings.after_leave_organization_url, 303))
 
 
 # -- Members and invitations -----------------------------------------------------------

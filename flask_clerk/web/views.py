@@ -383,6 +383,18 @@ def session_row() -> Session:
     return session
 
 
+def reissued(response: Response) -> Response:
+    """``response`` with a new token for the browser's session, whose claims just
+    changed (its organization, a factor, a task done): now, not at the next refresh."""
+    session_id = auth(treat_pending_as_signed_out=False).session_id
+    session = db_session().get(Session, session_id) if session_id else None
+    if session is None:
+        return response
+    db_session().refresh(session)
+    return with_token(response, sessions.reissue_token(state().instance, db_session(),
+                                                       session, request_info()))
+
+
 def with_token(response: Response, token: str) -> Response:
     """Set a reissued session token on ``response`` (its claims changed)."""
     set_session_cookies(response, token)
