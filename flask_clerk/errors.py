@@ -136,6 +136,35 @@ MESSAGES: dict[str, str] = {
     "passkey_limit_reached": "You can have at most {limit} passkeys. Remove one first.",
     "passkey_already_registered": "This passkey is already registered.",
     "form_param_format_invalid:name": "Enter a name of 1 to 100 characters.",
+    # Social sign-in (flask_clerk.core.oauth)
+    "oauth_access_denied": "You cancelled signing in with {provider}.",
+    "oauth_provider_error": (
+        "{provider} could not sign you in ({error}). Try again, or use another method."
+    ),
+    "oauth_callback_invalid": (
+        "This sign-in with {provider} could not be verified, or was finished already. "
+        "Start again from this page."
+    ),
+    "oauth_expired": "Signing in with {provider} took too long. Start again.",
+    "oauth_provider_unavailable": (
+        "{provider} could not be reached. Try again in a moment, or use another method."
+    ),
+    "oauth_token_invalid": (
+        "{provider}'s answer could not be verified. Try again, or use another method."
+    ),
+    "oauth_email_missing": (
+        "{provider} did not share an email address with us. Allow it there, or use "
+        "another method."
+    ),
+    "oauth_provider_unknown": "This sign-in provider is not available.",
+    "external_account_exists": (
+        "This account is already connected to another user. Sign in with it, or "
+        "connect a different one."
+    ),
+    "external_account_last_method": (
+        "{provider} is the only way you can sign in. Add another way (a password, a "
+        "passkey or another account) before removing it."
+    ),
     # Creating and importing users (flask_clerk.core.user_import)
     "form_username_invalid_character": "A username may contain only a-z, 0-9, _ and -.",
     "form_username_invalid_length": (

@@ -47,6 +47,7 @@ class ClerkState:
     components: Components
     protected: re.Pattern[str] | None
     webhook_worker: Any = None  # a WebhookWorker thread (development), else None
+    oauth_clients: Any = None  # web.oauth.OAuthClients, made at the first use
 
     def refresh(self, client_token: str) -> str | None:
         """A fresh session token for the browser's ``__client``, or None if it has none."""

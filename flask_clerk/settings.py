@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .core.oauth_providers import OAuthProvider, providers_from_settings
 from .core.roles import Role, role_key, roles_from_settings
 from .errors import ClerkConfigError, ClerkError
 
@@ -65,6 +67,9 @@ DEFAULTS: dict[str, Any] = {
     # one derived from CLERK_SECRET_KEY always follows. See core/secret_box.py.
     "CLERK_ENCRYPTION_KEYS": (),
     "CLERK_REVERIFY_URL": "/reverify",
+    # Social sign-in: {"google": {"client_id": …, "client_secret": …}, …}; see
+    # core/oauth_providers.py for the presets and custom OpenID Connect providers.
+    "CLERK_OAUTH_PROVIDERS": {},
     # Codes, lockout, rate limits
     "CLERK_CODE_LIFETIME": 600,
     "CLERK_CODE_ATTEMPTS": 5,
@@ -133,8 +138,19 @@ _TUPLES = {
 
 def _from_env(key: str, default: Any) -> Any:
     raw = os.environ.get(key)
-    if raw is None or isinstance(default, dict):
+    if raw is None:
         return default
+    if isinstance(default, dict):
+        # A mapping from the environment (.env) is JSON: secrets such as
+        # CLERK_OAUTH_PROVIDERS' client secrets belong there, not in code.
+        try:
+            value = json.loads(raw)
+        except ValueError as exc:
+            raise ClerkConfigError(
+                f"{key} in the environment must be a JSON object: {exc}") from exc
+        if not isinstance(value, dict):
+            raise ClerkConfigError(f"{key} in the environment must be a JSON object.")
+        return value
     if key in _TUPLES:
         return tuple(part.strip() for part in raw.split(",") if part.strip())
     if isinstance(default, bool):
@@ -228,6 +244,7 @@ class Settings:
     setup_mfa_url: str = "/setup-mfa"
     reverify_url: str = "/reverify"
     encryption_keys: tuple[str, ...] = field(default=(), repr=False)
+    oauth_providers: tuple[OAuthProvider, ...] = field(default=(), repr=False)
 
     @property
     def instance_id(self) -> str:
@@ -395,6 +412,7 @@ class Settings:
             setup_mfa_url=get("CLERK_SETUP_MFA_URL"),
             reverify_url=get("CLERK_REVERIFY_URL"),
             encryption_keys=_encryption_keys(get("CLERK_ENCRYPTION_KEYS")),
+            oauth_providers=providers_from_settings(get("CLERK_OAUTH_PROVIDERS")),
         )
 
 

@@ -29,7 +29,8 @@ def store_users(instance: Any) -> Iterator[dict[str, Any]]:
 
     with instance.store.session() as db:
         query = select(User).options(selectinload(User.email_addresses),
-                                     selectinload(User.passkeys)).order_by(User.id)
+                                     selectinload(User.passkeys),
+                                     selectinload(User.external_accounts)).order_by(User.id)
         for user in db.scalars(query):
             yield user_json(user)
 

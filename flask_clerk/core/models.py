@@ -100,6 +100,9 @@ class User(Timestamps, Base):
     passkeys: Mapped[list[Passkey]] = relationship(
         order_by="Passkey.created_at", viewonly=True
     )
+    external_accounts: Mapped[list[ExternalAccount]] = relationship(
+        order_by="ExternalAccount.created_at", viewonly=True
+    )
 
     @property
     def primary_email(self) -> EmailAddress | None:
@@ -194,6 +197,9 @@ class SignUp(Timestamps, CodeVerification, Base):
     # True when the address already had an account: the flow looks the same, but
     # no code exists that could complete it (the owner got a notice instead).
     email_taken: Mapped[bool] = mapped_column(default=False)
+    # A sign-up through a provider that did not vouch for the email: the account
+    # to connect once the mailed code proves the address (see core/oauth.py).
+    external_account: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(30), default="missing_requirements")
     expire_at: Mapped[datetime] = mapped_column(index=True)
 
@@ -515,4 +521,51 @@ class WebAuthnChallenge(Base):
     user_id: Mapped[str | None] = mapped_column(
         ForeignKey("clerk_users.id", ondelete="CASCADE")
     )
+    expire_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class ExternalAccount(Timestamps, Base):
+    """An account at an OAuth / OpenID Connect provider, connected to a user: it
+    signs them in (Clerk's ``external_account``, strategy ``oauth_<provider>``)."""
+
+    __tablename__ = "clerk_external_accounts"
+    __table_args__ = (
+        Index("uq_clerk_external_accounts_provider_user", "provider", "provider_user_id",
+              unique=True),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("eac"))
+    identification_id: Mapped[str] = mapped_column(String(40), default=lambda: new_id("idn"))
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("clerk_users.id", ondelete="CASCADE"), index=True
+    )
+    provider: Mapped[str] = mapped_column(String(64))  # oauth_google, oauth_custom_acme
+    provider_user_id: Mapped[str] = mapped_column(String(255))  # "sub", or the API's id
+    email_address: Mapped[str | None] = mapped_column(String(320))
+    email_verified: Mapped[bool | None]  # as the provider said when it was connected
+    first_name: Mapped[str | None] = mapped_column(String(100))
+    last_name: Mapped[str | None] = mapped_column(String(100))
+    username: Mapped[str | None] = mapped_column(String(100))
+    image_url: Mapped[str | None] = mapped_column(String(2048))
+    approved_scopes: Mapped[str] = mapped_column(String(1000), default="")
+
+
+class OAuthFlow(Base):
+    """A redirect to a provider in progress: single use, 10 minutes, bound to the
+    browser that started it (``browser_hash``: a cookie's token) and found again by
+    its ``state``. It holds the PKCE verifier and the nonce until the callback."""
+
+    __tablename__ = "clerk_oauth_flows"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("oaf"))
+    state_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    browser_hash: Mapped[str] = mapped_column(String(64))
+    provider: Mapped[str] = mapped_column(String(64))  # the key: google, custom_acme
+    intent: Mapped[str] = mapped_column(String(20))  # sign_in | sign_up | connect
+    code_verifier: Mapped[str] = mapped_column(String(128))
+    nonce: Mapped[str | None] = mapped_column(String(128))
+    redirect_uri: Mapped[str] = mapped_column(String(2048))
+    return_to: Mapped[str] = mapped_column(String(2048))  # the page the button was on
+    redirect_url: Mapped[str | None] = mapped_column(String(2048))  # after signing in
+    session_id: Mapped[str | None] = mapped_column(String(40))  # connect: whose account
     expire_at: Mapped[datetime] = mapped_column(index=True)

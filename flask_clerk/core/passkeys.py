@@ -55,13 +55,13 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
-from ..errors import ClerkError, NotFound
+from ..errors import ClerkError
 from ..ids import new_id, token_hash
 from . import clock
 from .audit import security_event
 from .instance import Instance
 from .models import Passkey, User, WebAuthnChallenge
-from .users import notify_owner, user_updated
+from .users import notify_owner, own_row, user_updated
 
 CHALLENGE_LIFETIME = 300  # s
 MAX_PASSKEYS = 10  # per user, as Clerk
@@ -370,7 +370,7 @@ def _clean_name(name: str | None) -> str:
 
 def rename_passkey(instance: Instance, db: DbSession, user: User, passkey_id: str,
                    name: str) -> Passkey:
-    passkey = _own_passkey(db, user, passkey_id)
+    passkey = own_row(db, Passkey, user, passkey_id)
     passkey.name = _clean_name(name)
     user_updated(instance, db, user)
     db.commit()
@@ -380,7 +380,7 @@ def rename_passkey(instance: Instance, db: DbSession, user: User, passkey_id: st
 def remove_passkey(instance: Instance, db: DbSession, user: User, passkey_id: str) -> None:
     """Delete one of the user's passkeys. The caller has checked a recent
     reverification."""
-    passkey = _own_passkey(db, user, passkey_id)
+    passkey = own_row(db, Passkey, user, passkey_id)
     db.delete(passkey)
     user_updated(instance, db, user)
     db.commit()
@@ -388,8 +388,3 @@ def remove_passkey(instance: Instance, db: DbSession, user: User, passkey_id: st
     notify_owner(instance, user, f"passkey “{passkey.name}” removed")
 
 
-def _own_passkey(db: DbSession, user: User, passkey_id: str) -> Passkey:
-    passkey = db.get(Passkey, passkey_id) if isinstance(passkey_id, str) else None
-    if passkey is None or passkey.user_id != user.id:
-        raise NotFound("resource_not_found")
-    return passkey

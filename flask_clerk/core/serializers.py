@@ -11,6 +11,7 @@ from typing import Any
 from . import clock
 from .models import (
     EmailAddress,
+    ExternalAccount,
     Invitation,
     Organization,
     OrganizationInvitation,
@@ -21,11 +22,13 @@ from .models import (
 )
 
 
-def email_address_json(email: EmailAddress) -> dict[str, Any]:
+def email_address_json(email: EmailAddress,
+                       linked: list[ExternalAccount] | None = None) -> dict[str, Any]:
     verification: dict[str, Any] | None = None
     if email.verification_status == "verified" or email.code_hash:
+        oauth = (email.verification_strategy or "").startswith("oauth_")
         verification = {
-            "object": "verification_otp",
+            "object": "verification_from_oauth" if oauth else "verification_otp",
             "status": email.verification_status,
             "strategy": email.verification_strategy or "email_code",
             "attempts": email.code_attempts if email.code_hash else None,
@@ -37,7 +40,9 @@ def email_address_json(email: EmailAddress) -> dict[str, Any]:
         "email_address": email.email_address,
         "reserved": False,
         "verification": verification,
-        "linked_to": [],
+        # The provider accounts with this address (Clerk's identification links).
+        "linked_to": [{"type": a.provider, "id": a.identification_id} for a in linked or ()
+                      if a.email_address == email.email_address],
         "matches_sso_connection": False,
         "created_at": clock.unix_ms(email.created_at),
         "updated_at": clock.unix_ms(email.updated_at),
@@ -53,6 +58,35 @@ def passkey_json(passkey: Passkey) -> dict[str, Any]:
         "last_used_at": clock.unix_ms(passkey.last_used_at or passkey.created_at),
         "verification": {"object": "verification_passkey", "status": "verified",
                          "strategy": "passkey", "attempts": None, "expire_at": None},
+    }
+
+
+def external_account_json(account: ExternalAccount) -> dict[str, Any]:
+    """Clerk's ``external_account`` (verified by the provider when connected)."""
+    return {
+        "object": "external_account",
+        "id": account.id,
+        "provider": account.provider,
+        "identification_id": account.identification_id,
+        "provider_user_id": account.provider_user_id,
+        "approved_scopes": account.approved_scopes,
+        "email_address": account.email_address or "",
+        "email_address_verified": account.email_verified,
+        "first_name": account.first_name or "",
+        "last_name": account.last_name or "",
+        "avatar_url": account.image_url or "",
+        "image_url": account.image_url,
+        "username": account.username,
+        "phone_number": None,
+        "public_metadata": {},
+        "label": None,
+        "created_at": clock.unix_ms(account.created_at),
+        "updated_at": clock.unix_ms(account.updated_at),
+        "verification": {
+            "object": "verification_oauth", "status": "verified",
+            "strategy": account.provider, "attempts": None,
+            "expire_at": clock.unix_ms(account.created_at),
+        },
     }
 
 
@@ -77,11 +111,12 @@ def user_json(user: User) -> dict[str, Any]:
         "public_metadata": dict(user.public_metadata or {}),
         "private_metadata": dict(user.private_metadata or {}),
         "unsafe_metadata": dict(user.unsafe_metadata or {}),
-        "email_addresses": [email_address_json(e) for e in user.email_addresses],
+        "email_addresses": [email_address_json(e, user.external_accounts)
+                            for e in user.email_addresses],
         "phone_numbers": [],
         "web3_wallets": [],
         "passkeys": [passkey_json(p) for p in user.passkeys],
-        "external_accounts": [],
+        "external_accounts": [external_account_json(a) for a in user.external_accounts],
         "saml_accounts": [],
         "enterprise_accounts": [],
         "password_enabled": bool(user.password_digest),

@@ -292,6 +292,24 @@ def _first_factor_done(
                      previous_client_token)
 
 
+def external_first_factor(
+    instance: Instance, db: DbSession, request: RequestInfo, user: User, strategy: str,
+    *, previous_client_token: str | None = None,
+) -> tuple[Outcome, str | None]:
+    """A first factor passed outside a sign-in flow (an OAuth provider, ``oauth_*``):
+    signed in; or, for a user with a second factor, a new flow waiting for it, and
+    the token that binds it to the browser."""
+    raise_if_locked(user)
+    if user.banned:
+        raise ClerkError("user_banned", status=403)
+    if has_second_factor(user):
+        sign_in, flow_token = _new_flow(db, identifier=user.primary_address or "",
+                                        user_id=user.id, strategy=strategy)
+        return _first_factor_passed(db, sign_in, strategy), flow_token
+    return _complete(instance, db, request, None, user, prepare_session(instance, user, request),
+                     previous_client_token), None
+
+
 def _first_factor_passed(db: DbSession, sign_in: SignIn, strategy: str) -> SignIn:
     sign_in.status = "needs_second_factor"
     sign_in.strategy = strategy
@@ -467,12 +485,13 @@ def _flow(db: DbSession, flow_token: str | None, status: str) -> SignIn:
 
 
 def _complete(
-    instance: Instance, db: DbSession, request: RequestInfo, sign_in: SignIn, user: User,
+    instance: Instance, db: DbSession, request: RequestInfo, sign_in: SignIn | None, user: User,
     new_session: SignedIn, previous_client_token: str | None,
 ) -> SignedIn:
     signed_in = start_session(instance, db, user, new_session,
                               previous_client_token=previous_client_token)
-    db.delete(sign_in)
+    if sign_in is not None:
+        db.delete(sign_in)
     db.commit()
     security_event("sign_in.succeeded", user_id=user.id, session_id=signed_in.session.id,
                    ip=request.ip_address)

@@ -1,5 +1,6 @@
 """Sign-up with email (and a password, when passwords are on): start, verify the
-email code, done.
+email code, done. Or through an OAuth provider: at once when it vouches for the
+email, else with the same email code (see :mod:`.oauth`).
 
 The user row is created only when the code is verified. An address that already
 has an account goes through the very same steps (same answers, same timing), but
@@ -18,10 +19,12 @@ from ..ids import new_id, new_token, token_hash
 from . import clock, emails
 from .audit import security_event
 from .codes import check_code, issue_code
+from .external_accounts import add_external_account
 from .flows import FLOW_LIFETIME, purge_expired_flows, require_flow
 from .instance import Instance, RequestInfo
 from .invitations import accept_invitations
 from .models import SignUp
+from .oauth_providers import ProviderIdentity
 from .serializers import user_json
 from .sessions import SignedIn, create_session
 from .users import (
@@ -58,6 +61,29 @@ def start_sign_up(
         first_name=first, last_name=last, password_digest=None if taken else digest,
         email_taken=taken, status="missing_requirements",
         expire_at=now + timedelta(seconds=FLOW_LIFETIME),
+    )
+    db.add(sign_up)
+    _send_code(instance, db, sign_up)
+    db.commit()
+    return sign_up, flow_token
+
+
+def start_identity_sign_up(
+    instance: Instance, db: DbSession, request: RequestInfo, identity: ProviderIdentity
+) -> tuple[SignUp, str]:
+    """A provider account whose email the provider does not vouch for: the mailed
+    code proves the address, then the user is created with the account connected.
+    An address that has an account already gets the usual notice instead."""
+    instance.rate_limiter.hit("sign_up", request.ip_address or "-")
+    assert identity.email is not None
+    taken = find_user_by_email(db, identity.email) is not None
+    purge_expired_flows(db, SignUp)
+    flow_token = new_token()
+    sign_up = SignUp(
+        id=new_id("sua"), flow_token_hash=token_hash(flow_token), email_address=identity.email,
+        first_name=identity.first_name, last_name=identity.last_name, password_digest=None,
+        email_taken=taken, external_account=identity.as_dict(), status="missing_requirements",
+        expire_at=clock.now() + timedelta(seconds=FLOW_LIFETIME),
     )
     db.add(sign_up)
     _send_code(instance, db, sign_up)
@@ -109,22 +135,42 @@ def verify_sign_up(
     except ClerkError:
         db.commit()
         raise
-    user = create_user(
-        db, email_address=sign_up.email_address, password_digest=sign_up.password_digest,
-        first_name=sign_up.first_name, last_name=sign_up.last_name,
-    )
+    identity = (ProviderIdentity(**sign_up.external_account)
+                if sign_up.external_account else None)
     db.delete(sign_up)
+    return create_user_and_sign_in(
+        instance, db, request, email_address=sign_up.email_address,
+        password_digest=sign_up.password_digest, first_name=sign_up.first_name,
+        last_name=sign_up.last_name, identity=identity,
+        previous_client_token=previous_client_token)
+
+
+def create_user_and_sign_in(
+    instance: Instance, db: DbSession, request: RequestInfo, *, email_address: str,
+    password_digest: str | None, first_name: str | None, last_name: str | None,
+    identity: ProviderIdentity | None = None, email_strategy: str = "email_code",
+    previous_client_token: str | None = None,
+) -> SignedIn:
+    """The end of every sign-up: the user (with the provider account ``identity``
+    connected, if any), its invitations accepted, a session; all in one commit."""
+    user = create_user(
+        db, email_address=email_address, password_digest=password_digest,
+        first_name=first_name, last_name=last_name, email_strategy=email_strategy,
+    )
     try:
         db.flush()
     except IntegrityError:
         # Two sign-ups for one address raced and the other one won.
         db.rollback()
         raise ClerkError("form_identifier_exists", field="email_address") from None
+    if identity is not None:
+        user.image_url = identity.image_url
+        add_external_account(db, user, identity)
     emit(instance, db, "user.created", user_json(user), request)
-    accept_invitations(instance, db, sign_up.email_address)
+    accept_invitations(instance, db, email_address)
     signed_in = create_session(instance, db, user, request,
                                previous_client_token=previous_client_token)
     db.commit()
     security_event("user.created", user_id=user.id, session_id=signed_in.session.id,
-                   ip=request.ip_address)
+                   ip=request.ip_address, strategy=email_strategy)
     return signed_in

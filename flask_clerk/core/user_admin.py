@@ -87,7 +87,8 @@ def list_users(db: DbSession, filters: UserFilters, *, limit: int, offset: int,
         raise ClerkError("form_param_format_invalid", field="order_by")
     descending = order_by.startswith("-")
     statement = filters.apply(db, select(User)).options(selectinload(User.email_addresses),
-                                                        selectinload(User.passkeys))
+                                                        selectinload(User.passkeys),
+                                                        selectinload(User.external_accounts))
     statement = statement.order_by(column.desc() if descending else column.asc(),
                                    User.id.desc() if descending else User.id.asc())
     return list(db.scalars(statement.limit(limit).offset(offset)))

@@ -438,7 +438,8 @@ def create_user_from_payload(instance: Instance, db: DbSession, body: Mapping[st
         raise ClerkError("form_identifier_exists", field=taken)
     _digests_imported(instance, [new])
     return db.scalars(select(User).options(selectinload(User.email_addresses),
-                                           selectinload(User.passkeys))
+                                           selectinload(User.passkeys),
+                                           selectinload(User.external_accounts))
                       .where(User.id == user_id)).one()
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import inspect, select, update
 from sqlalchemy.exc import IntegrityError
@@ -274,6 +274,18 @@ def notify_owner(instance: Instance, user: User, change: str, *, also: str | Non
         instance.mailer.send(address, subject, text)
 
 
+R = TypeVar("R", bound=Any)
+
+
+def own_row(db: DbSession, model: type[R], user: User, row_id: str) -> R:
+    """``user``'s row of ``model`` (a passkey, an external account) by id; 404 for
+    anyone else's, as for none."""
+    row = db.get(model, row_id) if isinstance(row_id, str) else None
+    if row is None or row.user_id != user.id:
+        raise NotFound("resource_not_found")
+    return row
+
+
 def _own_email(user: User, email_id: str) -> EmailAddress:
     email = next((e for e in user.email_addresses if e.id == email_id), None)
     if email is None:
@@ -336,17 +348,21 @@ def change_password(
     instance: Instance, db: DbSession, user: User, *, current_password: str,
     new_password: str, confirm_password: str, current_session_id: str | None,
 ) -> int:
-    """Change the password (current one required); other sessions are signed out.
+    """Change the password (the current one required), or set a first one (a user
+    who signed up with a provider or a code); other sessions are signed out. The
+    caller has checked a recent reverification.
 
     Returns how many other sessions were revoked.
     """
-    claim_attempt(instance, db, user)
-    if len(current_password) > instance.settings.password_max_length or not (
-        instance.hasher.verify(user.password_digest, current_password, user.password_hasher)
-    ):
-        attempt_failed(instance, db, user)
-        raise ClerkError("form_password_incorrect", field="current_password")
-    attempt_succeeded(user)
+    first = user.password_digest is None
+    if not first:
+        claim_attempt(instance, db, user)
+        if len(current_password) > instance.settings.password_max_length or not (
+            instance.hasher.verify(user.password_digest, current_password, user.password_hasher)
+        ):
+            attempt_failed(instance, db, user)
+            raise ClerkError("form_password_incorrect", field="current_password")
+        attempt_succeeded(user)
     check_new_password(instance, new_password, confirm_password,
                        user_password_context(instance, user), field="new_password")
     user.password_digest = instance.hasher.hash(new_password)
@@ -355,8 +371,9 @@ def change_password(
     revoked = revoke_user_sessions(instance, db, user.id, keep_session_id=current_session_id)
     user_updated(instance, db, user)
     db.commit()
-    security_event("password.changed", user_id=user.id, sessions_revoked=str(revoked))
-    notify_owner(instance, user, "password changed")
+    security_event("password.set" if first else "password.changed", user_id=user.id,
+                   sessions_revoked=str(revoked))
+    notify_owner(instance, user, "password set" if first else "password changed")
     return revoked
 
 

@@ -8,7 +8,7 @@ from ..settings import Settings
 
 
 def register_blueprints(app: Flask, settings: Settings) -> None:
-    from . import factors, passkeys  # noqa: F401 - their routes join the views' blueprint
+    from . import factors, oauth, passkeys  # noqa: F401 - their routes join the views' blueprint
     from .pages import account_page, account_page_converter, public
     from .views import bp
 

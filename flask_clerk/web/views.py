@@ -82,9 +82,11 @@ def _clear_flow(response: Response, cookie: str) -> None:
                            samesite="Lax")
 
 
-def _signed_in(signed_in: SignedIn, destination: str, flow_cookie: str) -> Response:
+def _signed_in(signed_in: SignedIn, destination: str, flow_cookie: str,
+               redirect_url: str | None = None) -> Response:
     settings = state().settings
-    target = safe_redirect_url(field("redirect_url"), fallback=destination,
+    target = safe_redirect_url(field("redirect_url") if redirect_url is None else redirect_url,
+                               fallback=destination,
                                allowed_origins=settings.allowed_redirect_origins)
     claims = own_token_claims(signed_in.session_token)
     if claims.get("sts") == "pending":
@@ -506,6 +508,7 @@ def profile_context(props: dict[str, Any]) -> dict[str, Any]:
     ]
     page = page if page in {"account", "security"} else "account"
     from .factors import mfa_context
+    from .oauth import connected_accounts_context
     from .passkeys import passkeys_context
 
     return {
@@ -514,10 +517,12 @@ def profile_context(props: dict[str, Any]) -> dict[str, Any]:
         "devices": devices,
         "mfa": mfa_context() if page == "security" else None,
         "passkeys": passkeys_context() if page == "security" else None,
+        "connected": (connected_accounts_context()
+                      if page == "account" and state().settings.oauth_providers else None),
         "form": form_state(
             "profile.profile", "profile.add_email", "profile.verify_email", "profile.email",
             "profile.password", "profile.sessions", "profile.delete", "profile.mfa",
-            "profile.passkeys",
+            "profile.passkeys", "profile.connected_accounts",
         ),
         "delete_confirmation": users.DELETE_CONFIRMATION,
     }

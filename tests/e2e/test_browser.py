@@ -127,8 +127,9 @@ class LiveServer:
 
 
 @contextmanager
-def serve_demo(tmp_path: Path, **config: Any) -> Iterator[LiveServer]:
-    """The demo app on a free port of 127.0.0.1, in a thread, with fresh databases."""
+def serve_demo(tmp_path: Path, port: int = 0, **config: Any) -> Iterator[LiveServer]:
+    """The demo app on a free port of 127.0.0.1 (or ``port``), in a thread, with
+    fresh databases."""
     if str(REPO) not in sys.path:  # `pytest` (unlike `python -m pytest`) does not add it
         sys.path.insert(0, str(REPO))
     from demo_app import create_app
@@ -150,7 +151,7 @@ def serve_demo(tmp_path: Path, **config: Any) -> Iterator[LiveServer]:
     Base.metadata.create_all(engine)
     with app.app_context():
         db.create_all()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="e2e-live-server", daemon=True)
     thread.start()
     try:

@@ -7,6 +7,10 @@
 // Its login page lists the accounts ("Continue as ...") and "Deny", for a browser.
 // Scripts skip the page: /interaction/<uid>?auto=<sub> consents as that account,
 // ?auto=deny refuses (access_denied), exactly as the buttons do.
+//
+// It also stands in for GitHub's API, which is plain OAuth 2 (no ID token):
+// GET /github/user and /github/user/emails with the access token it issued
+// answer in GitHub's shapes (an account's "github_emails" lists its addresses).
 import http from "node:http";
 import Provider from "oidc-provider";
 
@@ -54,9 +58,30 @@ server.listen(0, "127.0.0.1", () => {
     }, { mergeWithLastSubmission: false });
   }
 
+  async function github(req, res, path) {
+    const bearer = (req.headers.authorization || "").replace(/^Bearer /i, "");
+    const token = bearer && await provider.AccessToken.find(bearer);
+    res.setHeader("Content-Type", "application/json");
+    if (!token || !accounts[token.accountId]) {
+      res.statusCode = 401;
+      return res.end(JSON.stringify({ message: "Bad credentials" }));
+    }
+    const a = accounts[token.accountId];
+    if (path === "/github/user") {
+      return res.end(JSON.stringify({
+        id: a.github_id, login: a.login, name: a.name || null,
+        email: a.public_email || null, avatar_url: a.picture || null,
+      }));
+    }
+    return res.end(JSON.stringify(a.github_emails || []));
+  }
+
   const callback = provider.callback();
   server.on("request", async (req, res) => {
     const url = new URL(req.url, issuer);
+    if (url.pathname === "/github/user" || url.pathname === "/github/user/emails") {
+      return github(req, res, url.pathname);
+    }
     const match = url.pathname.match(/^\/interaction\/([\w-]+)(\/choose)?$/);
     if (!match) return callback(req, res);
     try {

@@ -70,6 +70,16 @@ EMAIL_ADDRESS = _object({
     "created_at": MILLIS, "updated_at": MILLIS,
 })
 
+EXTERNAL_ACCOUNT = _object({
+    "object": _const("external_account"), "id": STRING, "provider": STRING,
+    "identification_id": STRING, "provider_user_id": STRING, "approved_scopes": STRING,
+    "email_address": STRING, "email_address_verified": _null(BOOLEAN),
+    "first_name": STRING, "last_name": STRING, "avatar_url": STRING,
+    "image_url": _null(STRING), "username": _null(STRING), "phone_number": _null(STRING),
+    "public_metadata": METADATA, "label": _null(STRING), "verification": _VERIFICATION,
+    "created_at": MILLIS, "updated_at": MILLIS,
+})
+
 USER = _object({
     "id": STRING, "object": _const("user"), "external_id": _null(STRING),
     "primary_email_address_id": _null(STRING), "primary_phone_number_id": _null(STRING),
@@ -79,7 +89,8 @@ USER = _object({
     "public_metadata": METADATA, "private_metadata": METADATA, "unsafe_metadata": METADATA,
     "email_addresses": {"type": "array", "items": _ref("EmailAddress")},
     "phone_numbers": OBJECTS, "web3_wallets": OBJECTS, "passkeys": OBJECTS,
-    "external_accounts": OBJECTS, "saml_accounts": OBJECTS, "enterprise_accounts": OBJECTS,
+    "external_accounts": {"type": "array", "items": _ref("ExternalAccount")},
+    "saml_accounts": OBJECTS, "enterprise_accounts": OBJECTS,
     "password_enabled": BOOLEAN, "two_factor_enabled": BOOLEAN, "totp_enabled": BOOLEAN,
     "backup_code_enabled": BOOLEAN, "mfa_enabled_at": _null(MILLIS),
     "mfa_disabled_at": _null(MILLIS), "password_last_updated_at": _null(MILLIS),
@@ -165,6 +176,7 @@ SCHEMAS: dict[str, Schema] = {
     "User": USER, "EmailAddress": EMAIL_ADDRESS, "Organization": ORGANIZATION,
     "OrganizationMembership": MEMBERSHIP, "OrganizationInvitation": ORGANIZATION_INVITATION,
     "Invitation": INVITATION, "Session": SESSION, "DeletedObject": DELETED_OBJECT,
+    "ExternalAccount": EXTERNAL_ACCOUNT,
     "TotalCount": _object({"object": _const("total_count"), "total_count": INTEGER}),
     "Organizations": _page("Organization"),
     "OrganizationMemberships": _page("OrganizationMembership"),
@@ -387,6 +399,11 @@ def _user_paths() -> dict[str, Schema]:
             "parameters": [USER_ID, {"name": "passkey_id", "in": "path", "required": True,
                                      "schema": STRING}],
             "delete": _operation("DeletePasskey", "Remove a user's passkey",
+                                 _ref("DeletedObject"), 404)},
+        "/users/{user_id}/external_accounts/{external_account_id}": {
+            "parameters": [USER_ID, {"name": "external_account_id", "in": "path",
+                                     "required": True, "schema": STRING}],
+            "delete": _operation("DeleteExternalAccount", "Disconnect a user's provider account",
                                  _ref("DeletedObject"), 404)},
         "/users/{user_id}/organization_memberships": {"parameters": [USER_ID], "get": _operation(
             "UsersGetOrganizationMemberships", "List a user's memberships",

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response
 
-from ...core import mfa, passkeys, user_admin
+from ...core import external_accounts, mfa, passkeys, user_admin
 from ...core.models import OrganizationMembership, User
 from ...core.password_digests import validate_digest
 from ...core.serializers import user_json
@@ -218,6 +218,16 @@ def delete_passkey(user_id: str, passkey_id: str) -> Response:
     db = db_session()
     passkeys.remove_passkey(state().instance, db, user_admin.get_user(db, user_id), passkey_id)
     return json_response({"object": "passkey", "id": passkey_id, "deleted": True})
+
+
+@bp.delete("/users/<user_id>/external_accounts/<external_account_id>")
+def delete_external_account(user_id: str, external_account_id: str) -> Response:
+    """Disconnect a provider account (an administrator may remove the last way in)."""
+    db = db_session()
+    external_accounts.delete_external_account(
+        state().instance, db, user_admin.get_user(db, user_id), external_account_id)
+    return json_response({"object": "external_account", "id": external_account_id,
+                          "deleted": True})
 
 
 @bp.get("/users/<user_id>/organization_memberships")
