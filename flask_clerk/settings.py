@@ -412,7 +412,8 @@ class Settings:
             setup_mfa_url=get("CLERK_SETUP_MFA_URL"),
             reverify_url=get("CLERK_REVERIFY_URL"),
             encryption_keys=_encryption_keys(get("CLERK_ENCRYPTION_KEYS")),
-            oauth_providers=providers_from_settings(get("CLERK_OAUTH_PROVIDERS")),
+            oauth_providers=providers_from_settings(get("CLERK_OAUTH_PROVIDERS"),
+                                                    require_https=not development),
         )
 
 

@@ -39,6 +39,10 @@ ACCOUNTS = {
     "bob-1": {"email": "bob@example.com", "email_verified": False, "given_name": "Bob"},
     "carol-1": {"email": "carol@example.com", "email_verified": False, "given_name": "Carol"},
     "nomail-1": {"given_name": "Nomail"},
+    # A provider that vouches for a non-ASCII look-alike of kim@example.com (the
+    # Kelvin sign lower-cases to "k"), and for a name with a NUL in it.
+    "kelvin-1": {"email": "\u212aim@example.com", "email_verified": True},
+    "nul-1": {"email": "nul@example.com", "email_verified": True, "given_name": "Nu\u0000l"},
     "gh-1": {"github_id": 583231, "login": "octocat", "name": "Mona Octocat",
              "picture": "https://avatars.example.com/u/583231",
              "public_email": "public@example.com",
@@ -223,6 +227,21 @@ def test_an_unverified_email_signs_up_after_its_code(app, client):
     assert me(client) == data["id"]
 
 
+def test_a_look_alike_unicode_address_never_links_to_an_account(app, client):
+    sign_up(client, app, email="kim@example.com")
+    victim = me(client)
+    sign_out(client)
+    response = oauth(client, choice="kelvin-1")
+    assert response.status_code == 422  # no usable address: refused, nothing linked
+    assert me(client) is None and me(client) != victim
+    assert count(app, ExternalAccount) == 0
+
+
+def test_control_characters_from_the_provider_are_dropped(app, client):
+    assert oauth(client, choice="nul-1").status_code == 303
+    assert user_json(app, me(client))["first_name"] == "Nu l"
+
+
 def test_a_provider_that_shares_no_email_is_refused(app, client):
     response = oauth(client, choice="nomail-1")
     assert response.status_code == 422
@@ -290,6 +309,32 @@ def test_a_provider_that_is_down_is_reported(make_app, issuer):
     assert response.status_code == 502
     assert "Down could not be reached" in response.get_data(as_text=True)
     assert count(app, OAuthFlow) == 0
+
+
+def test_an_answer_naming_another_issuer_is_refused(app, client):
+    callback = at_provider(start(client))
+    response = client.get(callback.replace("iss=", "iss=https%3A%2F%2Fevil.example&was="))
+    assert response.status_code == 400 and count(app, User) == 0
+
+
+def test_a_lured_callback_does_not_end_the_users_own_flow(app, client):
+    mine = start(client)
+    other = app.test_client()
+    lure = at_provider(start(other))  # someone else's flow, opened in this browser
+    response = client.get(lure)
+    assert response.status_code == 400 and "Set-Cookie" not in response.headers
+    assert client.get(at_provider(mine)).status_code == 303  # still usable
+
+
+def test_a_provider_error_code_is_shown_and_logged_as_a_code_only(app, client, caplog):
+    authorize = start(client)
+    state = dict(parse_qsl(urlsplit(authorize).query))["state"]
+    error = "server_error\nsign_in.succeeded user_id=user_admin"
+    response = client.get("/__clerk/oauth/custom_test/callback?" + urlencode(
+        {"state": state, "error": error}))
+    assert response.status_code == 400
+    assert "server_error?sign_in.succeeded" in response.get_data(as_text=True)
+    assert not any("\n" in r.getMessage() for r in caplog.records)
 
 
 def test_an_id_token_for_another_nonce_is_refused(app, client):
@@ -431,12 +476,22 @@ def test_github_reads_the_verified_primary_email_from_its_api(make_app, issuer):
     assert (account["provider_user_id"], account["username"]) == ("583231", "octocat")
 
 
-def test_apples_form_post_callback_continues_as_a_get(client):
-    response = client.post("/__clerk/oauth/custom_test/callback",
-                           data={"code": "c", "state": "s", "user": '{"name": {}}', "x": "y"})
+def test_apples_form_post_callback_continues_as_a_get(make_app, issuer):
+    app = make_app(CLERK_OAUTH_PROVIDERS=providers(issuer, apple={
+        "client_id": "clerk-apple", "client_secret": SECRET,
+        "discovery_url": f"{issuer}/.well-known/openid-configuration"}))
+    client = app.test_client()
+    response = client.post("/__clerk/oauth/apple/callback", data={
+        "code": "c", "state": "s", "iss": "i", "user": '{"name": {}}', "x": "y"})
     assert response.status_code == 303
-    assert response.headers["Location"] == (
-        "/__clerk/oauth/custom_test/callback?code=c&state=s&user=%7B%22name%22%3A+%7B%7D%7D")
+    assert response.headers["Location"] == ("/__clerk/oauth/apple/callback?code=c&state=s&iss=i"
+                                            "&user=%7B%22name%22%3A+%7B%7D%7D")
+    # Only a provider that answers by form_post: for the others it is not a route.
+    assert client.post("/__clerk/oauth/custom_test/callback", data={"code": "c"}).status_code == 404
+    assert client.post("/__clerk/oauth/x%0D%0ASet-Cookie:a=b/callback").status_code == 404
+    deep = "[" * 3000 + "]" * 3000
+    response = client.get(f"/__clerk/oauth/apple/callback?state=s&code=c&user={deep}")
+    assert response.status_code == 400
 
 
 def test_apples_client_secret_is_a_jwt_signed_with_the_apps_key():

@@ -49,3 +49,18 @@ def test_a_stand_in_overrides_a_presets_endpoints():
 def test_bad_settings_say_what_is_wrong(config, message):
     with pytest.raises(ClerkConfigError, match=message):
         providers_from_settings(config)
+
+
+def test_a_live_instance_talks_to_providers_over_https_only():
+    config = {"custom_acme": {**CREDENTIALS, "issuer": "http://id.acme.test"}}
+    assert providers_from_settings(config)  # development: a local test provider is fine
+    with pytest.raises(ClerkConfigError, match="must be https"):
+        providers_from_settings(config, require_https=True)
+    with pytest.raises(ClerkConfigError, match="token_url"):
+        providers_from_settings({"github": {**CREDENTIALS, "token_url": "http://x.test/t"}},
+                                require_https=True)
+
+
+def test_secrets_stay_out_of_reprs():
+    (google,) = providers_from_settings({"google": CREDENTIALS})
+    assert "secret-1" not in repr(google)

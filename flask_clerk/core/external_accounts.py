@@ -91,6 +91,8 @@ def remove_external_account(instance: Instance, db: DbSession, user: User,
     """The user disconnects an account; never their last way to sign in. The
     caller has checked a recent reverification."""
     account = own_row(db, ExternalAccount, user, account_id)
+    # Two removals at once must not both see the other's account as the way left.
+    db.execute(select(User.id).where(User.id == user.id).with_for_update())
     if not sign_in_methods(instance, user, without=account):
         raise ClerkError("external_account_last_method",
                          provider=provider_name(instance, account.provider))

@@ -85,14 +85,19 @@ def peek_flow(db: DbSession, state: str | None) -> OAuthFlow | None:
     return db.scalars(select(OAuthFlow).where(OAuthFlow.state_hash == token_hash(state))).first()
 
 
+def owns_flow(flow: OAuthFlow, browser_token: str | None) -> bool:
+    """Whether the browser holding ``browser_token`` started ``flow``."""
+    return bool(browser_token) and constant_time_equal(flow.browser_hash,
+                                                       token_hash(browser_token or ""))
+
+
 def take_flow(db: DbSession, provider: OAuthProvider, state: str | None,
               browser_token: str | None) -> OAuthFlow:
     """The callback's flow, used up now: it must exist, be this browser's, be for
     this provider and be in time. A second callback with the same ``state`` (a
     replay, a double click) finds nothing."""
     flow = peek_flow(db, state)
-    if (flow is None or flow.provider != provider.key or not browser_token
-            or not constant_time_equal(flow.browser_hash, token_hash(browser_token))):
+    if flow is None or flow.provider != provider.key or not owns_flow(flow, browser_token):
         security_event("oauth.callback_refused", provider=provider.key,
                        reason="unknown state" if flow is None else "other browser or provider")
         raise ClerkError("oauth_callback_invalid", status=400, provider=provider.name)

@@ -31,7 +31,7 @@ import re
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -45,8 +45,8 @@ class OAuthProvider:
     key: str  # "google", "custom_acme"
     name: str  # shown on the button: "Google"
     client_id: str
-    client_secret: str
-    scopes: tuple[str, ...]
+    client_secret: str = field(repr=False)
+    scopes: tuple[str, ...] = ()
     discovery_url: str | None = None  # OpenID Connect: endpoints and keys from here
     authorize_url: str | None = None
     token_url: str | None = None
@@ -54,7 +54,8 @@ class OAuthProvider:
     emails_url: str | None = None  # GitHub: the verified primary email
     token_auth: str = "client_secret_basic"  # noqa: S105 - a method name, not a secret
     response_mode: str | None = None  # Apple: "form_post" (the callback is a POST)
-    apple_key: tuple[str, str, str] | None = None  # (team_id, key_id, private key PEM)
+    apple_key: tuple[str, str, str] | None = field(default=None, repr=False)  # team, key id, PEM
+    issuer: str | None = None  # a custom provider's: its discovery document must say the same
 
     @property
     def strategy(self) -> str:
@@ -101,8 +102,10 @@ KNOWN_KEYS = {"client_id", "client_secret", "scopes", "name", "issuer", *ENDPOIN
 CUSTOM = re.compile(r"custom_[a-z0-9_]{1,17}")
 
 
-def providers_from_settings(config: Mapping[str, Any] | None) -> tuple[OAuthProvider, ...]:
-    """``CLERK_OAUTH_PROVIDERS`` read and checked once, in the order given."""
+def providers_from_settings(config: Mapping[str, Any] | None, *,
+                            require_https: bool = False) -> tuple[OAuthProvider, ...]:
+    """``CLERK_OAUTH_PROVIDERS`` read and checked once, in the order given. A live
+    instance (``require_https``) talks to providers over HTTPS only."""
     providers = []
     for key, entry in (config or {}).items():
         where = f"CLERK_OAUTH_PROVIDERS[{key!r}]"
@@ -118,7 +121,7 @@ def providers_from_settings(config: Mapping[str, Any] | None) -> tuple[OAuthProv
             if not issuer.startswith(("https://", "http://")) and not entry.get("discovery_url"):
                 raise ClerkConfigError(f"{where} needs its OpenID Connect issuer URL.")
             base = {"name": key.removeprefix("custom_").replace("_", " ").title(),
-                    "scopes": ("openid", "email", "profile"),
+                    "scopes": ("openid", "email", "profile"), "issuer": issuer or None,
                     "discovery_url": f"{issuer}/.well-known/openid-configuration"}
         else:
             raise ClerkConfigError(
@@ -136,6 +139,11 @@ def providers_from_settings(config: Mapping[str, Any] | None) -> tuple[OAuthProv
         if isinstance(scopes, str):
             scopes = scopes.split()
         overrides = {k: str(entry[k]) for k in ENDPOINTS if entry.get(k)}
+        insecure = [k for k, v in {**overrides, "issuer": entry.get("issuer") or "https:"}.items()
+                    if not str(v).startswith("https:")]
+        if require_https and insecure:
+            raise ClerkConfigError(f"{where}: {', '.join(sorted(insecure))} must be https:// "
+                                   "URLs on a live instance.")
         if overrides.get("discovery_url"):
             # An OpenID Connect stand-in (tests): its discovery document says it all.
             for k in ("authorize_url", "token_url", "userinfo_url"):
@@ -145,7 +153,7 @@ def providers_from_settings(config: Mapping[str, Any] | None) -> tuple[OAuthProv
             client_id=entry["client_id"], client_secret=entry.get("client_secret") or "",
             scopes=tuple(str(s) for s in scopes), apple_key=apple_key,
             **{k: v for k, v in {**base, **overrides}.items()
-               if k in (*ENDPOINTS, "token_auth", "response_mode")},
+               if k in (*ENDPOINTS, "token_auth", "response_mode", "issuer")},
         ))
     return tuple(providers)
 
@@ -261,16 +269,22 @@ def identity_from_discord(provider: OAuthProvider, user: Mapping[str, Any],
 
 def _subject(value: Any) -> str:
     subject = str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
-    if not subject or len(subject) > 255:
+    if not subject or len(subject) > 255 or not subject.isprintable():
         raise IdentityInvalid("the provider sent no user id")
     return subject
 
 
 def _text(value: Any, limit: int) -> str | None:
+    """One line of printable text (no NUL or control characters), trimmed."""
     if not isinstance(value, str):
         return None
-    value = " ".join(value.split())
+    value = " ".join("".join(c if c.isprintable() else " " for c in value).split())
     return value[:limit] or None
+
+
+def scopes_text(value: Any) -> str:
+    """The scopes the provider granted, as one line of at most 1,000 characters."""
+    return _text(value, 1000) or ""
 
 
 def _split_name(value: Any) -> tuple[str | None, str | None]:
@@ -282,10 +296,17 @@ def _split_name(value: Any) -> tuple[str | None, str | None]:
 
 
 def _email(value: Any) -> str | None:
-    if not isinstance(value, str) or len(value) > 320:
+    """The address as our own sign-up would accept it (ASCII only: a provider's
+    "\u212aim@example.com" must not become kim@example.com), else None."""
+    from ..errors import ClerkError
+    from .users import normalize_email  # (users imports settings, which imports us)
+
+    if not isinstance(value, str):
         return None
-    value = value.strip().lower()
-    return value if re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value) else None
+    try:
+        return normalize_email(value)
+    except ClerkError:
+        return None
 
 
 def _true(value: Any) -> bool:
@@ -297,4 +318,5 @@ def _url(value: Any) -> str | None:
     if not isinstance(value, str) or len(value) > 2048:
         return None
     parts = urlsplit(value)
-    return value if parts.scheme in {"https", "http"} and parts.netloc else None
+    ok = parts.scheme in {"https", "http"} and parts.netloc and value.isprintable()
+    return value if ok else None

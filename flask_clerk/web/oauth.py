@@ -10,6 +10,7 @@ client id and that nonce. The redirect URI is exact: the frontend API's
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -34,6 +35,7 @@ from ..core.oauth_providers import (
     identity_from_claims,
     identity_from_discord,
     identity_from_github,
+    scopes_text,
 )
 from ..errors import ClerkError
 from ..extension import db_session, request_info, state
@@ -180,7 +182,7 @@ def _cookie_path() -> str:
 
 # -- The callback ----------------------------------------------------------------------
 
-CALLBACK_PARAMS = ("code", "state", "error", "error_description", "user")
+CALLBACK_PARAMS = ("code", "state", "iss", "error", "error_description", "user")
 
 
 @bp.route("/oauth/<provider>/callback", methods=["GET", "POST"])
@@ -188,15 +190,22 @@ def oauth_callback(provider: str) -> Response:
     if request.method == "POST":
         # Apple answers with a cross-site POST (form_post), which carries no
         # SameSite=Lax cookie: continue as a GET of our own, which does.
+        client = clients().clients.get(provider)
+        if client is None or client.provider.response_mode != "form_post":
+            return Response("Not found.", status=404, mimetype="text/plain")
         params = {k: request.form[k][:4096] for k in CALLBACK_PARAMS if request.form.get(k)}
-        return redirect(f"{request.path}?{urlencode(params)}", 303)
+        callback = url_for("clerk.oauth_callback", provider=provider)
+        return redirect(f"{callback}?{urlencode(params)}", 303)
     flow = oauth.peek_flow(db_session(), request.args.get("state"))
     try:
         response = _callback(provider)
     except ClerkError as error:
         response = _report(flow, error)
-    response.delete_cookie(OAUTH_COOKIE, path=_cookie_path(), httponly=True,
-                           secure=state().settings.cookie_secure, samesite="Lax")
+    if flow is not None and oauth.owns_flow(flow, request.cookies.get(OAUTH_COOKIE)):
+        # Only the browser's own flow ends its cookie: a lured callback link with
+        # someone else's state leaves the flow in progress alone.
+        response.delete_cookie(OAUTH_COOKIE, path=_cookie_path(), httponly=True,
+                               secure=state().settings.cookie_secure, samesite="Lax")
     response.headers["Referrer-Policy"] = "no-referrer"  # the URL holds the code
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -210,11 +219,11 @@ def _callback(key: str) -> Response:
                            request.cookies.get(OAUTH_COOKIE))
     error = request.args.get("error")
     if error:
-        security_event("oauth.provider_error", provider=key, error=error[:100])
+        error = re.sub(r"[^A-Za-z0-9_.-]", "?", error[:60])  # a code, not text to log or show
+        security_event("oauth.provider_error", provider=key, error=error)
         if error == "access_denied":
             raise ClerkError("oauth_access_denied", status=400, provider=provider.name)
-        raise ClerkError("oauth_provider_error", status=400, provider=provider.name,
-                         error=error[:60])
+        raise ClerkError("oauth_provider_error", status=400, provider=provider.name, error=error)
     identity = _identity(client, flow)
     if flow.intent == "connect":
         oauth.connect_with_identity(state().instance, db, provider, flow,
@@ -243,17 +252,19 @@ def _identity(client: ProviderClient, flow: OAuthFlow) -> ProviderIdentity:
     if not code or len(code) > 2048:
         raise ClerkError("oauth_callback_invalid", status=400, provider=provider.name)
     try:
-        issuer = request.args.get("iss")  # RFC 9207: which provider answered
-        if issuer and provider.openid and issuer != client.load_server_metadata().get("issuer"):
-            raise IdentityInvalid("an answer from another issuer (mix-up)")
+        if provider.openid:
+            _check_issuer(client)
         token = client.fetch_access_token(redirect_uri=flow.redirect_uri, code=code,
                                           code_verifier=flow.code_verifier)
-        scopes = str(token.get("scope") or " ".join(provider.scopes))
+        scopes = scopes_text(token.get("scope") or " ".join(provider.scopes))
         if provider.openid:  # OpenID Connect: the ID token says who
             if "id_token" not in token or flow.nonce is None:
                 raise IdentityInvalid("no ID token")
             claims = dict(client.parse_id_token(token, nonce=flow.nonce,
                                                 claims_options=_issuer_options(client)))
+            audience = claims.get("aud")
+            if client.client_id not in (audience if isinstance(audience, list) else [audience]):
+                raise IdentityInvalid("an ID token for another client")
             userinfo_url = client.load_server_metadata().get("userinfo_endpoint")
             if not claims.get("email") and userinfo_url:
                 info = client.get(userinfo_url, token=token).json()
@@ -285,6 +296,24 @@ def _identity(client: ProviderClient, flow: OAuthFlow) -> ProviderIdentity:
         raise ClerkError("oauth_token_invalid", status=400, provider=provider.name) from None
 
 
+def _check_issuer(client: ProviderClient) -> None:
+    """The discovery document is the configured issuer's; the answer came from it
+    (RFC 9207 ``iss``, required when the provider says it sends one); and an
+    unsigned ID token is never acceptable, whatever the document lists."""
+    metadata = client.load_server_metadata()
+    issuer = str(metadata.get("issuer") or "")
+    configured = client.provider.issuer
+    if configured and issuer.rstrip("/") != configured.rstrip("/"):
+        raise IdentityInvalid("the discovery document names another issuer")
+    answered = request.args.get("iss")
+    if answered != issuer and (answered is not None
+                               or metadata.get("authorization_response_iss_parameter_supported")):
+        raise IdentityInvalid("an answer from another issuer (mix-up)")
+    algorithms = metadata.get("id_token_signing_alg_values_supported") or ["RS256"]
+    metadata["id_token_signing_alg_values_supported"] = [
+        a for a in algorithms if isinstance(a, str) and a.lower() != "none"] or ["RS256"]
+
+
 def _json(client: ProviderClient, url: str | None, token: dict[str, Any]) -> Any:
     if not url:
         raise IdentityInvalid("no user endpoint")
@@ -308,13 +337,14 @@ def _issuer_options(client: ProviderClient) -> dict[str, Any] | None:
 
 def _apple_name(provider: OAuthProvider) -> dict[str, str]:
     """Apple sends the user's name once, beside the code (never in the ID token)."""
-    if provider.response_mode != "form_post" or not request.args.get("user"):
+    user = request.args.get("user", "")
+    if provider.response_mode != "form_post" or not user or len(user) > 4096:
         return {}
     try:
-        name = json.loads(request.args["user"]).get("name") or {}
+        name = json.loads(user).get("name") or {}
         return {k: str(name[v]) for k, v in (("given_name", "firstName"),
                                               ("family_name", "lastName")) if name.get(v)}
-    except (ValueError, AttributeError, TypeError):
+    except (ValueError, AttributeError, TypeError, RecursionError):
         return {}
 
 
@@ -335,7 +365,7 @@ def _report(flow: OAuthFlow | None, error: ClerkError) -> Response:
 def connected_accounts_context() -> dict[str, Any]:
     """The profile's "Connected accounts": the user's, and the providers to add."""
     user = user_row()
-    providers = state().settings.oauth_providers
+    providers = state().settings.oauth_providers  # (accounts of a provider since removed show)
     names = {p.strategy: p for p in providers}
     accounts = [{"account": a, "provider": names.get(a.provider)} for a in user.external_accounts]
     connected = {a.provider for a in user.external_accounts}

@@ -517,8 +517,8 @@ def profile_context(props: dict[str, Any]) -> dict[str, Any]:
         "devices": devices,
         "mfa": mfa_context() if page == "security" else None,
         "passkeys": passkeys_context() if page == "security" else None,
-        "connected": (connected_accounts_context()
-                      if page == "account" and state().settings.oauth_providers else None),
+        "connected": (connected_accounts_context() if page == "account" and (
+            state().settings.oauth_providers or user.external_accounts) else None),
         "form": form_state(
             "profile.profile", "profile.add_email", "profile.verify_email", "profile.email",
             "profile.password", "profile.sessions", "profile.delete", "profile.mfa",
