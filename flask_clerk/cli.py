@@ -125,6 +125,56 @@ def keys_reseal() -> None:
     click.echo(f"Resealed {count} TOTP secrets under the first encryption key.")
 
 
+@clerk.group("admins")
+def admins_group() -> None:
+    """Instance administrators: who may use the dashboard (besides CLERK_DASHBOARD_ADMINS)."""
+
+
+@admins_group.command("add")
+@click.argument("email")
+@with_appcontext
+def admins_add(email: str) -> None:
+    """Promote the user with this verified email address."""
+    from .core import admins
+
+    with _state().instance.store.session() as db:
+        try:
+            user = admins.add_admin(db, email)
+        except ClerkError as error:
+            message = ("No user has this verified email address." if error.code ==
+                       "resource_not_found" else error.message())
+            raise click.ClickException(message) from None
+        click.echo(f"{user.primary_address} ({user.id}) is an administrator.")
+
+
+@admins_group.command("remove")
+@click.argument("email")
+@with_appcontext
+def admins_remove(email: str) -> None:
+    """Take the dashboard away from a user promoted with `admins add`."""
+    from .core import admins
+
+    with _state().instance.store.session() as db:
+        try:
+            removed = admins.remove_admin(db, email)
+        except ClerkError as error:
+            raise click.ClickException(error.message()) from None
+    click.echo(f"Removed {email}." if removed else f"{email} was not promoted here.")
+
+
+@admins_group.command("list")
+@with_appcontext
+def admins_list() -> None:
+    """The administrators: from CLERK_DASHBOARD_ADMINS, then promoted here."""
+    from .core import admins
+
+    for name in _state().settings.dashboard_admins:
+        click.echo(f"{name}  (CLERK_DASHBOARD_ADMINS)")
+    with _state().instance.store.session() as db:
+        for user in admins.promoted_admins(db):
+            click.echo(f"{user.primary_address}  {user.id}")
+
+
 @clerk.group("roles")
 def roles() -> None:
     """Organization roles and their permissions."""

@@ -165,6 +165,11 @@ MESSAGES: dict[str, str] = {
         "{provider} is the only way you can sign in. Add another way (a password, a "
         "passkey or another account) before removing it."
     ),
+    # The dashboard and impersonation
+    "actor_token_invalid": "This impersonation link is no longer valid. Start again.",
+    "dashboard_admins_only": "Only this instance's administrators can use the dashboard.",
+    "dashboard_while_impersonating": "Stop impersonating to use the dashboard.",
+    "not_impersonating": "You are not impersonating anyone.",
     # Creating and importing users (flask_clerk.core.user_import)
     "form_username_invalid_character": "A username may contain only a-z, 0-9, _ and -.",
     "form_username_invalid_length": (

@@ -70,6 +70,10 @@ DEFAULTS: dict[str, Any] = {
     # Social sign-in: {"google": {"client_id": …, "client_secret": …}, …}; see
     # core/oauth_providers.py for the presets and custom OpenID Connect providers.
     "CLERK_OAUTH_PROVIDERS": {},
+    # The dashboard: where, and who (emails or user ids; `flask clerk admins add` too)
+    "CLERK_DASHBOARD_URL": "/__clerk/dashboard",
+    "CLERK_DASHBOARD_ADMINS": (),
+    "CLERK_IMPERSONATION_MAX_DURATION": 1800,  # s: an impersonation session's lifetime
     # Codes, lockout, rate limits
     "CLERK_CODE_LIFETIME": 600,
     "CLERK_CODE_ATTEMPTS": 5,
@@ -130,6 +134,7 @@ _TUPLES = {
     "CLERK_SIGN_IN_STRATEGIES",
     "CLERK_PASSKEY_ORIGINS",
     "CLERK_ENCRYPTION_KEYS",
+    "CLERK_DASHBOARD_ADMINS",
     "CLERK_ALLOWED_REDIRECT_ORIGINS",
     "CLERK_PROTECTED_ROUTES",
     "CLERK_AUTHORIZED_PARTIES",
@@ -245,6 +250,9 @@ class Settings:
     reverify_url: str = "/reverify"
     encryption_keys: tuple[str, ...] = field(default=(), repr=False)
     oauth_providers: tuple[OAuthProvider, ...] = field(default=(), repr=False)
+    dashboard_url: str = "/__clerk/dashboard"
+    dashboard_admins: tuple[str, ...] = ()
+    impersonation_max_duration: int = 1800
 
     @property
     def instance_id(self) -> str:
@@ -414,7 +422,18 @@ class Settings:
             encryption_keys=_encryption_keys(get("CLERK_ENCRYPTION_KEYS")),
             oauth_providers=providers_from_settings(get("CLERK_OAUTH_PROVIDERS"),
                                                     require_https=not development),
+            dashboard_url=_path_setting(get("CLERK_DASHBOARD_URL"), "CLERK_DASHBOARD_URL"),
+            dashboard_admins=tuple(str(a).strip().lower() if "@" in str(a) else str(a).strip()
+                                   for a in get("CLERK_DASHBOARD_ADMINS") or ()),
+            impersonation_max_duration=max(60, int(get("CLERK_IMPERSONATION_MAX_DURATION"))),
         )
+
+
+def _path_setting(value: Any, name: str) -> str:
+    path = str(value or "").rstrip("/")
+    if not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", path):
+        raise ClerkConfigError(f"{name} must be a path such as /__clerk/dashboard.")
+    return path
 
 
 def _encryption_keys(value: Any) -> tuple[str, ...]:

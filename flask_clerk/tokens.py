@@ -138,6 +138,7 @@ def mint_session_token(
     factor_ages: tuple[int, int],
     organization: OrganizationClaims | None = None,
     status: str | None = None,
+    actor: Mapping[str, Any] | None = None,
     now: float | None = None,
 ) -> str:
     issued = int(now if now is not None else time.time())
@@ -159,6 +160,8 @@ def mint_session_token(
         claims.update(encode_organization(organization))
     if status is not None:
         claims["sts"] = status  # "pending": the session has a task to finish first
+    if actor:
+        claims["act"] = dict(actor)  # an impersonation: who acts as ``sub``
     return jwt.encode(
         claims, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid, "typ": "JWT"}
     )

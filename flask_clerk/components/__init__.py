@@ -121,6 +121,19 @@ class Components:
             )
         return {"personal_allowed": self.settings.organization_membership == "optional"}
 
+    def impersonation_banner(self) -> Markup:
+        """While an administrator acts as the user: who, and "Stop" (once a page,
+        before the first component rendered)."""
+        if g.get("_clerk_impersonation_banner"):
+            return Markup("")
+        g._clerk_impersonation_banner = True
+        from ..web.impersonation import impersonation_banner_context
+
+        banner = impersonation_banner_context()
+        if banner is None:
+            return Markup("")
+        return self._render("impersonation_banner", {}, banner=banner)
+
     def email_link_status(self, *, message: str) -> Markup:
         """The card of a sign-in link that cannot sign in here (expired, used, or
         opened in another browser)."""
@@ -176,6 +189,13 @@ class Components:
         return auth()
 
     def _render(self, name: str, props: dict[str, Any], **context: Any) -> Markup:
+        html = render_template(f"clerk/{name}.html", **self.template_context(props), **context)
+        banner = self.impersonation_banner() if name != "impersonation_banner" else ""
+        return banner + Markup(html)  # noqa: S704 - rendered by an autoescaping template
+
+    def template_context(self, props: dict[str, Any]) -> dict[str, Any]:
+        """What every component template (and the dashboard's pages) renders with:
+        the appearance, the ``cl()`` class builder, CSRF and the signed page path."""
         appearance = self.appearance.merged(props.pop("appearance", None))
         link_css = not g.get("_clerk_css_linked")
         g._clerk_css_linked = True
@@ -186,22 +206,18 @@ class Components:
             fallback="",
             allowed_origins=self.settings.allowed_redirect_origins,
         )
-        html = render_template(
-            f"clerk/{name}.html",
-            clerk_settings=self.settings,
-            appearance=appearance,
-            options=appearance.options,
-            cl=ClassNames(appearance.elements),
-            theme_class="cl-theme-dark" if appearance.theme == "dark" else "cl-theme-light",
-            root_style=appearance.style(),
-            link_css=link_css,
-            csrf_token=generate_csrf,
-            return_to=sign_return_to(
-                request.full_path if request.query_string else request.path
-            ),
-            redirect_url=redirect_url,
-            props=props,
-            current_user=self.user,
-            **context,
-        )
-        return Markup(html)  # noqa: S704 - rendered by an autoescaping template
+        return {
+            "clerk_settings": self.settings,
+            "appearance": appearance,
+            "options": appearance.options,
+            "cl": ClassNames(appearance.elements),
+            "theme_class": "cl-theme-dark" if appearance.theme == "dark" else "cl-theme-light",
+            "root_style": appearance.style(),
+            "link_css": link_css,
+            "csrf_token": generate_csrf,
+            "return_to": sign_return_to(
+                request.full_path if request.query_string else request.path),
+            "redirect_url": redirect_url,
+            "props": props,
+            "current_user": self.user,
+        }

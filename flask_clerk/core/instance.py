@@ -162,7 +162,7 @@ class Instance:
 
     def mint_token(self, *, user_id: str, session_id: str, factor_ages: tuple[int, int],
                    azp: str | None, organization: OrganizationClaims | None = None,
-                   status: str | None = None) -> str:
+                   status: str | None = None, actor: dict[str, Any] | None = None) -> str:
         return mint_session_token(
             key=self.signing_key(),
             issuer=self.settings.issuer,
@@ -173,6 +173,7 @@ class Instance:
             factor_ages=factor_ages,
             organization=organization,
             status=status,
+            actor=actor,
             now=clock.now().timestamp(),
         )
 

@@ -178,6 +178,9 @@ class Session(Timestamps, CodeVerification, Base):
     last_active_organization_id: Mapped[str | None] = mapped_column(
         ForeignKey("clerk_organizations.id", ondelete="SET NULL")
     )
+    # An impersonation: who is acting as the user (Clerk's ``act`` claim:
+    # ``{"sub": <administrator's user id>, "sid": <their session>, "iss": …}``).
+    actor: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
     user: Mapped[User] = relationship(back_populates="sessions")
     client: Mapped[Client] = relationship()
@@ -199,7 +202,7 @@ class SignUp(Timestamps, CodeVerification, Base):
     email_taken: Mapped[bool] = mapped_column(default=False)
     # A sign-up through a provider that did not vouch for the email: the account
     # to connect once the mailed code proves the address (see core/oauth.py).
-    external_account: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    external_account: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     status: Mapped[str] = mapped_column(String(30), default="missing_requirements")
     expire_at: Mapped[datetime] = mapped_column(index=True)
 
@@ -569,3 +572,49 @@ class OAuthFlow(Base):
     redirect_url: Mapped[str | None] = mapped_column(String(2048))  # after signing in
     session_id: Mapped[str | None] = mapped_column(String(40))  # connect: whose account
     expire_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class InstanceAdmin(Base):
+    """A user who may use the dashboard (``flask clerk admins add``), besides
+    those ``CLERK_DASHBOARD_ADMINS`` names."""
+
+    __tablename__ = "clerk_instance_admins"
+
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("clerk_users.id", ondelete="CASCADE"), primary_key=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+
+class AuditEntry(Base):
+    """One dashboard action: who, what, on what, when, from where."""
+
+    __tablename__ = "clerk_audit_log"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("aud"))
+    actor_id: Mapped[str | None] = mapped_column(String(40), index=True)  # the administrator
+    actor_email: Mapped[str | None] = mapped_column(String(320))
+    action: Mapped[str] = mapped_column(String(64), index=True)  # user.banned, user.impersonated
+    target_type: Mapped[str | None] = mapped_column(String(40))  # user, organization, …
+    target_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    ip_address: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=clock.now, index=True)
+
+
+class ActorToken(Timestamps, Base):
+    """Clerk's actor token: signs its holder in as ``user_id`` on behalf of
+    ``actor`` (impersonation), once, before ``expires_at``."""
+
+    __tablename__ = "clerk_actor_tokens"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("act"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("clerk_users.id", ondelete="CASCADE"), index=True
+    )
+    actor: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # accepted | revoked
+    expires_at: Mapped[datetime]
+    session_max_duration: Mapped[int] = mapped_column(Integer, default=1800)  # s

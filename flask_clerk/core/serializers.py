@@ -150,7 +150,7 @@ def session_json(session: Session) -> dict[str, Any]:
         "id": session.id,
         "user_id": session.user_id,
         "client_id": session.client_id,
-        "actor": None,
+        "actor": dict(session.actor) if session.actor else None,
         "status": session.status,
         "last_active_organization_id": session.last_active_organization_id,
         "last_active_at": clock.unix_ms(session.last_active_at),

@@ -49,7 +49,9 @@ def create_session(
 def prepare_session(instance: Instance, user: User, request: RequestInfo,
                     active: tuple[OrganizationMembership, Organization] | None = None,
                     *, first_factor_at: datetime | None = None,
-                    second_factor_at: datetime | None = None) -> SignedIn:
+                    second_factor_at: datetime | None = None,
+                    actor: dict[str, Any] | None = None, lifetime: int | None = None,
+                    ) -> SignedIn:
     """The rows and first token of a new session, built but not yet written:
     :func:`start_session` adds them. The password sign-in builds them while the
     hash runs; they are dropped, unused, when the password is wrong.
@@ -68,7 +70,8 @@ def prepare_session(instance: Instance, user: User, request: RequestInfo,
         last_active_at=now,
         first_factor_verified_at=first_factor_at or now,
         second_factor_verified_at=second_factor_at,
-        expire_at=now + timedelta(seconds=settings.session_max_lifetime),
+        expire_at=now + timedelta(seconds=lifetime or settings.session_max_lifetime),
+        actor=actor,
         abandon_at=_abandon_at(instance, now),
         ip_address=request.ip_address,
         user_agent=(request.user_agent or "")[:1000] or None,
@@ -98,9 +101,10 @@ def start_session(
                 select(Session).where(Session.client_id == old.id, Session.status == "active")
             ):
                 end_session(instance, session, "replaced")
-    user.last_sign_in_at = user.last_active_at = new.session.last_active_at
-    user.failed_attempts = 0
-    user.locked_until = None
+    if new.session.actor is None:  # an impersonation is not the user signing in
+        user.last_sign_in_at = user.last_active_at = new.session.last_active_at
+        user.failed_attempts = 0
+        user.locked_until = None
     db.add_all([new.client, new.session])  # ids are ours already: the caller's commit flushes once
     emit(instance, db, "session.created", lambda: session_json(new.session))
     return new
@@ -189,7 +193,9 @@ def session_token(
             permissions=role.custom_permissions if role is not None else (),
         )
     settings, now = instance.settings, clock.now()
-    task = session_task(settings, has_mfa=has_mfa, organization=organization)
+    # An impersonation has no tasks: the administrator acts as the user is.
+    task = None if session.actor else session_task(settings, has_mfa=has_mfa,
+                                                   organization=organization)
     second_age = -1
     if has_mfa:
         verified = session.second_factor_verified_at
@@ -200,6 +206,7 @@ def session_token(
         factor_ages=(int((now - session.first_factor_verified_at).total_seconds() // 60),
                      second_age),
         azp=request.origin, organization=claims, status="pending" if task else None,
+        actor=session.actor,
     )
 
 

@@ -8,7 +8,12 @@ from ..settings import Settings
 
 
 def register_blueprints(app: Flask, settings: Settings) -> None:
-    from . import factors, oauth, passkeys  # noqa: F401 - their routes join the views' blueprint
+    from . import (  # noqa: F401 - their routes join the views' blueprint
+        factors,
+        impersonation,
+        oauth,
+        passkeys,
+    )
     from .pages import account_page, account_page_converter, public
     from .views import bp
 
@@ -17,6 +22,9 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     from . import backend_api
 
     backend_api.register(app)
+    from . import dashboard
+
+    dashboard.register(app, settings)
     if settings.organizations:
         from .organizations import bp as organizations_bp
 

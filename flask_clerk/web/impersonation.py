@@ -1,0 +1,73 @@
+"""The end of an impersonation ("Stop" in the banner every component shows while
+an administrator acts as a user): the impersonation session ends, the
+administrator's own session comes back, and the audit log says so."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import redirect, request, session, url_for
+from werkzeug.wrappers import Response
+
+from ..core import admins, sessions
+from ..core.models import User
+from ..errors import ClerkError
+from ..extension import (
+    clear_session_cookies,
+    db_session,
+    request_info,
+    set_session_cookies,
+    state,
+)
+from ..request import CLIENT_COOKIE, auth, cancel_cookie_update
+from .dashboard import IMPERSONATOR_COOKIE
+from .forms import form_action
+from .views import bp
+
+
+@bp.post("/impersonation/stop")
+@form_action("impersonation", fallback="after_sign_in_url")
+def stop_impersonation() -> Response:
+    current = auth(treat_pending_as_signed_out=False)
+    if not current.actor:
+        raise ClerkError("not_impersonating", status=400)
+    db, settings = db_session(), state().settings
+    user_id = current.user_id
+    client_token = request.cookies.get(CLIENT_COOKIE)
+    if client_token:
+        sessions.end_client_session(state().instance, db, client_token)
+    admin = db.get(User, str(current.actor.get("sub")))
+    if admin is not None:
+        admins.record(db, admin, "user.impersonation_ended", request_info(),
+                      target_type="user", target_id=user_id)
+        db.commit()
+    # Back to the administrator's own session, if it is still there.
+    admin_client = request.cookies.get(IMPERSONATOR_COOKIE)
+    token = state().refresh(admin_client) if admin_client else None
+    target = (url_for("clerk_dashboard.user", user_id=user_id) if token and user_id
+              else settings.after_sign_out_url)
+    response = redirect(target, 303)
+    if token and admin_client:
+        set_session_cookies(response, token, admin_client)
+    else:
+        clear_session_cookies(response)
+    response.delete_cookie(IMPERSONATOR_COOKIE, httponly=True, secure=settings.cookie_secure,
+                           samesite="Lax")
+    cancel_cookie_update()
+    session.pop("csrf_token", None)
+    return response
+
+
+def impersonation_banner_context() -> dict[str, Any] | None:
+    """Who is acting as whom, for the banner; None when nobody is."""
+    current = auth(treat_pending_as_signed_out=False)
+    if not current.actor or not current.user_id:
+        return None
+    db = db_session()
+    user, admin = db.get(User, current.user_id), db.get(User, str(current.actor.get("sub")))
+    name = " ".join(p for p in (user.first_name, user.last_name) if p) if user else ""
+    return {
+        "user": name or (user.primary_address if user is not None else None) or current.user_id,
+        "actor": (admin.primary_address if admin is not None else None)
+        or str(current.actor.get("sub")),
+    }

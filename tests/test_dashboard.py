@@ -1,0 +1,278 @@
+"""The dashboard (issue 8, first part): administrators only, every route; users
+listed, searched, opened and acted on; the audit log; impersonation with Clerk's
+``act`` claim, its banner, its short session and "Stop"."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import jwt
+import pytest
+
+from conftest import PASSWORD, csrf_token, post, sign_in, sign_out, sign_up
+from flask_clerk.cli import clerk as clerk_cli
+from flask_clerk.core import admins
+from flask_clerk.core.models import AuditEntry, Session, User
+
+DASH = "/__clerk/dashboard"
+HTML = {"Accept": "text/html"}
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app(CLERK_DASHBOARD_ADMINS=("admin@example.com",))
+
+
+@pytest.fixture
+def admin(app, client):
+    """The administrator, signed in on ``client``; their user id."""
+    sign_up(client, app, email="admin@example.com", first_name="Grace", last_name="Hopper")
+    return client.get("/whoami").get_json()["user_id"]
+
+
+@pytest.fixture
+def ada(app):
+    """Another user, signed in on her own browser: (client, user id)."""
+    browser = app.test_client()
+    sign_up(browser, app, email="ada@example.com")
+    return browser, browser.get("/whoami").get_json()["user_id"]
+
+
+def db(app):
+    return app.extensions["clerk"].instance.store.session()
+
+
+def act(client, path, data=None, page=None):
+    """A dashboard form, posted as its page would."""
+    return post(client, f"{DASH}{path}", data or {}, page=page or f"{DASH}/users")
+
+
+def entries(app, **filters):
+    with db(app) as session:
+        return [(e.action, e.target_id) for e in
+                admins.audit_entries(session, admins.AuditFilters(**filters), limit=100)]
+
+
+def dashboard_rules(app):
+    return [r for r in app.url_map.iter_rules() if r.endpoint.startswith("clerk_dashboard.")]
+
+
+# -- Access -------------------------------------------------------------------------------
+
+
+def test_every_dashboard_route_refuses_anyone_but_an_administrator(app, client, ada):
+    browser, _ = ada
+    rules = dashboard_rules(app)
+    assert len(rules) >= 14
+    token = csrf_token(browser)
+    signed_out = app.test_client()
+    for rule in rules:
+        path = re.sub(r"<[^>]+>", "x", rule.rule)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            data = {"csrf_token": token} if method == "POST" else None
+            response = browser.open(path, method=method, data=data, headers=HTML)
+            assert response.status_code == 403, (rule.rule, method, response.status_code)
+            assert "Only this instance’s administrators" in response.get_data(as_text=True) or \
+                "administrators" in response.get_data(as_text=True)
+            response = signed_out.open(path, method=method, headers=HTML)
+            assert response.status_code in (302, 303), (rule.rule, method)
+            assert "/sign-in" in response.headers["Location"]
+    with db(app) as session:
+        assert session.query(AuditEntry).count() == 0
+
+
+def test_administrators_by_setting_by_user_id_and_by_cli(make_app):
+    app = make_app()
+    client = app.test_client()
+    sign_up(client, app, email="grace@example.com")
+    user_id = client.get("/whoami").get_json()["user_id"]
+    assert client.get(f"{DASH}/users", headers=HTML).status_code == 403
+    runner = app.test_cli_runner()
+    result = runner.invoke(clerk_cli, ["admins", "add", "grace@example.com"])
+    assert result.exit_code == 0, result.output
+    assert client.get(f"{DASH}/users", headers=HTML).status_code == 200
+    assert "grace@example.com" in runner.invoke(clerk_cli, ["admins", "list"]).output
+    assert runner.invoke(clerk_cli, ["admins", "remove", "grace@example.com"]).exit_code == 0
+    assert client.get(f"{DASH}/users", headers=HTML).status_code == 403
+    result = runner.invoke(clerk_cli, ["admins", "add", "nobody@example.com"])
+    assert result.exit_code != 0 and "no user" in result.output.lower()
+    by_id = make_app(CLERK_DATABASE_URL=app.config["CLERK_DATABASE_URL"],
+                     CLERK_DASHBOARD_ADMINS=(user_id,))
+    other = by_id.test_client()
+    sign_in(other, "grace@example.com")
+    assert other.get(f"{DASH}/users", headers=HTML).status_code == 200
+
+
+def test_the_dashboard_asks_an_administrator_to_verify_again(app, client, admin, frozen):
+    frozen.advance(11 * 60)
+    client.delete_cookie("__session")
+    response = client.get(f"{DASH}/users", headers=HTML)
+    assert response.status_code in (302, 303) and "/reverify" in response.headers["Location"]
+    post(client, "/__clerk/reverify/password", {"password": PASSWORD}, page="/reverify")
+    assert client.get(f"{DASH}/users", headers=HTML).status_code == 200
+
+
+# -- Users ----------------------------------------------------------------------------------
+
+
+def listed(client, query=""):
+    page = client.get(f"{DASH}/users{query}").get_data(as_text=True)
+    return re.findall(r'class="cl-dashboardMuted">([^<]+)</span></a>', page)
+
+
+def test_users_are_listed_searched_and_sorted(app, client, admin, ada):
+    assert listed(client) == ["ada@example.com", "admin@example.com"]  # newest first
+    assert listed(client, "?query=ada") == ["ada@example.com"]
+    assert listed(client, "?order_by=%2Bcreated_at") == ["admin@example.com", "ada@example.com"]
+    assert listed(client, "?order_by=nonsense&page=x") == ["ada@example.com", "admin@example.com"]
+    assert listed(client, "?page=2") == []
+
+
+def test_a_users_page_shows_their_account(app, client, admin, ada):
+    _, ada_id = ada
+    page = client.get(f"{DASH}/users/{ada_id}").get_data(as_text=True)
+    assert "ada@example.com" in page and ada_id in page and "Active sessions" in page
+    assert client.get(f"{DASH}/users/user_nope").status_code == 404
+
+
+def test_ban_lock_revoke_and_their_audit_entries(app, client, admin, ada):
+    browser, ada_id = ada
+    page = f"{DASH}/users/{ada_id}"
+    assert act(client, f"/users/{ada_id}/ban", page=page).status_code == 303
+    assert browser.get("/whoami").get_json()["user_id"] is None  # banned: signed out
+    assert act(client, f"/users/{ada_id}/unban", page=page).status_code == 303
+    assert act(client, f"/users/{ada_id}/lock", page=page).status_code == 303
+    assert "Locked" in client.get(page).get_data(as_text=True)
+    assert act(client, f"/users/{ada_id}/unlock", page=page).status_code == 303
+    sign_in(browser)
+    assert act(client, f"/users/{ada_id}/revoke-sessions", page=page).status_code == 303
+    assert browser.get("/whoami").get_json()["user_id"] is None
+    assert entries(app, target_id=ada_id) == [
+        ("user.sessions_revoked", ada_id), ("user.unlocked", ada_id), ("user.locked", ada_id),
+        ("user.unbanned", ada_id), ("user.banned", ada_id)]
+    with db(app) as session:
+        entry = session.query(AuditEntry).filter_by(action="user.banned").one()
+        assert entry.actor_id == admin and entry.actor_email == "admin@example.com"
+        assert entry.ip_address == "127.0.0.1"
+
+
+def test_set_a_password_and_metadata(app, client, admin, ada):
+    browser, ada_id = ada
+    page = f"{DASH}/users/{ada_id}"
+    response = act(client, f"/users/{ada_id}/password", {"password": "short"}, page=page)
+    assert response.status_code == 422 and "8 or more characters" in response.get_data(as_text=True)
+    new = "another-long-passphrase-7"
+    assert act(client, f"/users/{ada_id}/password", {"password": new}, page=page).status_code == 303
+    assert browser.get("/whoami").get_json()["user_id"] is None  # other sessions signed out
+    sign_in(browser, password=new)
+    assert browser.get("/whoami").get_json()["user_id"] == ada_id
+    metadata = {"public_metadata": '{"plan": "pro"}', "private_metadata": "{}",
+                "unsafe_metadata": "{}"}
+    assert act(client, f"/users/{ada_id}/metadata", metadata, page=page).status_code == 303
+    bad = act(client, f"/users/{ada_id}/metadata", {**metadata, "private_metadata": "[1, 2"},
+              page=page)
+    assert bad.status_code == 422 and "[1, 2" in bad.get_data(as_text=True)
+    with db(app) as session:
+        user = session.get(User, ada_id)
+        assert user.public_metadata == {"plan": "pro"} and user.private_metadata == {}
+    assert [a for a, _ in entries(app, target_id=ada_id)] == [
+        "user.metadata_updated", "user.password_set"]
+
+
+def test_reset_mfa_create_and_delete(app, client, admin, ada):
+    from test_mfa_flows import enrol
+
+    browser, ada_id = ada
+    enrol(browser)
+    page = f"{DASH}/users/{ada_id}"
+    assert "Reset two-step verification" in client.get(page).get_data(as_text=True)
+    assert act(client, f"/users/{ada_id}/reset-mfa", page=page).status_code == 303
+    with db(app) as session:
+        assert session.get(User, ada_id).mfa_enabled_at is None
+    response = act(client, "/users", {"email_address": "new@example.com", "first_name": "New"})
+    assert response.status_code == 303
+    new_id = response.headers["Location"].rsplit("/", 1)[1]
+    assert act(client, "/users", {"email_address": "new@example.com"}).status_code == 422
+    response = act(client, f"/users/{new_id}/delete", {"confirmation": "nope"},
+                   page=f"{DASH}/users/{new_id}")
+    assert response.status_code == 422
+    response = act(client, f"/users/{new_id}/delete", {"confirmation": new_id},
+                   page=f"{DASH}/users/{new_id}")
+    assert response.status_code == 303
+    with db(app) as session:
+        assert session.get(User, new_id) is None
+    assert ("user.created", new_id) in entries(app) and ("user.deleted", new_id) in entries(app)
+
+
+def test_the_audit_log_filters_and_exports_json_lines(app, client, admin, ada):
+    _, ada_id = ada
+    act(client, f"/users/{ada_id}/lock")
+    act(client, f"/users/{ada_id}/unlock")
+    page = client.get(f"{DASH}/audit?action=user.locked").get_data(as_text=True)
+    assert "user.locked" in page and "user.unlocked" not in page
+    assert "user.unlocked" in client.get(f"{DASH}/audit?action=user.").get_data(as_text=True)
+    assert "user.locked" not in client.get(
+        f"{DASH}/audit?actor=someone@example.com").get_data(as_text=True)
+    assert client.get(f"{DASH}/audit?since=bad&until=2020-13-45").status_code == 200
+    response = client.get(f"{DASH}/audit.jsonl?target={ada_id}")
+    assert response.mimetype == "application/x-ndjson"
+    lines = [json.loads(line) for line in response.get_data(as_text=True).splitlines()]
+    assert [e["action"] for e in lines] == ["user.unlocked", "user.locked"]
+    assert lines[0]["actor"] == {"user_id": admin, "email_address": "admin@example.com"}
+    assert lines[0]["target"] == {"type": "user", "id": ada_id}
+
+
+# -- Impersonation ------------------------------------------------------------------------
+
+
+def claims(client):
+    return jwt.decode(client.get_cookie("__session").value, options={"verify_signature": False})
+
+
+def test_impersonation_signs_in_as_the_user_with_the_act_claim(app, client, admin, ada, frozen):
+    _, ada_id = ada
+    admin_sid = client.get("/whoami").get_json()["session_id"]
+    with db(app) as session:
+        last_sign_in = session.get(User, ada_id).last_sign_in_at
+    response = act(client, f"/users/{ada_id}/impersonate", page=f"{DASH}/users/{ada_id}")
+    assert response.status_code == 303 and response.headers["Location"] == "/"
+    assert client.get("/whoami").get_json()["user_id"] == ada_id
+    act_claim = claims(client)["act"]
+    assert act_claim == {"sub": admin, "sid": admin_sid, "iss": f"http://localhost{DASH}"}
+    home = client.get("/").get_data(as_text=True)
+    assert "cl-impersonationFab" in home and "Stop impersonating" in home
+    assert "admin@example.com" in home
+    assert client.get(f"{DASH}/users", headers=HTML).status_code == 403  # not while acting
+    with db(app) as session:
+        assert session.get(User, ada_id).last_sign_in_at == last_sign_in  # not her sign-in
+        impersonation = session.query(Session).filter(Session.actor.isnot(None)).one()
+        assert impersonation.user_id == ada_id
+        assert (impersonation.expire_at - impersonation.created_at).total_seconds() == 1800
+
+    response = post(client, "/__clerk/impersonation/stop", {}, page="/")
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"{DASH}/users/{ada_id}"
+    assert client.get("/whoami").get_json()["user_id"] == admin
+    assert "act" not in claims(client)
+    assert [a for a, _ in entries(app, target_id=ada_id)] == [
+        "user.impersonation_ended", "user.impersonated"]
+    with db(app) as session:
+        assert session.get(Session, impersonation.id).status == "ended"
+
+
+def test_an_impersonation_ends_after_thirty_minutes(app, client, admin, ada, frozen):
+    _, ada_id = ada
+    act(client, f"/users/{ada_id}/impersonate", page=f"{DASH}/users/{ada_id}")
+    frozen.advance(29 * 60)
+    client.delete_cookie("__session")
+    assert client.get("/whoami").get_json()["user_id"] == ada_id
+    frozen.advance(2 * 60)
+    client.delete_cookie("__session")
+    assert client.get("/whoami").get_json()["user_id"] is None
+
+
+def test_stop_without_an_impersonation_is_refused(app, client, admin):
+    response = post(client, "/__clerk/impersonation/stop", {}, page="/")
+    assert response.status_code == 400
+    sign_out(client)
