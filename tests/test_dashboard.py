@@ -276,3 +276,38 @@ def test_stop_without_an_impersonation_is_refused(app, client, admin):
     response = post(client, "/__clerk/impersonation/stop", {}, page="/")
     assert response.status_code == 400
     sign_out(client)
+
+
+# -- Actor tokens through the Backend API (the official SDK) ---------------------------------
+
+
+def test_actor_tokens_through_the_sdk(app, ada):
+    from clerk_backend_api import Clerk, models
+    from clerk_backend_api.utils import BackoffStrategy, RetryConfig
+
+    from conftest import serve
+
+    _, ada_id = ada
+    no_retry = RetryConfig("backoff", BackoffStrategy(1, 1, 1, 1), False)
+    with serve(app) as live, Clerk(bearer_auth=app.config["CLERK_SECRET_KEY"],
+                                   server_url=f"{live}/v1", retry_config=no_retry) as sdk:
+        token = sdk.actor_tokens.create(request={
+            "user_id": ada_id, "actor": {"sub": "user_support"}, "expires_in_seconds": 600})
+        assert token.status == models.ActorTokenStatus.PENDING and token.user_id == ada_id
+        assert token.url.startswith("http://localhost/__clerk/v1/tickets/accept?ticket=")
+        revoked = sdk.actor_tokens.create(request={"user_id": ada_id, "actor": {"sub": "x"}})
+        assert sdk.actor_tokens.revoke(actor_token_id=revoked.id).status.value == "revoked"
+        import httpx
+
+        refused = httpx.post(f"{live}/v1/actor_tokens", json={"user_id": ada_id, "actor": {}},
+                             headers={"Authorization": f"Bearer {app.config['CLERK_SECRET_KEY']}"})
+        assert refused.status_code == 422 and refused.json()["errors"][0]["meta"] == {
+            "param_name": "actor"}
+    browser = app.test_client()
+    path = token.url.removeprefix("http://localhost")
+    response = browser.get(path)
+    assert response.status_code == 303
+    assert browser.get("/whoami").get_json()["user_id"] == ada_id
+    assert claims(browser)["act"] == {"sub": "user_support"}
+    assert app.test_client().get(path).status_code == 400  # used once
+    assert app.test_client().get(revoked.url.removeprefix("http://localhost")).status_code == 400

@@ -40,13 +40,14 @@ def test_every_state_changing_route_refuses_missing_or_bad_csrf(app, client, use
 
 def test_no_get_route_changes_state(app):
     gets = {r.endpoint for r in _engine_rules(app) if "GET" in r.methods}
-    # Two exceptions, by design: the mailed sign-in link and the OAuth callback are
+    # Exceptions, by design: the mailed sign-in link and the OAuth callback are
     # GETs. They change state only with the flow cookie of the browser that started
     # the flow (see test_passwordless and test_oauth), so no other page, mail
-    # scanner or site can use them.
+    # scanner or site can use them. An actor token's url (Clerk's ticket) is a GET
+    # too: a single-use secret only the Backend API's key holder can make.
     assert gets == {"clerk.static", "clerk_public.jwks_endpoint", "clerk_public.dev_mailbox",
                     "clerk_public.account_page", "clerk.sign_in_email_link",
-                    "clerk.oauth_callback"}
+                    "clerk.oauth_callback", "clerk.accept_ticket"}
 
 
 def test_csrf_error_is_shown_in_place(client):

@@ -24,6 +24,7 @@ from .models import ActorToken, User
 from .sessions import SignedIn, prepare_session, start_session
 
 ACTOR_TOKEN_LIFETIME = 3600  # s, Clerk's default expires_in_seconds
+TICKET_PATH = "/v1/tickets/accept"  # under the frontend API: where an actor token's url goes
 
 
 def create_actor_token(

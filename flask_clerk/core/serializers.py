@@ -10,6 +10,7 @@ from typing import Any
 
 from . import clock
 from .models import (
+    ActorToken,
     EmailAddress,
     ExternalAccount,
     Invitation,
@@ -141,6 +142,16 @@ def user_json(user: User) -> dict[str, Any]:
         "bypass_client_trust": False,
         "created_at": clock.unix_ms(user.created_at),
         "updated_at": clock.unix_ms(user.updated_at),
+    }
+
+
+def actor_token_json(token: ActorToken) -> dict[str, Any]:
+    """Clerk's ``actor_token`` (its secret and url only in the answer that made it)."""
+    return {
+        "object": "actor_token", "id": token.id, "status": token.status,
+        "user_id": token.user_id, "actor": dict(token.actor or {}),
+        "created_at": clock.unix_ms(token.created_at),
+        "updated_at": clock.unix_ms(token.updated_at),
     }
 
 

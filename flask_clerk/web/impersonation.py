@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import redirect, request, session, url_for
+from flask import make_response, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
 from ..core import admins, sessions
+from ..core.impersonation import TICKET_PATH, accept_actor_token
 from ..core.models import User
 from ..errors import ClerkError
 from ..extension import (
@@ -19,10 +20,31 @@ from ..extension import (
     set_session_cookies,
     state,
 )
-from ..request import CLIENT_COOKIE, auth, cancel_cookie_update
+from ..request import CLIENT_COOKIE, auth, cancel_cookie_update, forbidden_response
 from .dashboard import IMPERSONATOR_COOKIE
 from .forms import form_action
 from .views import bp
+
+
+@bp.get(TICKET_PATH)
+def accept_ticket() -> Response:
+    """An actor token's url (the Backend API's ``POST /v1/actor_tokens``): this
+    browser signs in as the user, acted by the token's actor. Single use."""
+    settings = state().settings
+    try:
+        signed_in = accept_actor_token(state().instance, db_session(), request_info(),
+                                       request.args.get("ticket", "")[:200])
+    except ClerkError as error:
+        return forbidden_response(error.code) if error.status == 403 else make_response(
+            render_template("clerk/card_page.html", component="email_link_status",
+                            title="Impersonation", message=error.message(settings.messages),
+                            application_name=settings.application_name), error.status)
+    response = redirect(settings.after_sign_in_url, 303)
+    set_session_cookies(response, signed_in.session_token, signed_in.client_token)
+    cancel_cookie_update()
+    session.pop("csrf_token", None)
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 @bp.post("/impersonation/stop")

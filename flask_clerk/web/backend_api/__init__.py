@@ -28,7 +28,9 @@ bp = Blueprint("clerk_backend_api", __name__, url_prefix="/v1")
 PUBLIC = {"/v1/jwks", "/v1/openapi.json"}
 # POSTs that must be answered afresh: a password check replayed for a day would
 # outlive a password change, and a backup code is good for one "verified" only.
-NOT_REPLAYED = {"clerk_backend_api.verify_password", "clerk_backend_api.verify_totp"}
+# An actor token's secret is shown once: never kept in an idempotency record.
+NOT_REPLAYED = {"clerk_backend_api.verify_password", "clerk_backend_api.verify_totp",
+                "clerk_backend_api.create_actor_token"}
 
 
 def error_response(error: ClerkError) -> Response:

@@ -143,6 +143,13 @@ INVITATION = _object({
     "expires_at": MILLIS, "created_at": MILLIS, "updated_at": MILLIS,
 })
 
+ACTOR_TOKEN = _object({
+    "object": _const("actor_token"), "id": STRING,
+    "status": {"type": "string", "enum": ["pending", "accepted", "revoked"]},
+    "user_id": STRING, "actor": OBJECT, "token": STRING, "url": STRING,
+    "created_at": MILLIS, "updated_at": MILLIS,
+}, optional=("token", "url"))
+
 SESSION = _object({
     "object": _const("session"), "id": STRING, "user_id": STRING, "client_id": STRING,
     "actor": _null(OBJECT), "status": {"type": "string", "enum": sorted(SESSION_STATUSES)},
@@ -176,7 +183,7 @@ SCHEMAS: dict[str, Schema] = {
     "User": USER, "EmailAddress": EMAIL_ADDRESS, "Organization": ORGANIZATION,
     "OrganizationMembership": MEMBERSHIP, "OrganizationInvitation": ORGANIZATION_INVITATION,
     "Invitation": INVITATION, "Session": SESSION, "DeletedObject": DELETED_OBJECT,
-    "ExternalAccount": EXTERNAL_ACCOUNT,
+    "ExternalAccount": EXTERNAL_ACCOUNT, "ActorToken": ACTOR_TOKEN,
     "TotalCount": _object({"object": _const("total_count"), "total_count": INTEGER}),
     "Organizations": _page("Organization"),
     "OrganizationMemberships": _page("OrganizationMembership"),
@@ -440,6 +447,18 @@ def _session_paths() -> dict[str, Schema]:
         "/invitations/{invitation_id}/revoke": {
             "parameters": [_ref("InvitationId", "parameters")],
             "post": _post("RevokeInvitation", "Revoke an invitation", _ref("Invitation"), 404)},
+        "/actor_tokens": {"post": _post(
+            "CreateActorToken", "Create an actor token (impersonation)", _ref("ActorToken"), 404,
+            body=_body({"user_id": STRING, "actor": {"type": "object", "required": ["sub"],
+                                                    "properties": {"sub": STRING}},
+                        "expires_in_seconds": {"type": ["integer", "null"], "minimum": 1},
+                        "session_max_duration_in_seconds": {"type": ["integer", "null"],
+                                                            "minimum": 60}},
+                       "user_id", "actor"))},
+        "/actor_tokens/{actor_token_id}/revoke": {
+            "parameters": [{"name": "actor_token_id", "in": "path", "required": True,
+                            "schema": STRING}],
+            "post": _post("RevokeActorToken", "Revoke an actor token", _ref("ActorToken"), 404)},
     }
 
 

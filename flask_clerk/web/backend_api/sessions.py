@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from urllib.parse import urlencode
+
 from flask import request
 from werkzeug.wrappers import Response
 
-from ...core import invitations
+from ...core import impersonation, invitations, user_admin
+from ...core.impersonation import TICKET_PATH
 from ...core.models import Session
-from ...core.serializers import instance_invitation_json, session_json
+from ...core.serializers import actor_token_json, instance_invitation_json, session_json
 from ...core.sessions import end_session, sessions_of
 from ...core.user_import import clean_metadata
 from ...errors import ClerkError, NotFound
@@ -80,3 +84,36 @@ def revoke_invitation(invitation_id: str) -> Response:
     Body.from_request().done()
     invitation = invitations.revoke_invitation(state().instance, db_session(), invitation_id)
     return json_response(instance_invitation_json(invitation))
+
+
+# -- Actor tokens (impersonation) ----------------------------------------------------------
+
+
+@bp.post("/actor_tokens")
+def create_actor_token() -> Response:
+    """An actor token for a user; its ``url`` signs the browser that opens it in as
+    that user, acted by ``actor`` (``act`` in the session's tokens), once."""
+    body = Body.from_request()
+    db = db_session()
+    user = user_admin.get_user(db, body.take("user_id", str, required=True))
+    actor = body.take("actor", dict, required=True)
+    if not isinstance(actor.get("sub"), str) or not actor["sub"] or len(json.dumps(actor)) > 4096:
+        raise ClerkError("form_param_format_invalid", field="actor")
+    expires_in = body.take("expires_in_seconds", int) or impersonation.ACTOR_TOKEN_LIFETIME
+    duration = body.take("session_max_duration_in_seconds", int)
+    body.done()
+    if expires_in < 1 or (duration is not None and duration < 60):
+        raise ClerkError("form_param_value_invalid",
+                         field="expires_in_seconds" if expires_in < 1 else
+                         "session_max_duration_in_seconds")
+    token, secret = impersonation.create_actor_token(
+        state().instance, db, user, actor, expires_in=expires_in, session_max_duration=duration)
+    db.commit()
+    url = f"{state().settings.issuer}{TICKET_PATH}?{urlencode({'ticket': secret})}"
+    return json_response({**actor_token_json(token), "token": secret, "url": url})
+
+
+@bp.post("/actor_tokens/<actor_token_id>/revoke")
+def revoke_actor_token(actor_token_id: str) -> Response:
+    return json_response(actor_token_json(
+        impersonation.revoke_actor_token(db_session(), actor_token_id)))
