@@ -311,3 +311,136 @@ def test_actor_tokens_through_the_sdk(app, ada):
     assert claims(browser)["act"] == {"sub": "user_support"}
     assert app.test_client().get(path).status_code == 400  # used once
     assert app.test_client().get(revoked.url.removeprefix("http://localhost")).status_code == 400
+
+
+# -- Organizations and roles -----------------------------------------------------------------
+
+
+def test_organizations_members_roles_invitations_and_deletion(make_app):
+    from test_organizations import create_org, invite, join_by_sign_up, org
+
+    app = make_app(CLERK_ORGANIZATIONS=True, CLERK_DASHBOARD_ADMINS=("admin@example.com",))
+    admin_browser, ada_browser = app.test_client(), app.test_client()
+    sign_up(admin_browser, app, email="admin@example.com")
+    sign_up(ada_browser, app)
+    create_org(ada_browser, "Acme Inc", "acme")
+    acme = org(app, "acme")
+    join_by_sign_up(app, invite(ada_browser, app, acme, "bea@example.com"))
+    invite(ada_browser, app, acme, "cy@example.com")
+    assert "Acme Inc" in admin_browser.get(f"{DASH}/organizations").get_data(as_text=True)
+    assert "Acme Inc" not in admin_browser.get(
+        f"{DASH}/organizations?query=zzz").get_data(as_text=True)
+    page = f"{DASH}/organizations/{acme.id}"
+    html = admin_browser.get(page).get_data(as_text=True)
+    assert "bea@example.com" in html and "cy@example.com" in html
+    with db(app) as session:
+        from flask_clerk.core.models import OrganizationInvitation, OrganizationMembership
+
+        bea = session.query(OrganizationMembership).filter_by(role="org:member").one()
+        ada_membership = session.query(OrganizationMembership).filter_by(role="org:admin").one()
+        invitation = session.query(OrganizationInvitation).filter_by(status="pending").one()
+    # The last admin stays: demoting Ada is refused, shown on the page.
+    response = act(admin_browser, f"/organizations/{acme.id}/members/{ada_membership.id}/role",
+                   {"role": "org:member"}, page=page)
+    assert response.status_code in (400, 403, 409, 422)
+    assert act(admin_browser, f"/organizations/{acme.id}/members/{bea.id}/role",
+               {"role": "org:admin"}, page=page).status_code == 303
+    assert act(admin_browser, f"/organizations/{acme.id}/members/{bea.id}/remove",
+               page=page).status_code == 303
+    assert act(admin_browser, f"/organizations/{acme.id}/invitations/{invitation.id}/revoke",
+               page=page).status_code == 303
+    assert act(admin_browser, f"/organizations/{acme.id}/delete", {"confirmation": "nope"},
+               page=page).status_code == 422
+    assert act(admin_browser, f"/organizations/{acme.id}/delete", {"confirmation": "acme"},
+               page=page).status_code == 303
+    assert admin_browser.get(page).status_code == 404
+    assert [a for a, _ in entries(app, target_id=acme.id)] == [
+        "organization.deleted", "organization.invitation_revoked",
+        "organization.member_removed", "organization.member_role_changed"]
+    # Roles: added with permissions, listed, removed.
+    roles_page = f"{DASH}/organizations"
+    assert act(admin_browser, "/roles", {"key": "org:editor", "name": "Editor",
+                                         "permissions": "org:projects:manage"},
+               page=roles_page).status_code == 303
+    assert "org:projects:manage" in admin_browser.get(roles_page).get_data(as_text=True)
+    assert act(admin_browser, "/roles", {"key": "bad key"}, page=roles_page).status_code == 422
+    assert act(admin_browser, "/roles/org:editor/remove", page=roles_page).status_code == 303
+    assert ("role.created", "org:editor") in entries(app)
+    assert ("role.removed", "org:editor") in entries(app)
+
+
+def test_the_organizations_pages_are_absent_without_organizations(client, admin):
+    assert client.get(f"{DASH}/organizations", headers=HTML).status_code == 404
+
+
+# -- Webhooks -------------------------------------------------------------------------------
+
+
+def test_webhook_endpoints_messages_and_replays(make_app):
+    app = make_app(CLERK_DASHBOARD_ADMINS=("admin@example.com",),
+                   CLERK_WEBHOOKS_ALLOW_PRIVATE_URLS=True)
+    client = app.test_client()
+    sign_up(client, app, email="admin@example.com")
+    page = f"{DASH}/webhooks"
+    assert act(client, "/webhooks", {"url": "not a url"}, page=page).status_code == 422
+    response = act(client, "/webhooks", {"url": "http://127.0.0.1:9/hook",
+                                         "events": "user.created, user.updated"}, page=page)
+    assert response.status_code == 303
+    endpoint_id = response.headers["Location"].rsplit("/", 1)[1]
+    endpoint_page = f"{DASH}/webhooks/{endpoint_id}"
+    html = client.get(endpoint_page).get_data(as_text=True)
+    assert "user.created user.updated" in html and "whsec_" in html
+    with db(app) as session:
+        from flask_clerk.core.models import WebhookEndpoint
+
+        secret = session.get(WebhookEndpoint, endpoint_id).secret
+    assert secret not in html  # masked until revealed
+    revealed = act(client, f"/webhooks/{endpoint_id}/reveal", page=endpoint_page)
+    assert revealed.status_code == 200 and secret in revealed.get_data(as_text=True)
+    assert revealed.headers["Cache-Control"] == "no-store"
+    assert act(client, f"/webhooks/{endpoint_id}/rotate", page=endpoint_page).status_code == 303
+    with db(app) as session:
+        rotated = session.get(WebhookEndpoint, endpoint_id)
+        assert rotated.secret != secret and rotated.previous_secret == secret
+    sign_up(app.test_client(), app, email="grace@example.com")  # a user.created message
+    from flask_clerk.core import webhooks
+
+    def refuse(url, body, headers):
+        raise OSError("connection refused")
+
+    for _ in range(20):  # every attempt fails until it gives up
+        with db(app) as session:
+            session.execute(update_due())
+            session.commit()
+        webhooks.deliver_due(app.extensions["clerk"].instance, send=refuse)
+    html = client.get(page).get_data(as_text=True)
+    assert "user.created" in html and "failed" in html
+    html = client.get(endpoint_page).get_data(as_text=True)
+    assert "connection refused" in html
+    assert act(client, "/webhooks/replay", {"endpoint_id": endpoint_id},
+               page=endpoint_page).status_code == 303
+    with db(app) as session:
+        from flask_clerk.core.models import WebhookDelivery
+
+        assert {d.status for d in session.query(WebhookDelivery)} == {"pending"}
+    assert act(client, f"/webhooks/{endpoint_id}/disable", page=endpoint_page).status_code == 303
+    assert "Disabled" in client.get(endpoint_page).get_data(as_text=True)
+    assert act(client, f"/webhooks/{endpoint_id}", {"url": "http://127.0.0.1:9/other",
+                                                    "events": ""},
+               page=endpoint_page).status_code == 303
+    assert act(client, f"/webhooks/{endpoint_id}/delete", page=endpoint_page).status_code == 303
+    assert client.get(endpoint_page).status_code == 404
+    actions = [a for a, _ in entries(app, target_id=endpoint_id)]
+    assert actions == ["webhook.endpoint_removed", "webhook.endpoint_updated",
+                       "webhook.endpoint_disabled", "webhook.replayed", "webhook.secret_rotated",
+                       "webhook.secret_revealed", "webhook.endpoint_created"]
+
+
+def update_due():
+    from sqlalchemy import update
+
+    from flask_clerk.core import clock
+    from flask_clerk.core.models import WebhookDelivery
+
+    return update(WebhookDelivery).where(WebhookDelivery.status == "pending").values(
+        next_attempt_at=clock.now(), lease_until=None)

@@ -18,7 +18,7 @@ from flask import Blueprint, Flask, g, make_response, render_template, request
 from werkzeug.wrappers import Response
 
 from ...core import admins
-from ...core.models import AuditEntry, User
+from ...core.models import AuditEntry, Organization, User
 from ...errors import ClerkError
 from ...extension import db_session, request_info, state
 from ...request import (
@@ -91,12 +91,16 @@ def dashboard_action(form: str, keep: tuple[str, ...] = ()
 
 
 @contextmanager
-def audited(action: str, user: User | None = None, **details: Any) -> Iterator[AuditEntry]:
-    """Record ``action`` with the change made in the block, in its transaction."""
+def audited(action: str, target: User | Organization | tuple[str, str] | None = None,
+            **details: Any) -> Iterator[AuditEntry]:
+    """Record ``action`` on ``target`` with the change made in the block, in its
+    transaction (the block may name the target later, on the entry it gets)."""
     db = db_session()
-    entry = admins.record(db, g.clerk_admin, action, request_info(),
-                          target_type="user" if user else None,
-                          target_id=user.id if user else None, **details)
+    kind, target_id = (target if isinstance(target, tuple) else
+                       ("user" if isinstance(target, User) else "organization", target.id)
+                       if target is not None else (None, None))
+    entry = admins.record(db, g.clerk_admin, action, request_info(), target_type=kind,
+                          target_id=target_id, **details)
     try:
         yield entry
     except BaseException:
