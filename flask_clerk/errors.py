@@ -170,6 +170,14 @@ MESSAGES: dict[str, str] = {
     "dashboard_admins_only": "Only this instance's administrators can use the dashboard.",
     "dashboard_while_impersonating": "Stop impersonating to use the dashboard.",
     "not_impersonating": "You are not impersonating anyone.",
+    "reverification_while_impersonating": (
+        "While impersonating you cannot verify as the user: this action stays theirs."
+    ),
+    "impersonation_not_allowed": "Administrators cannot be impersonated, nor yourself.",
+    "dashboard_not_on_yourself": (
+        "Not on your own account from here: another administrator can do it, or use your "
+        "profile."
+    ),
     # Creating and importing users (flask_clerk.core.user_import)
     "form_username_invalid_character": "A username may contain only a-z, 0-9, _ and -.",
     "form_username_invalid_length": (

@@ -21,6 +21,7 @@ from .core.serializers import user_json
 from .errors import ClerkConfigError
 from .request import (
     CLIENT_COOKIE,
+    IMPERSONATOR_COOKIE,
     SESSION_COOKIE,
     auth,
     auth_from_claims,
@@ -202,7 +203,7 @@ def set_session_cookies(response: Response, token: str, client_token: str | None
 
 def clear_session_cookies(response: Response) -> None:
     settings = state().settings
-    for name in (SESSION_COOKIE, CLIENT_COOKIE):
+    for name in (SESSION_COOKIE, CLIENT_COOKIE, IMPERSONATOR_COOKIE):
         response.delete_cookie(name, httponly=True, secure=settings.cookie_secure,
                                samesite="Lax")
 

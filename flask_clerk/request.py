@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 
 SESSION_COOKIE = "__session"
 CLIENT_COOKIE = "__client"
+# While impersonating: the administrator's own __client, to go back to with "Stop".
+IMPERSONATOR_COOKIE = "__clerk_impersonator"
 
 
 @dataclass(frozen=True)

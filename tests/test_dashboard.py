@@ -444,3 +444,95 @@ def update_due():
 
     return update(WebhookDelivery).where(WebhookDelivery.status == "pending").values(
         next_attempt_at=clock.now(), lease_until=None)
+
+
+# -- What the security review found (each would pass before its fix) ---------------------------
+
+
+def impersonate(client, ada_id):
+    response = act(client, f"/users/{ada_id}/impersonate", page=f"{DASH}/users/{ada_id}")
+    assert response.status_code == 303, response.get_data(as_text=True)
+
+
+def test_an_impersonation_ends_with_its_administrators_rights(app, client, admin, ada, frozen):
+    _, ada_id = ada
+    impersonate(client, ada_id)
+    with db(app) as session:
+        session.get(User, admin).banned = True
+        session.commit()
+    frozen.advance(61)
+    client.delete_cookie("__session")
+    assert client.get("/whoami").get_json()["user_id"] is None
+
+
+def test_an_impersonation_ends_with_the_administrators_own_session(app, client, admin, ada,
+                                                                    frozen):
+    from flask_clerk.core.sessions import revoke_user_sessions
+
+    _, ada_id = ada
+    impersonate(client, ada_id)
+    with db(app) as session:
+        revoke_user_sessions(app.extensions["clerk"].instance, session, admin)
+        session.commit()
+    client.delete_cookie("__session")
+    assert client.get("/whoami").get_json()["user_id"] is None
+
+
+def test_impersonating_is_never_verifying_as_the_user(app, client, admin, ada):
+    _, ada_id = ada
+    impersonate(client, ada_id)
+    assert claims(client)["fva"][0] >= 1_000_000
+    response = post(client, "/__clerk/user/delete", {"confirmation": "Delete account"},
+                    page="/user?page=security")
+    assert response.status_code == 403
+    response = post(client, "/__clerk/reverify/password", {"password": PASSWORD},
+                    page="/reverify")
+    assert response.status_code == 403
+    assert "cannot verify as the user" in response.get_data(as_text=True)
+    with db(app) as session:
+        assert session.get(User, ada_id) is not None
+
+
+def test_administrators_and_oneself_are_not_impersonated_nor_banned_here(make_app):
+    app = make_app(CLERK_DASHBOARD_ADMINS=("admin@example.com", "second@example.com"))
+    client = app.test_client()
+    sign_up(app.test_client(), app, email="second@example.com")
+    sign_up(client, app, email="admin@example.com")
+    me = client.get("/whoami").get_json()["user_id"]
+    with db(app) as session:
+        second = session.query(User).filter(User.id != me).one().id
+    assert act(client, f"/users/{second}/impersonate").status_code == 403
+    assert act(client, f"/users/{me}/impersonate").status_code == 403
+    assert act(client, f"/users/{me}/ban").status_code == 403
+    assert act(client, f"/users/{me}/delete", {"confirmation": me}).status_code == 403
+    assert client.get("/whoami").get_json()["user_id"] == me
+
+
+def test_odd_input_is_a_4xx(app, client, admin):
+    assert client.get(f"{DASH}/users?query=a%00b").status_code == 400
+    assert client.get(f"{DASH}/users/user_%00").status_code == 400
+    assert client.get(f"{DASH}/audit?since=0001-01-01&until=9999-12-31").status_code == 200
+    assert act(client, "/users", {"email_address": "x@example.com",
+                                  "first_name": "a\x00b"}).status_code == 400
+    deep = "[" * 5000 + "]" * 5000
+    response = act(client, f"/users/{admin}/metadata", {"public_metadata": deep},
+                   page=f"{DASH}/users/{admin}")
+    assert response.status_code == 422
+
+
+def test_signing_out_while_impersonating_forgets_the_way_back(app, client, admin, ada):
+    _, ada_id = ada
+    impersonate(client, ada_id)
+    assert client.get_cookie("__clerk_impersonator") is not None
+    sign_out(client)
+    assert client.get_cookie("__clerk_impersonator") is None
+
+
+def test_stop_restores_only_the_administrators_own_session(app, client, admin, ada):
+    browser, ada_id = ada
+    impersonate(client, ada_id)
+    # A planted "way back" (someone else's client token) is not restored.
+    client.set_cookie("__clerk_impersonator", browser.get_cookie("__client").value)
+    response = post(client, "/__clerk/impersonation/stop", {}, page="/")
+    assert response.status_code == 303
+    assert client.get("/whoami").get_json()["user_id"] is None

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session as DbSession
@@ -24,6 +25,13 @@ from . import clock
 from .instance import RequestInfo
 from .models import AuditEntry, InstanceAdmin, User
 from .users import find_user_by_email, normalize_email
+
+
+def dashboard_issuer(settings: Settings) -> str:
+    """The dashboard's URL, the ``iss`` of its impersonations' ``act`` claim (from
+    the frontend API's origin, never a request's Host)."""
+    parts = urlsplit(settings.issuer)
+    return f"{parts.scheme}://{parts.netloc}{settings.dashboard_url}"
 
 
 def is_admin(db: DbSession, settings: Settings, user: User) -> bool:
@@ -120,13 +128,9 @@ def audit_entry_json(entry: AuditEntry) -> dict[str, Any]:
 
 
 def audit_jsonl(db: DbSession, filters: AuditFilters, batch: int = 500) -> Iterator[str]:
-    """Every matching entry, newest first, one JSON object per line."""
-    offset = 0
-    while True:
-        rows = audit_entries(db, filters, limit=batch, offset=offset)
-        for entry in rows:
-            yield json.dumps(audit_entry_json(entry), sort_keys=True) + "\n"
-        if len(rows) < batch:
-            return
-        offset += batch
+    """Every matching entry, newest first, one JSON object per line: one query read
+    in batches (entries written meanwhile neither repeat nor shift the rest)."""
+    rows = db.scalars(filters.statement().execution_options(yield_per=batch))
+    for entry in rows:
+        yield json.dumps(audit_entry_json(entry), sort_keys=True) + "\n"
 

@@ -6,12 +6,13 @@ migrations, apart from the application's tables.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -618,3 +619,13 @@ class ActorToken(Timestamps, Base):
     status: Mapped[str] = mapped_column(String(20), default="pending")  # accepted | revoked
     expires_at: Mapped[datetime]
     session_max_duration: Mapped[int] = mapped_column(Integer, default=1800)  # s
+
+
+class UserActivity(Base):
+    """A day (UTC) on which a user signed in or used a session: daily and monthly
+    active users (MAU). Kept when the user is deleted: last month's count stands."""
+
+    __tablename__ = "clerk_user_activity"
+
+    user_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True, index=True)

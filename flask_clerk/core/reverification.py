@@ -91,6 +91,13 @@ def _ages(fva: Any) -> tuple[int, int] | None:
     return int(fva[0]), int(fva[1])
 
 
+def _not_impersonating(session: Session) -> None:
+    """An administrator acting as a user never passes for the user verifying: the
+    actions that ask for it (deleting the account, changing factors) stay the user's."""
+    if session.actor:
+        raise ClerkError("reverification_while_impersonating", status=403)
+
+
 def reverify_password(
     instance: Instance, db: DbSession, request: RequestInfo, session: Session, user: User,
     password: str,
@@ -98,6 +105,7 @@ def reverify_password(
     """Verify the first factor again with the password. A wrong one counts toward
     the lockout as at sign-in; a right one un-counts only itself (see
     :func:`~flask_clerk.core.users.release_attempt`)."""
+    _not_impersonating(session)
     instance.rate_limiter.hit("sign_in", request.ip_address or "-")
     if not password:
         raise ClerkError("form_param_missing", field="password")
@@ -122,6 +130,7 @@ def reverify_second_factor(
     strategy: str, code: str,
 ) -> None:
     """Verify the second factor again (authenticator app or backup code)."""
+    _not_impersonating(session)
     instance.rate_limiter.hit("verify", request.ip_address or "-")
     check_second_factor(instance, db, user, strategy, code,
                         failed_event="reverification.failed", ip=request.ip_address)
@@ -137,6 +146,7 @@ def send_reverification_code(
 ) -> None:
     """Mail a code to the user's primary address, to confirm the first factor again
     without a password (a passwordless account, or one that prefers it)."""
+    _not_impersonating(session)
     settings = instance.settings
     address = user.primary_address
     if address is None:
@@ -161,6 +171,7 @@ def reverify_email_code(
 ) -> None:
     """The mailed code as the first factor, again. Guesses count per code and
     toward the lockout."""
+    _not_impersonating(session)
     settings = instance.settings
     instance.rate_limiter.hit("verify", request.ip_address or "-")
     claim_attempt(instance, db, user)
@@ -185,6 +196,7 @@ def passkey_binding(session: Session) -> str:
 def reverification_passkey_options(
     instance: Instance, db: DbSession, session: Session, user: User, rp: RelyingParty,
 ) -> str:
+    _not_impersonating(session)
     return authentication_options(instance, db, rp, binding=passkey_binding(session), user=user)
 
 
@@ -193,6 +205,7 @@ def reverify_passkey(
     rp: RelyingParty, credential: str,
 ) -> None:
     """One of the user's passkeys: both factors at once, as at sign-in."""
+    _not_impersonating(session)
     instance.rate_limiter.hit("verify", request.ip_address or "-")
     verify_passkey(instance, db, rp, binding=passkey_binding(session), credential=credential,
                    user=user)

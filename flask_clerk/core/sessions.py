@@ -15,6 +15,7 @@ from ..ids import new_id, new_token, token_hash
 from ..settings import Settings
 from ..tokens import OrganizationClaims
 from . import clock
+from .analytics import record_activity
 from .instance import Instance, RequestInfo
 from .models import Client, Organization, OrganizationMembership, Session, User
 from .serializers import session_json
@@ -105,6 +106,7 @@ def start_session(
         user.last_sign_in_at = user.last_active_at = new.session.last_active_at
         user.failed_attempts = 0
         user.locked_until = None
+        record_activity(db, user.id, new.session.last_active_at)
     db.add_all([new.client, new.session])  # ids are ours already: the caller's commit flushes once
     emit(instance, db, "session.created", lambda: session_json(new.session))
     return new
@@ -138,6 +140,13 @@ def refresh_session(
         end_session(instance, session, "abandoned")
         db.commit()
         return None
+    if session.actor and not _actor_still_allowed(instance, db, session.actor):
+        # The administrator was banned, deleted or demoted: their impersonation ends.
+        end_session(instance, session, "revoked")
+        db.commit()
+        return None
+    if session.actor is None and session.last_active_at.date() != now.date():
+        record_activity(db, session.user_id, now)  # the session's first use today
     session.last_active_at = now
     session.abandon_at = _abandon_at(instance, now)
     if membership is None:
@@ -201,13 +210,34 @@ def session_token(
         verified = session.second_factor_verified_at
         second_age = (NEVER_VERIFIED_MINUTES if verified is None
                       else int((now - verified).total_seconds() // 60))
+    first_age = int((now - session.first_factor_verified_at).total_seconds() // 60)
+    if session.actor:  # an impersonation never counts as the user verifying (fva)
+        first_age, second_age = NEVER_VERIFIED_MINUTES, (NEVER_VERIFIED_MINUTES if has_mfa
+                                                         else -1)
     return instance.mint_token(
         user_id=session.user_id, session_id=session.id,
-        factor_ages=(int((now - session.first_factor_verified_at).total_seconds() // 60),
-                     second_age),
+        factor_ages=(first_age, second_age),
         azp=request.origin, organization=claims, status="pending" if task else None,
         actor=session.actor,
     )
+
+
+def _actor_still_allowed(instance: Instance, db: DbSession, actor: dict[str, Any]) -> bool:
+    """An impersonation lasts while its administrator may: still there, not banned
+    or locked, still an administrator, their own session still active. (An actor
+    token of the Backend API may name an actor who is no user here.)"""
+    from .admins import dashboard_issuer, is_admin  # admins imports users, which imports us
+
+    admin = db.get(User, str(actor.get("sub")))
+    if admin is None:
+        return actor.get("iss") != dashboard_issuer(instance.settings)
+    if admin.banned or admin.is_locked(clock.now()):
+        return False
+    own = db.get(Session, str(actor["sid"])) if actor.get("sid") else None
+    if actor.get("sid") and (own is None or own.status != "active"):
+        return False
+    return actor.get("iss") != dashboard_issuer(instance.settings) or is_admin(
+        db, instance.settings, admin)
 
 
 def session_task(settings: Settings, *, has_mfa: bool,

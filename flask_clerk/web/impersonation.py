@@ -20,8 +20,14 @@ from ..extension import (
     set_session_cookies,
     state,
 )
-from ..request import CLIENT_COOKIE, auth, cancel_cookie_update, forbidden_response
-from .dashboard import IMPERSONATOR_COOKIE
+from ..request import (
+    CLIENT_COOKIE,
+    IMPERSONATOR_COOKIE,
+    auth,
+    cancel_cookie_update,
+    forbidden_response,
+)
+from ..tokens import own_token_claims
 from .forms import form_action
 from .views import bp
 
@@ -66,15 +72,17 @@ def stop_impersonation() -> Response:
     # Back to the administrator's own session, if it is still there.
     admin_client = request.cookies.get(IMPERSONATOR_COOKIE)
     token = state().refresh(admin_client) if admin_client else None
+    if token and own_token_claims(token).get("sid") != current.actor.get("sid"):
+        token = None  # not the administrator's session that began this: nobody's to restore
     target = (url_for("clerk_dashboard.user", user_id=user_id) if token and user_id
               else settings.after_sign_out_url)
     response = redirect(target, 303)
     if token and admin_client:
         set_session_cookies(response, token, admin_client)
+        response.delete_cookie(IMPERSONATOR_COOKIE, httponly=True,
+                               secure=settings.cookie_secure, samesite="Lax")
     else:
         clear_session_cookies(response)
-    response.delete_cookie(IMPERSONATOR_COOKIE, httponly=True, secure=settings.cookie_secure,
-                           samesite="Lax")
     cancel_cookie_update()
     session.pop("csrf_token", None)
     return response

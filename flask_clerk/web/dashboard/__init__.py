@@ -37,7 +37,6 @@ R = TypeVar("R")
 
 bp = Blueprint("clerk_dashboard", __name__)
 
-IMPERSONATOR_COOKIE = "__clerk_impersonator"  # the administrator's own __client, to go back
 PAGE_SIZE = 25
 USER_ORDERS = {"-created_at": "Newest", "+created_at": "Oldest",
                "-last_sign_in_at": "Last signed in", "+first_name": "First name",
@@ -46,6 +45,15 @@ USER_ORDERS = {"-created_at": "Newest", "+created_at": "Oldest",
 
 def register(app: Flask, settings: Settings) -> None:
     app.register_blueprint(bp, url_prefix=settings.dashboard_url)
+
+
+@bp.before_request
+def _refuse_nul() -> Response | None:
+    """No id, name, address or filter holds a NUL: refuse it before a database must."""
+    values = [request.path, *request.args.values(), *request.form.values()]
+    if any("\x00" in value for value in values):
+        return _error_page(ClerkError("form_param_format_invalid", status=400))
+    return None
 
 
 @bp.errorhandler(ClerkError)

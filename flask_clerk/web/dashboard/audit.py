@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 from flask import request, url_for
@@ -11,18 +11,18 @@ from werkzeug.wrappers import Response
 
 from ...core import admins
 from ...extension import db_session, state
-from . import PAGE_SIZE, admin_view, bp, page_number, render_page
+from . import PAGE_SIZE, admin_view, audited, bp, page_number, render_page
 
 # -- The audit log ------------------------------------------------------------------------
 
 
 def _audit_filters() -> admins.AuditFilters:
-    def day(name: str, shift: int = 0) -> datetime | None:
+    def day(name: str, shift: int = 0) -> datetime | None:  # a day in UTC, as the page shows
         try:
             value = datetime.strptime(request.args.get(name, ""), "%Y-%m-%d")
-        except ValueError:
+            return (value + timedelta(days=shift)).replace(tzinfo=UTC)
+        except (ValueError, OverflowError):
             return None
-        return (value + timedelta(days=shift)).astimezone()
 
     return admins.AuditFilters(
         actor=request.args.get("actor", "").strip()[:320] or None,
@@ -47,6 +47,8 @@ def audit() -> Response:
 @admin_view
 def audit_export() -> Response:
     filters, store = _audit_filters(), state().instance.store
+    with audited("audit_log.exported") as entry:
+        entry.details = {k: v for k, v in request.args.items() if v}
 
     def lines() -> Iterator[str]:
         with store.session() as db:  # its own: the request's is gone while this streams
@@ -54,6 +56,7 @@ def audit_export() -> Response:
 
     response = Response(lines(), mimetype="application/x-ndjson")
     response.headers["Content-Disposition"] = 'attachment; filename="audit-log.jsonl"'
+    response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
 

@@ -17,11 +17,10 @@ from ...core.user_import import clean_metadata, create_user_from_payload
 from ...core.users import remove_user
 from ...errors import ClerkError
 from ...extension import db_session, request_info, set_session_cookies, state
-from ...request import CLIENT_COOKIE, auth, cancel_cookie_update
+from ...request import CLIENT_COOKIE, IMPERSONATOR_COOKIE, auth, cancel_cookie_update
 from ...user import ClerkUser
 from ..forms import field, form_state
 from . import (
-    IMPERSONATOR_COOKIE,
     PAGE_SIZE,
     USER_ORDERS,
     admin_view,
@@ -95,6 +94,15 @@ def _user() -> User:
     return user_admin.get_user(db_session(), str(request.view_args["user_id"]))  # type: ignore[index]
 
 
+def _other_user() -> User:
+    """The user acted on, who must not be the administrator acting: banning, locking
+    or deleting oneself here could leave the instance with nobody to run it."""
+    row = _user()
+    if row.id == g.clerk_admin.id:
+        raise ClerkError("dashboard_not_on_yourself", status=403)
+    return row
+
+
 def _back_to_user() -> Response:
     return redirect(url_for(".user", user_id=request.view_args["user_id"]), 303)  # type: ignore[index]
 
@@ -102,7 +110,7 @@ def _back_to_user() -> Response:
 @bp.post("/users/<user_id>/ban")
 @dashboard_action("status")
 def ban(user_id: str) -> Response:
-    with audited("user.banned", row := _user()):
+    with audited("user.banned", row := _other_user()):
         user_admin.set_banned(state().instance, db_session(), row, True)
     return _back_to_user()
 
@@ -118,7 +126,7 @@ def unban(user_id: str) -> Response:
 @bp.post("/users/<user_id>/lock")
 @dashboard_action("status")
 def lock(user_id: str) -> Response:
-    with audited("user.locked", row := _user()):
+    with audited("user.locked", row := _other_user()):
         user_admin.set_locked(state().instance, db_session(), row, True)
     return _back_to_user()
 
@@ -164,9 +172,11 @@ def set_password(user_id: str) -> Response:
 def set_metadata(user_id: str) -> Response:
     changes = user_admin.UserChanges()
     for kind in user_admin.METADATA_KINDS:
+        if kind not in request.form:
+            continue  # not in this form: left as it is
         try:
             value = json.loads(field(kind) or "{}")
-        except ValueError:
+        except (ValueError, RecursionError):
             raise ClerkError("form_param_format_invalid", field=kind) from None
         if not isinstance(value, dict):
             raise ClerkError("form_param_format_invalid", field=kind)
@@ -179,7 +189,7 @@ def set_metadata(user_id: str) -> Response:
 @bp.post("/users/<user_id>/delete")
 @dashboard_action("delete")
 def delete(user_id: str) -> Response:
-    row = _user()
+    row = _other_user()
     if field("confirmation") != row.id:
         raise ClerkError("form_confirmation_mismatch", field="confirmation", expected=row.id)
     with audited("user.deleted", row, email=row.primary_address):
@@ -194,10 +204,14 @@ def impersonate(user_id: str) -> Response:
     the administrator's own session waits, to come back to with "Stop"."""
     settings, db = state().settings, db_session()
     row = _user()
+    if row.id == g.clerk_admin.id or admins.is_admin(db, settings, row):
+        # Acting as another administrator would act with their powers, and log as them.
+        raise ClerkError("impersonation_not_allowed", status=403)
     actor = {"sub": g.clerk_admin.id, "sid": auth().session_id,
-             "iss": url_for(".home", _external=True).rstrip("/")}
-    with audited("user.impersonated", row):
+             "iss": admins.dashboard_issuer(settings)}
+    with audited("user.impersonated", row) as entry:
         token, secret = create_actor_token(state().instance, db, row, actor)
+        entry.details = {"actor_token_id": token.id}
     signed_in = accept_actor_token(state().instance, db, request_info(), secret)
     response = redirect(settings.after_sign_in_url, 303)
     admin_client = request.cookies.get(CLIENT_COOKIE)

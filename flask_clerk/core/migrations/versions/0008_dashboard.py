@@ -1,4 +1,5 @@
-"""the dashboard: instance administrators, the audit log, actor tokens (impersonation)
+"""the dashboard: instance administrators, the audit log, actor tokens (impersonation),
+daily user activity (analytics)
 
 Revision ID: 0008
 Revises: 0007
@@ -59,9 +60,18 @@ def upgrade() -> None:
     )
     op.create_index(op.f('ix_clerk_actor_tokens_user_id'), 'clerk_actor_tokens', ['user_id'],
                     unique=False)
+    op.create_table('clerk_user_activity',
+    sa.Column('user_id', sa.String(length=40), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.PrimaryKeyConstraint('user_id', 'day')
+    )
+    op.create_index(op.f('ix_clerk_user_activity_day'), 'clerk_user_activity', ['day'],
+                    unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index(op.f('ix_clerk_user_activity_day'), table_name='clerk_user_activity')
+    op.drop_table('clerk_user_activity')
     op.drop_index(op.f('ix_clerk_actor_tokens_user_id'), table_name='clerk_actor_tokens')
     op.drop_table('clerk_actor_tokens')
     for column in ('actor_id', 'action', 'target_id', 'created_at'):
