@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date, datetime, timedelta
 
 import jwt
 import pytest
@@ -536,3 +537,53 @@ def test_stop_restores_only_the_administrators_own_session(app, client, admin, a
     response = post(client, "/__clerk/impersonation/stop", {}, page="/")
     assert response.status_code == 303
     assert client.get("/whoami").get_json()["user_id"] is None
+
+
+# -- Analytics --------------------------------------------------------------------------------
+
+
+def test_activity_is_recorded_at_sign_in_and_once_a_day_after(app, client, admin, ada, frozen):
+    from flask_clerk.core import clock
+    from flask_clerk.core.models import UserActivity
+
+    browser, ada_id = ada
+    today = clock.now().date()
+    created = act(client, "/users", {"email_address": "new@example.com"})
+    new_id = created.headers["Location"].rsplit("/", 1)[1]
+    impersonate(client, new_id)  # the administrator acting as her: not her activity
+    client.delete_cookie("__session")
+    assert client.get("/whoami").get_json()["user_id"] == new_id
+    frozen.advance(24 * 3600)
+    for _ in range(3):  # three refreshes on the next day: one row
+        browser.delete_cookie("__session")
+        assert browser.get("/whoami").get_json()["user_id"] == ada_id
+    with db(app) as session:
+        rows = sorted((r.user_id == ada_id, r.day) for r in session.query(UserActivity))
+    tomorrow = today + timedelta(days=1)
+    assert rows == [(False, today), (True, today), (True, tomorrow)]
+
+
+def test_daily_and_monthly_active_users_for_a_date_range(app, client, admin):
+    from flask_clerk.core.analytics import record_activity
+    from flask_clerk.core.models import UserActivity
+
+    with db(app) as session:
+        session.query(UserActivity).delete()
+        for user_id, day in [("user_a", date(2026, 9, 28)), ("user_a", date(2026, 9, 30)),
+                             ("user_b", date(2026, 9, 30)), ("user_a", date(2026, 10, 1)),
+                             ("user_c", date(2026, 10, 2)), ("user_c", date(2026, 10, 2))]:
+            record_activity(session, user_id, datetime(day.year, day.month, day.day, 12))
+        session.commit()
+    data = client.get(f"{DASH}/analytics.json?since=2026-09-29&until=2026-10-02").get_json()
+    assert [(d["date"], d["active_users"]) for d in data["days"]] == [
+        ("2026-09-29", 0), ("2026-09-30", 2), ("2026-10-01", 1), ("2026-10-02", 1)]
+    assert data["monthly_active_users"] == [{"month": "2026-09", "count": 2},
+                                            {"month": "2026-10", "count": 2}]
+    page = client.get(f"{DASH}/analytics?since=2026-09-29&until=2026-10-02")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "<svg" in html and "2026-09-30: 2" in html
+    assert "October 2026" in html
+    # Sign-ups come from the users' creation days.
+    recent = client.get(f"{DASH}/analytics.json").get_json()
+    assert sum(d["sign_ups"] for d in recent["days"]) == 1 == recent["days"][-1]["sign_ups"]
+    assert client.get(f"{DASH}/analytics?since=nonsense&until=9999-99-99").status_code == 200

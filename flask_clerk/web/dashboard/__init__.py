@@ -132,4 +132,4 @@ def page_number() -> int:
         return 1
 
 
-from . import audit, organizations, users, webhooks  # noqa: E402, F401 - the pages
+from . import analytics, audit, organizations, users, webhooks  # noqa: E402, F401 - the pages
