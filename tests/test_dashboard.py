@@ -587,3 +587,51 @@ def test_daily_and_monthly_active_users_for_a_date_range(app, client, admin):
     recent = client.get(f"{DASH}/analytics.json").get_json()
     assert sum(d["sign_ups"] for d in recent["days"]) == 1 == recent["days"][-1]["sign_ups"]
     assert client.get(f"{DASH}/analytics?since=nonsense&until=9999-99-99").status_code == 200
+
+
+# -- API keys ----------------------------------------------------------------------------------
+
+
+def test_the_secret_key_is_revealed_rolled_and_the_old_one_retires(app, client, admin, frozen):
+    import httpx
+
+    from conftest import serve
+
+    old = app.config["CLERK_SECRET_KEY"]
+    page = f"{DASH}/api-keys"
+    html = client.get(page).get_data(as_text=True)
+    assert app.config["CLERK_PUBLISHABLE_KEY"] in html and old not in html
+    revealed = act(client, "/api-keys/reveal", page=page)
+    assert old in revealed.get_data(as_text=True)
+    assert revealed.headers["Cache-Control"] == "no-store"
+    rolled = act(client, "/api-keys/roll", page=page)
+    new = re.search(r"(sk_test_[\w-]{40,})", rolled.get_data(as_text=True)).group(1)
+    assert new != old and new not in client.get(page).get_data(as_text=True)
+
+    def status(key):
+        return httpx.get(f"{live}/v1/users/count", headers={"Authorization": f"Bearer {key}"},
+                         timeout=10).status_code
+
+    with serve(app) as live:
+        assert status(new) == 200 and status(old) == 200  # the grace period
+        frozen.advance(24 * 3600 + 1)
+        assert status(new) == 200 and status(old) == 401
+        assert status("sk_test_nope") == 401
+    assert [a for a, _ in entries(app, action="api_key.")] == ["api_key.rolled",
+                                                               "api_key.revealed"]
+
+
+def test_signing_keys_rotate_and_old_tokens_still_verify(app, client, admin):
+    from flask_clerk.core.models import SigningKey
+
+    token = client.get_cookie("__session").value
+    page = f"{DASH}/api-keys"
+    assert act(client, "/signing-keys/rotate", page=page).status_code == 303
+    with db(app) as session:
+        assert session.query(SigningKey).filter(SigningKey.retired_at.is_(None)).count() == 1
+        assert session.query(SigningKey).count() == 2
+    keys = client.get("/.well-known/jwks.json").get_json()["keys"]
+    assert len(keys) == 2
+    assert jwt.get_unverified_header(token)["kid"] in {k["kid"] for k in keys}
+    assert ("signing_key.rotated", keys[0]["kid"]) in entries(app) or \
+        ("signing_key.rotated", keys[1]["kid"]) in entries(app)

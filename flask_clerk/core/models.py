@@ -629,3 +629,17 @@ class UserActivity(Base):
 
     user_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True, index=True)
+
+
+class ApiKey(Base):
+    """A Backend API secret key made by rolling (only its hash). Before the first
+    roll only ``CLERK_SECRET_KEY`` is accepted; the first roll records that key
+    here too, with the grace period after which it is refused."""
+
+    __tablename__ = "clerk_api_keys"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("ak"))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hint: Mapped[str] = mapped_column(String(8))  # the last characters, to tell keys apart
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    expires_at: Mapped[datetime | None]  # None: valid until rolled

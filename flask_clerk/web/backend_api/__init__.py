@@ -17,9 +17,10 @@ from typing import Any
 from flask import Blueprint, Flask, g, jsonify, request
 from werkzeug.wrappers import Response
 
+from ...core import api_keys
 from ...errors import AuthenticationError, ClerkError, RateLimited
 from ...extension import state
-from ...ids import constant_time_equal, new_id
+from ...ids import new_id
 from . import idempotency
 
 bp = Blueprint("clerk_backend_api", __name__, url_prefix="/v1")
@@ -69,7 +70,7 @@ def authenticate() -> Response | None:
     settings = state().settings
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
-    if scheme.lower() != "bearer" or not constant_time_equal(key.strip(), settings.secret_key):
+    if scheme.lower() != "bearer" or not api_keys.accepts(state().instance, key.strip()):
         return error_response(AuthenticationError("authentication_invalid"))
     bucket = _bucket(settings.secret_key)
     state().instance.rate_limiter.hit("backend_api", bucket)

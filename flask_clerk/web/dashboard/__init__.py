@@ -132,4 +132,11 @@ def page_number() -> int:
         return 1
 
 
-from . import analytics, audit, organizations, users, webhooks  # noqa: E402, F401 - the pages
+from . import (  # noqa: E402, F401 - the pages
+    analytics,
+    api_keys,
+    audit,
+    organizations,
+    users,
+    webhooks,
+)

@@ -1,5 +1,5 @@
 """the dashboard: instance administrators, the audit log, actor tokens (impersonation),
-daily user activity (analytics)
+daily user activity (analytics), rolled Backend API secret keys
 
 Revision ID: 0008
 Revises: 0007
@@ -67,9 +67,19 @@ def upgrade() -> None:
     )
     op.create_index(op.f('ix_clerk_user_activity_day'), 'clerk_user_activity', ['day'],
                     unique=False)
+    op.create_table('clerk_api_keys',
+    sa.Column('id', sa.String(length=40), nullable=False),
+    sa.Column('key_hash', sa.String(length=64), nullable=False),
+    sa.Column('hint', sa.String(length=8), nullable=False),
+    sa.Column('created_at', UTC(timezone=True), nullable=False),
+    sa.Column('expires_at', UTC(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('key_hash')
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('clerk_api_keys')
     op.drop_index(op.f('ix_clerk_user_activity_day'), table_name='clerk_user_activity')
     op.drop_table('clerk_user_activity')
     op.drop_index(op.f('ix_clerk_actor_tokens_user_id'), table_name='clerk_actor_tokens')
