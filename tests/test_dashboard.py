@@ -635,3 +635,12 @@ def test_signing_keys_rotate_and_old_tokens_still_verify(app, client, admin):
     assert jwt.get_unverified_header(token)["kid"] in {k["kid"] for k in keys}
     assert ("signing_key.rotated", keys[0]["kid"]) in entries(app) or \
         ("signing_key.rotated", keys[1]["kid"]) in entries(app)
+
+
+def test_users_come_in_pages(app, client, admin, ada, monkeypatch):
+    from flask_clerk.web.dashboard import users as users_page
+
+    monkeypatch.setattr(users_page, "PAGE_SIZE", 1)
+    first = client.get(f"{DASH}/users?query=example").get_data(as_text=True)
+    assert "Page 1 of 2" in first and "page=2" in first and "query=example" in first
+    assert listed(client, "?query=example&page=2") == ["admin@example.com"]
