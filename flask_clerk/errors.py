@@ -166,6 +166,9 @@ MESSAGES: dict[str, str] = {
         "passkey or another account) before removing it."
     ),
     # The dashboard and impersonation
+    "setting_invalid": "Enter {expected}.",
+    "sign_up_restricted": "Sign-ups are by invitation only.",
+    "identifier_not_allowed": "This email address cannot be used here.",
     "actor_token_invalid": "This impersonation link is no longer valid. Start again.",
     "dashboard_admins_only": "Only this instance's administrators can use the dashboard.",
     "dashboard_while_impersonating": "Stop impersonating to use the dashboard.",

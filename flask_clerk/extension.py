@@ -42,13 +42,17 @@ _OPTION_KEYS = {"protect": "CLERK_PROTECTED_ROUTES"}
 class ClerkState:
     """Per-app state in ``app.extensions["clerk"]``."""
 
-    settings: Settings
     instance: Instance
     appearance: Appearance
     components: Components
     protected: re.Pattern[str] | None
     webhook_worker: Any = None  # a WebhookWorker thread (development), else None
     oauth_clients: Any = None  # web.oauth.OAuthClients, made at the first use
+
+    @property
+    def settings(self) -> Settings:
+        """The settings in force (the configuration, and the dashboard's changes)."""
+        return self.instance.settings
 
     def refresh(self, client_token: str) -> str | None:
         """A fresh session token for the browser's ``__client``, or None if it has none."""
@@ -152,10 +156,9 @@ class ClerkAuth:
         appearance = Appearance.parse(app.config["CLERK_APPEARANCE"])
         instance = Instance.create(settings)
         clerk_state = ClerkState(
-            settings=settings,
             instance=instance,
             appearance=appearance,
-            components=Components(settings, appearance),
+            components=Components(instance, appearance),
             protected=compile_route_patterns(settings.protected_routes),
         )
         app.extensions["clerk"] = clerk_state

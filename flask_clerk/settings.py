@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +48,9 @@ DEFAULTS: dict[str, Any] = {
     "CLERK_COOKIE_SECURE": None,  # default: not in debug/testing
     # Sign-up and passwords
     "CLERK_SIGN_UP_NAME": "optional",  # "optional" | "required" | "off"
+    "CLERK_SIGN_UP_MODE": "public",  # "public" | "restricted" (by invitation only)
+    "CLERK_ALLOWLIST": (),  # emails or domains that alone may sign up and sign in
+    "CLERK_BLOCKLIST": (),  # emails or domains that may not sign up
     "CLERK_PASSWORD_MIN_LENGTH": 8,
     "CLERK_PASSWORD_MAX_LENGTH": 256,
     "CLERK_PASSWORD_HASH_TIME_COST": 2,
@@ -135,6 +138,8 @@ _TUPLES = {
     "CLERK_PASSKEY_ORIGINS",
     "CLERK_ENCRYPTION_KEYS",
     "CLERK_DASHBOARD_ADMINS",
+    "CLERK_ALLOWLIST",
+    "CLERK_BLOCKLIST",
     "CLERK_ALLOWED_REDIRECT_ORIGINS",
     "CLERK_PROTECTED_ROUTES",
     "CLERK_AUTHORIZED_PARTIES",
@@ -250,6 +255,9 @@ class Settings:
     reverify_url: str = "/reverify"
     encryption_keys: tuple[str, ...] = field(default=(), repr=False)
     oauth_providers: tuple[OAuthProvider, ...] = field(default=(), repr=False)
+    sign_up_mode: str = "public"
+    allowlist: tuple[str, ...] = ()
+    blocklist: tuple[str, ...] = ()
     dashboard_url: str = "/__clerk/dashboard"
     dashboard_admins: tuple[str, ...] = ()
     impersonation_max_duration: int = 1800
@@ -426,7 +434,108 @@ class Settings:
             dashboard_admins=tuple(str(a).strip().lower() if "@" in str(a) else str(a).strip()
                                    for a in get("CLERK_DASHBOARD_ADMINS") or ()),
             impersonation_max_duration=max(60, int(get("CLERK_IMPERSONATION_MAX_DURATION"))),
+            **editable_from_config(config),
         )
+
+
+# -- Settings the dashboard may change (stored in the identity store, over the config) --
+
+_DOMAIN = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+
+
+def _strategies(value: Any) -> tuple[str, ...]:
+    items = tuple(str(v) for v in (value.split() if isinstance(value, str) else value or ()))
+    if not items or any(v not in SIGN_IN_STRATEGIES for v in items):
+        raise ValueError(f"one or more of {', '.join(SIGN_IN_STRATEGIES)}")
+    return tuple(dict.fromkeys(items))
+
+
+def _identifiers(value: Any) -> tuple[str, ...]:
+    """Email addresses and domains (``example.com``), lower-cased."""
+    items = value.replace(",", " ").split() if isinstance(value, str) else list(value or ())
+    cleaned = []
+    for item in items:
+        item = str(item).strip().lower().lstrip("@")
+        local, at, domain = item.rpartition("@")
+        if (at and not local) or not _DOMAIN.fullmatch(domain if at else item) or len(item) > 320:
+            raise ValueError(f"{item!r} is neither an email address nor a domain")
+        cleaned.append(item)
+    if len(cleaned) > 1000:
+        raise ValueError("at most 1000 entries")
+    return tuple(dict.fromkeys(cleaned))
+
+
+def _choice(*choices: str) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        if value not in choices:
+            raise ValueError(" or ".join(f'"{c}"' for c in choices))
+        return str(value)
+    return parse
+
+
+def _number(low: int, high: int, *, optional: bool = False) -> Callable[[Any], int | None]:
+    def parse(value: Any) -> int | None:
+        if optional and value in (None, "", 0, "0"):
+            return None
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"a whole number from {low} to {high}") from None
+        if not low <= number <= high:
+            raise ValueError(f"a whole number from {low} to {high}")
+        return number
+    return parse
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in {"1", "true", "yes", "on"}
+    return bool(value)
+
+
+# field -> how a stored (or posted) value is read; the dashboard edits these.
+EDITABLE: dict[str, Callable[[Any], Any]] = {
+    "sign_in_strategies": _strategies,
+    "sign_up_mode": _choice("public", "restricted"),
+    "allowlist": _identifiers,
+    "blocklist": _identifiers,
+    "session_max_lifetime": _number(300, 366 * 24 * 3600),
+    "session_inactivity_timeout": _number(300, 366 * 24 * 3600, optional=True),
+    "lockout_attempts": _number(1, 100),
+    "lockout_duration": _number(60, 30 * 24 * 3600),
+    "password_min_length": _number(1, 64),
+    "mfa_required": _flag,
+    "create_organization_enabled": _flag,
+    "create_organizations_limit": _number(0, 100_000),
+    "organization_max_memberships": _number(1, 1_000_000, optional=True),
+}
+
+
+def editable_from_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The editable settings that only the config (not ``from_config``'s own checks)
+    reads: the sign-up mode and the allow and block lists."""
+    values = {}
+    for name, key in (("sign_up_mode", "CLERK_SIGN_UP_MODE"), ("allowlist", "CLERK_ALLOWLIST"),
+                      ("blocklist", "CLERK_BLOCKLIST")):
+        try:
+            values[name] = EDITABLE[name](config.get(key))
+        except ValueError as exc:
+            raise ClerkConfigError(f"{key} must be {exc}.") from None
+    return values
+
+
+def identifier_allowed(settings: Settings, email: str, *, signing_up: bool) -> bool:
+    """Whether the allow and block lists let ``email`` in: the allowlist (when it has
+    entries) for signing up and in, the blocklist for signing up."""
+    domain = email.rpartition("@")[2]
+
+    def listed(entries: tuple[str, ...]) -> bool:
+        return email in entries or any(domain == e or domain.endswith("." + e)
+                                       for e in entries if "@" not in e)
+
+    if settings.allowlist and not listed(settings.allowlist):
+        return False
+    return not (signing_up and listed(settings.blocklist))
 
 
 def _path_setting(value: Any, name: str) -> str:

@@ -644,3 +644,102 @@ def test_users_come_in_pages(app, client, admin, ada, monkeypatch):
     first = client.get(f"{DASH}/users?query=example").get_data(as_text=True)
     assert "Page 1 of 2" in first and "page=2" in first and "query=example" in first
     assert listed(client, "?query=example&page=2") == ["admin@example.com"]
+
+
+# -- Settings, in force without a restart ------------------------------------------------------
+
+
+def settings_form(**changes):
+    """The settings form as the page posts it, with ``changes`` over the defaults."""
+    form = {"sign_in_strategies": ["password", "email_code", "passkey"], "sign_up_mode": "public",
+            "allowlist": "", "blocklist": "", "session_max_lifetime": "604800",
+            "session_inactivity_timeout": "", "lockout_attempts": "10",
+            "lockout_duration": "3600", "password_min_length": "8",
+            "create_organizations_limit": "100", "organization_max_memberships": "",
+            "create_organization_enabled": "on"}
+    form.update(changes)
+    return form
+
+
+def post_settings(client, **changes):
+    from flask_clerk.web.forms import sign_return_to
+
+    with client.application.test_request_context():
+        page = sign_return_to(f"{DASH}/settings")
+    data = {"csrf_token": csrf_token(client, f"{DASH}/settings"), "return_to": page,
+            **settings_form(**changes)}
+    return client.post(f"{DASH}/settings", data=data)
+
+
+def test_settings_take_effect_at_once_and_reset(app, client, admin):
+    assert client.get(f"{DASH}/settings").status_code == 200
+    response = post_settings(client, password_min_length="12",
+                             sign_in_strategies=["password", "email_link"])
+    assert response.status_code == 303, response.get_data(as_text=True)
+    assert app.extensions["clerk"].settings.password_min_length == 12
+    stranger = app.test_client()
+    html = stranger.get("/sign-up").get_data(as_text=True)
+    assert "At least 12 characters" in html
+    response = post(stranger, "/__clerk/sign-up", {"email_address": "zed@example.com",
+                                                   "password": "eleven-char"}, page="/sign-up")
+    assert response.status_code == 422 and "12 or more characters" in response.get_data(
+        as_text=True)
+    assert app.extensions["clerk"].instance.settings.sign_in_strategies == (
+        "password", "email_link")
+    assert ("settings.changed", "instance") in entries(app)
+    bad = post_settings(client, lockout_attempts="0", blocklist="not a domain!")
+    assert bad.status_code == 422
+    assert app.extensions["clerk"].settings.lockout_attempts == 10
+    response = act(client, "/settings/password_min_length/reset", page=f"{DASH}/settings")
+    assert response.status_code == 303
+    assert app.extensions["clerk"].settings.password_min_length == 8
+
+
+def test_another_process_sees_a_change_within_a_second(app, client, admin, monkeypatch):
+    from flask_clerk.core import instance as instance_module
+
+    other = type(app.extensions["clerk"].instance).create(
+        app.extensions["clerk"].instance.config_settings)
+    assert other.settings.sign_up_mode == "public"
+    post_settings(client, sign_up_mode="restricted")
+    monkeypatch.setattr(instance_module, "SETTINGS_RELOAD", 0.0)
+    assert other.settings.sign_up_mode == "restricted"
+    other.store.engine.dispose()
+
+
+def test_restricted_sign_up_is_by_invitation_only(app, client, admin):
+    from flask_clerk.core.invitations import create_invitation
+
+    post_settings(client, sign_up_mode="restricted")
+    stranger = app.test_client()
+    response = post(stranger, "/__clerk/sign-up", {"email_address": "zed@example.com",
+                                                   "password": PASSWORD}, page="/sign-up")
+    assert response.status_code == 403 and "by invitation only" in response.get_data(
+        as_text=True)
+    with db(app) as session:
+        create_invitation(app.extensions["clerk"].instance, session,
+                          email_address="zed@example.com", notify=False)
+        session.commit()
+    sign_up(stranger, app, email="zed@example.com")
+    assert stranger.get("/whoami").get_json()["user_id"]
+
+
+def test_allow_and_block_lists(app, client, admin, ada):
+    browser, _ = ada
+    post_settings(client, blocklist="spam.example", allowlist="")
+    stranger = app.test_client()
+    response = post(stranger, "/__clerk/sign-up", {"email_address": "x@mail.spam.example",
+                                                   "password": PASSWORD}, page="/sign-up")
+    assert response.status_code == 403 and "cannot be used here" in response.get_data(
+        as_text=True)
+    # An allowlist without Ada's domain: she can no longer sign in; the admin's stays.
+    post_settings(client, allowlist="admin@example.com\nother.example")
+    sign_out(browser)
+    response = post(browser, "/__clerk/sign-in", {"identifier": "ada@example.com"})
+    response = post(browser, "/__clerk/sign-in/password", {"password": PASSWORD})
+    assert response.status_code == 403 and "cannot be used here" in response.get_data(
+        as_text=True)
+    assert browser.get("/whoami").get_json()["user_id"] is None
+    post_settings(client, allowlist="example.com")  # a domain lets its addresses in
+    sign_in(browser)
+    assert browser.get("/whoami").get_json()["user_id"]

@@ -120,8 +120,9 @@ def test_the_keys_of_secrets_at_rest_rotate(app, setup, monkeypatch):
     codes = mfa.confirm_totp(instance, db, user, code_at(secret))
     sealed_before = db.get(TotpSecret, user.id).secret_encrypted
     new_key = "k" * 43
-    monkeypatch.setattr(instance, "settings", dataclasses.replace(
-        instance.settings, encryption_keys=(new_key,)))
+    monkeypatch.setattr(instance, "config_settings", dataclasses.replace(
+        instance.config_settings, encryption_keys=(new_key,)))
+    instance.forget_settings()
     assert mfa.verify_totp(instance, db, user, code_at(secret, 1))
     assert mfa.use_backup_code(instance, db, user, codes[0])
     # New codes are hashed under the new key, and still match.

@@ -14,6 +14,7 @@ from flask import g, render_template, request, url_for
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 
+from ..core.instance import Instance
 from ..redirects import safe_redirect_url
 from ..settings import Settings
 from .appearance import Appearance
@@ -45,9 +46,13 @@ class ClassNames:
 class Components:
     """The ``clerk`` object in templates."""
 
-    def __init__(self, settings: Settings, appearance: Appearance) -> None:
-        self.settings = settings
+    def __init__(self, instance: Instance, appearance: Appearance) -> None:
+        self.instance = instance
         self.appearance = appearance
+
+    @property
+    def settings(self) -> Settings:
+        return self.instance.settings
 
     # -- the components -----------------------------------------------------------
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..settings import Settings
 from ..tokens import (
@@ -35,6 +36,7 @@ from .roles import Role
 from .store import Store
 
 ENDPOINTS_RELOAD = 1.0  # seconds between two reads of the webhook endpoints
+SETTINGS_RELOAD = 1.0  # seconds between two reads of the settings changed from the dashboard
 # Sign-ins whose SQL may run beside their hash at the same moment; more run it in turn.
 OVERLAP_WORKERS = 8
 
@@ -50,7 +52,7 @@ class RequestInfo:
 
 @dataclass
 class Instance:
-    settings: Settings
+    config_settings: Settings  # as configured; ``settings`` adds the dashboard's changes
     store: Store
     hasher: PasswordHasher
     mailer: Mailer
@@ -67,6 +69,8 @@ class Instance:
     _roles_loaded_at: float = 0.0
     _endpoints: list[tuple[str, frozenset[str]]] | None = None
     _endpoints_loaded_at: float = 0.0
+    _settings: Settings | None = None
+    _settings_loaded_at: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -83,7 +87,7 @@ class Instance:
                 )
 
         return cls(
-            settings=settings,
+            config_settings=settings,
             store=store,
             hasher=hasher,
             mailer=Mailer(sender=settings.mail_sender, smtp_url=settings.smtp_url,
@@ -126,6 +130,31 @@ class Instance:
         """After a rotation: the next token is signed with the new key."""
         self._signing_key = None
         self.verifier.reload_keys()
+
+    @property
+    def settings(self) -> Settings:
+        """The settings in force: the configuration, with what the dashboard changed
+        over it (re-read at most once a second, so another process's change gets
+        here; this process's at once, see :meth:`forget_settings`)."""
+        now = time.monotonic()
+        current = self._settings
+        if current is None or now - self._settings_loaded_at > SETTINGS_RELOAD:
+            from .instance_settings import layered, overrides
+
+            try:
+                with self.store.session() as db:
+                    current = layered(self.config_settings, overrides(db))
+            except SQLAlchemyError:
+                # Not migrated yet (or unreachable): the configuration alone.
+                current = self.config_settings
+            if (self._settings is None or (current.lockout_attempts, current.lockout_duration)
+                    != (self._settings.lockout_attempts, self._settings.lockout_duration)):
+                self.rate_limiter.set_lockout(current.lockout_attempts, current.lockout_duration)
+            self._settings, self._settings_loaded_at = current, now
+        return current
+
+    def forget_settings(self) -> None:
+        self._settings = None
 
     def roles(self) -> Mapping[str, Role]:
         """Organization roles by key: built in, from settings and from ``flask clerk

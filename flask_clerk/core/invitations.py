@@ -108,6 +108,15 @@ def revoke_invitation(instance: Instance, db: DbSession, invitation_id: str) -> 
     return invitation
 
 
+def is_invited(db: DbSession, email_address: str) -> bool:
+    """Whether a pending, unexpired invitation (to the application or to an
+    organization) names this address."""
+    now = clock.now()
+    return any(db.scalars(select(model.id).where(
+        model.email_address == email_address, model.status == "pending",
+        model.expires_at > now).limit(1)).first() for model in (Invitation, OrganizationInvitation))
+
+
 def accept_invitations(instance: Instance, db: DbSession, email_address: str) -> None:
     """A user signed up with ``email_address``: its pending invitations are accepted
     (the caller commits)."""

@@ -643,3 +643,15 @@ class ApiKey(Base):
     hint: Mapped[str] = mapped_column(String(8))  # the last characters, to tell keys apart
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     expires_at: Mapped[datetime | None]  # None: valid until rolled
+
+
+class InstanceSetting(Base):
+    """A setting changed from the dashboard: it overrides the configuration, in
+    every process, without a restart (``flask_clerk.settings.EDITABLE``)."""
+
+    __tablename__ = "clerk_instance_settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # a Settings field
+    value: Mapped[Any] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
+    updated_by: Mapped[str | None] = mapped_column(String(40))

@@ -38,7 +38,7 @@ from .models import OAuthFlow, Session, User
 from .oauth_providers import OAuthProvider, ProviderIdentity
 from .sessions import SignedIn
 from .sign_in import Outcome, external_first_factor
-from .sign_up import create_user_and_sign_in, start_identity_sign_up
+from .sign_up import check_sign_up_allowed, create_user_and_sign_in, start_identity_sign_up
 from .users import find_user_by_email, notify_owner, raise_if_locked, user_updated
 
 OAUTH_FLOW_LIFETIME = 600  # s: the user has 10 minutes at the provider
@@ -148,6 +148,7 @@ def sign_in_with_identity(
         return Continues("sign_up", flow_token)
     user = find_user_by_email(db, identity.email)
     if user is None:
+        check_sign_up_allowed(instance, db, identity.email)
         return SignedInWith(create_user_and_sign_in(
             instance, db, request, email_address=identity.email, password_digest=None,
             first_name=identity.first_name, last_name=identity.last_name, identity=identity,

@@ -26,9 +26,12 @@ class RateLimiter:
     ) -> None:
         self.enabled = enabled
         self._items: dict[str, RateLimitItem] = {name: parse(v) for name, v in limits.items()}
-        attempts, seconds = lockout
-        self._phantom = parse(f"{attempts}/{seconds} seconds")
+        self.set_lockout(*lockout)
         self._limiter = MovingWindowRateLimiter(storage_from_string(storage_uri))
+
+    def set_lockout(self, attempts: int, seconds: int) -> None:
+        """The accounts' lockout (attempts per seconds), which unknown identifiers mirror."""
+        self._phantom = parse(f"{attempts}/{seconds} seconds")
 
     def hit(self, name: str, key: str) -> None:
         """Count one attempt at ``name`` by ``key``; raise :class:`RateLimited` past the limit."""

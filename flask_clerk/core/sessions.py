@@ -12,7 +12,7 @@ from sqlalchemy.orm import object_session
 
 from ..errors import ClerkError, NotFound
 from ..ids import new_id, new_token, token_hash
-from ..settings import Settings
+from ..settings import Settings, identifier_allowed
 from ..tokens import OrganizationClaims
 from . import clock
 from .analytics import record_activity
@@ -92,7 +92,13 @@ def start_session(
     instance: Instance, db: DbSession, user: User, new: SignedIn,
     *, previous_client_token: str | None = None,
 ) -> SignedIn:
-    """Add a prepared session (see :func:`create_session`). The caller commits."""
+    """Add a prepared session (see :func:`create_session`). The caller commits.
+
+    With an allowlist, only a user whose address is on it gets a session, however
+    they proved who they are."""
+    if new.session.actor is None and not identifier_allowed(
+            instance.settings, user.primary_address or "", signing_up=False):
+        raise ClerkError("identifier_not_allowed", status=403)
     if previous_client_token:
         old = db.scalars(
             select(Client).where(Client.token_hash == token_hash(previous_client_token))

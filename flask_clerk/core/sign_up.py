@@ -16,13 +16,14 @@ from sqlalchemy.orm import Session as DbSession
 
 from ..errors import ClerkError
 from ..ids import new_id, new_token, token_hash
+from ..settings import identifier_allowed
 from . import clock, emails
 from .audit import security_event
 from .codes import check_code, issue_code
 from .external_accounts import add_external_account
 from .flows import FLOW_LIFETIME, purge_expired_flows, require_flow
 from .instance import Instance, RequestInfo
-from .invitations import accept_invitations
+from .invitations import accept_invitations, is_invited
 from .models import SignUp
 from .oauth_providers import ProviderIdentity
 from .serializers import user_json
@@ -51,6 +52,7 @@ def start_sign_up(
         first = clean_name(first_name, "first_name", required=name_mode == "required")
         last = clean_name(last_name, "last_name", required=name_mode == "required")
     address = normalize_email(email_address)
+    check_sign_up_allowed(instance, db, address)
     digest = new_password_digest(instance, password,
                                  password_context(instance, address, first, last))
     taken = find_user_by_email(db, address) is not None
@@ -68,6 +70,16 @@ def start_sign_up(
     return sign_up, flow_token
 
 
+def check_sign_up_allowed(instance: Instance, db: DbSession, email_address: str) -> None:
+    """The instance's rules for who may sign up: the allow and block lists, and in
+    ``restricted`` mode only an invited address (Clerk's sign-up modes)."""
+    settings = instance.settings
+    if not identifier_allowed(settings, email_address, signing_up=True):
+        raise ClerkError("identifier_not_allowed", status=403, field="email_address")
+    if settings.sign_up_mode == "restricted" and not is_invited(db, email_address):
+        raise ClerkError("sign_up_restricted", status=403)
+
+
 def start_identity_sign_up(
     instance: Instance, db: DbSession, request: RequestInfo, identity: ProviderIdentity
 ) -> tuple[SignUp, str]:
@@ -76,6 +88,7 @@ def start_identity_sign_up(
     An address that has an account already gets the usual notice instead."""
     instance.rate_limiter.hit("sign_up", request.ip_address or "-")
     assert identity.email is not None
+    check_sign_up_allowed(instance, db, identity.email)
     taken = find_user_by_email(db, identity.email) is not None
     purge_expired_flows(db, SignUp)
     flow_token = new_token()

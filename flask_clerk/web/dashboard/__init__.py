@@ -136,6 +136,7 @@ from . import (  # noqa: E402, F401 - the pages
     analytics,
     api_keys,
     audit,
+    instance_settings,
     organizations,
     users,
     webhooks,

@@ -1,5 +1,6 @@
 """the dashboard: instance administrators, the audit log, actor tokens (impersonation),
-daily user activity (analytics), rolled Backend API secret keys
+daily user activity (analytics), rolled Backend API secret keys, settings
+changed from the dashboard
 
 Revision ID: 0008
 Revises: 0007
@@ -76,9 +77,17 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('key_hash')
     )
+    op.create_table('clerk_instance_settings',
+    sa.Column('key', sa.String(length=64), nullable=False),
+    sa.Column('value', sa.JSON(), nullable=False),
+    sa.Column('updated_at', UTC(timezone=True), nullable=False),
+    sa.Column('updated_by', sa.String(length=40), nullable=True),
+    sa.PrimaryKeyConstraint('key')
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('clerk_instance_settings')
     op.drop_table('clerk_api_keys')
     op.drop_index(op.f('ix_clerk_user_activity_day'), table_name='clerk_user_activity')
     op.drop_table('clerk_user_activity')
