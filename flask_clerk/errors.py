@@ -176,10 +176,13 @@ MESSAGES: dict[str, str] = {
     "reverification_while_impersonating": (
         "While impersonating you cannot verify as the user: this action stays theirs."
     ),
-    "impersonation_not_allowed": "Administrators cannot be impersonated, nor yourself.",
-    "dashboard_not_on_yourself": (
-        "Not on your own account from here: another administrator can do it, or use your "
-        "profile."
+    "dashboard_not_on_administrators": (
+        "Not on an administrator's account, yours included: administrators manage their "
+        "own accounts from their profile."
+    ),
+    "dashboard_needs_mfa": (
+        "Set up two-step verification for your own account first: the secret key opens "
+        "everything."
     ),
     # Creating and importing users (flask_clerk.core.user_import)
     "form_username_invalid_character": "A username may contain only a-z, 0-9, _ and -.",

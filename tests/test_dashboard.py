@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import jwt
 import pytest
@@ -506,10 +506,18 @@ def test_administrators_and_oneself_are_not_impersonated_nor_banned_here(make_ap
     assert act(client, f"/users/{me}/impersonate").status_code == 403
     assert act(client, f"/users/{me}/ban").status_code == 403
     assert act(client, f"/users/{me}/delete", {"confirmation": me}).status_code == 403
+    for action, data in [("password", {"password": "a-takeover-passphrase"}), ("reset-mfa", {}),
+                         ("ban", {}), ("lock", {}), ("revoke-sessions", {}),
+                         ("delete", {"confirmation": second})]:
+        response = act(client, f"/users/{second}/{action}", data)
+        assert response.status_code == 403, action  # not on another administrator
     assert client.get("/whoami").get_json()["user_id"] == me
 
 
 def test_odd_input_is_a_4xx(app, client, admin):
+    assert client.get(f"{DASH}/analytics?until=0001-01-01").status_code == 200
+    assert client.get(f"{DASH}/webhooks/{'e' * 300}").status_code == 404
+    assert act(client, "/webhooks/replay", {"endpoint_id": "e" * 300}).status_code == 404
     assert client.get(f"{DASH}/users?query=a%00b").status_code == 400
     assert client.get(f"{DASH}/users/user_%00").status_code == 400
     assert client.get(f"{DASH}/audit?since=0001-01-01&until=9999-12-31").status_code == 200
@@ -572,7 +580,8 @@ def test_daily_and_monthly_active_users_for_a_date_range(app, client, admin):
         for user_id, day in [("user_a", date(2026, 9, 28)), ("user_a", date(2026, 9, 30)),
                              ("user_b", date(2026, 9, 30)), ("user_a", date(2026, 10, 1)),
                              ("user_c", date(2026, 10, 2)), ("user_c", date(2026, 10, 2))]:
-            record_activity(session, user_id, datetime(day.year, day.month, day.day, 12))
+            record_activity(session, user_id,
+                            datetime(day.year, day.month, day.day, 12, tzinfo=UTC))
         session.commit()
     data = client.get(f"{DASH}/analytics.json?since=2026-09-29&until=2026-10-02").get_json()
     assert [(d["date"], d["active_users"]) for d in data["days"]] == [
@@ -594,6 +603,7 @@ def test_daily_and_monthly_active_users_for_a_date_range(app, client, admin):
 
 def test_the_secret_key_is_revealed_rolled_and_the_old_one_retires(app, client, admin, frozen):
     import httpx
+    from test_mfa_flows import enrol
 
     from conftest import serve
 
@@ -601,6 +611,10 @@ def test_the_secret_key_is_revealed_rolled_and_the_old_one_retires(app, client, 
     page = f"{DASH}/api-keys"
     html = client.get(page).get_data(as_text=True)
     assert app.config["CLERK_PUBLISHABLE_KEY"] in html and old not in html
+    # The secret key opens everything: only for an administrator with a second factor.
+    assert act(client, "/api-keys/reveal", page=page).status_code == 403
+    assert act(client, "/api-keys/roll", page=page).status_code == 403
+    secret, _ = enrol(client)
     revealed = act(client, "/api-keys/reveal", page=page)
     assert old in revealed.get_data(as_text=True)
     assert revealed.headers["Cache-Control"] == "no-store"
@@ -617,8 +631,19 @@ def test_the_secret_key_is_revealed_rolled_and_the_old_one_retires(app, client, 
         frozen.advance(24 * 3600 + 1)
         assert status(new) == 200 and status(old) == 401
         assert status("sk_test_nope") == 401
-    assert [a for a, _ in entries(app, action="api_key.")] == ["api_key.rolled",
-                                                               "api_key.revealed"]
+    client.delete_cookie("__session")
+    post(client, "/__clerk/reverify/password", {"password": PASSWORD}, page="/reverify")
+    from test_mfa_flows import totp_now
+
+    post(client, "/__clerk/reverify/second-factor", {"strategy": "totp", "code": totp_now(
+        secret)}, page="/reverify")
+    leaked = act(client, "/api-keys/roll", {"leaked": "on"}, page=page)
+    assert leaked.status_code == 200, leaked.get_data(as_text=True)
+    newest = re.search(r"(sk_test_[\w-]{40,})", leaked.get_data(as_text=True)).group(1)
+    with serve(app) as live:
+        assert status(newest) == 200 and status(new) == 401  # a leak ends the old at once
+    assert [a for a, _ in entries(app, action="api_key.")] == [
+        "api_key.rolled", "api_key.rolled", "api_key.revealed"]
 
 
 def test_signing_keys_rotate_and_old_tokens_still_verify(app, client, admin):

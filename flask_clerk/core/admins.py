@@ -77,7 +77,8 @@ def record(db: DbSession, actor: User, action: str, request: RequestInfo | None,
     user_agent = (request.user_agent or "")[:500] if request else ""
     entry = AuditEntry(
         actor_id=actor.id, actor_email=actor.primary_address, action=action,
-        target_type=target_type, target_id=target_id, details=details,
+        target_type=target_type, target_id=target_id[:64] if target_id else None,
+        details=details,
         ip_address=request.ip_address if request else None,
         user_agent=user_agent or None,
         created_at=clock.now(),

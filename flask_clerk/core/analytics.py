@@ -23,7 +23,7 @@ def record_activity(db: DbSession, user_id: str, at: datetime) -> None:
     """``user_id`` was active on ``at``'s day (idempotent; the caller commits)."""
     dialect = db.get_bind().dialect.name
     insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    db.execute(insert(UserActivity).values(user_id=user_id, day=at.date())
+    db.execute(insert(UserActivity).values(user_id=user_id, day=at.astimezone(UTC).date())
                .on_conflict_do_nothing())
 
 

@@ -66,6 +66,7 @@ class CodeVerification:
 
 class User(Timestamps, Base):
     __tablename__ = "clerk_users"
+    __table_args__ = (Index("ix_clerk_users_created_at", "created_at"),)  # sign-ups a day
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("user"))
     external_id: Mapped[str | None] = mapped_column(String(255), unique=True)

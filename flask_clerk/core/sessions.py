@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, and_, select
@@ -151,7 +151,8 @@ def refresh_session(
         end_session(instance, session, "revoked")
         db.commit()
         return None
-    if session.actor is None and session.last_active_at.date() != now.date():
+    if session.actor is None and (session.last_active_at.astimezone(UTC).date()
+                                  != now.astimezone(UTC).date()):
         record_activity(db, session.user_id, now)  # the session's first use today
     session.last_active_at = now
     session.abandon_at = _abandon_at(instance, now)

@@ -29,7 +29,8 @@ def _range() -> tuple[date, date]:
         except ValueError:
             return None
 
-    until = min(day("until") or today, today)
+    first = date(2000, 1, 1)  # nothing older to count, and no date arithmetic overflows
+    until = max(min(day("until") or today, today), first + timedelta(days=MAX_DAYS))
     since = day("since") or until - timedelta(days=DEFAULT_DAYS - 1)
     since = max(min(since, until), until - timedelta(days=MAX_DAYS - 1))
     return since, until

@@ -4,15 +4,18 @@ the JWKS (rotated: tokens of the old key verify until they expire)."""
 
 from __future__ import annotations
 
-from flask import redirect, url_for
+from datetime import timedelta
+
+from flask import g, redirect, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from ...core import api_keys
 from ...core.keys import rotate_signing_key
 from ...core.models import SigningKey
+from ...errors import ClerkError
 from ...extension import db_session, state
-from ..forms import form_state
+from ..forms import field, form_state
 from . import admin_view, audited, bp, dashboard_action, render_page
 
 
@@ -34,9 +37,17 @@ def api_keys_page() -> Response:
     return _page()
 
 
+def _with_second_factor() -> None:
+    """The secret key opens the Backend API (and CLERK_SECRET_KEY the instance's
+    derived secrets): only for an administrator who has a second factor."""
+    if g.clerk_admin.mfa_enabled_at is None:
+        raise ClerkError("dashboard_needs_mfa", status=403)
+
+
 @bp.post("/api-keys/reveal")
 @dashboard_action("keys")
 def reveal_secret_key() -> Response:
+    _with_second_factor()
     with audited("api_key.revealed"):
         pass
     return _page(revealed=True)
@@ -45,10 +56,14 @@ def reveal_secret_key() -> Response:
 @bp.post("/api-keys/roll")
 @dashboard_action("keys")
 def roll_secret_key() -> Response:
-    """A new secret key, shown in this answer only; the old ones work for a day."""
+    """A new secret key, shown in this answer only; the old ones work for a day, or
+    stop now ("leaked")."""
+    _with_second_factor()
+    leaked = field("leaked") == "on"
     with audited("api_key.rolled") as entry:
-        key = api_keys.roll(state().instance, db_session())
-        entry.details = {"hint": key[-4:]}
+        key = api_keys.roll(state().instance, db_session(),
+                            grace=timedelta(0) if leaked else api_keys.GRACE_PERIOD)
+        entry.details = {"hint": key[-4:], "old_keys_end_now": leaked}
     return _page(new_key=key)
 
 

@@ -95,11 +95,13 @@ def _user() -> User:
 
 
 def _other_user() -> User:
-    """The user acted on, who must not be the administrator acting: banning, locking
-    or deleting oneself here could leave the instance with nobody to run it."""
+    """The user acted on, who must be neither the administrator acting nor another
+    administrator: banning, locking, signing out, re-passwording, resetting the MFA
+    of, or deleting one's peers (or oneself) here could hand over or shut the
+    dashboard; administrators manage their own accounts from their profile."""
     row = _user()
-    if row.id == g.clerk_admin.id:
-        raise ClerkError("dashboard_not_on_yourself", status=403)
+    if row.id == g.clerk_admin.id or admins.is_admin(db_session(), state().settings, row):
+        raise ClerkError("dashboard_not_on_administrators", status=403)
     return row
 
 
@@ -142,7 +144,7 @@ def unlock(user_id: str) -> Response:
 @bp.post("/users/<user_id>/revoke-sessions")
 @dashboard_action("status")
 def revoke_sessions(user_id: str) -> Response:
-    with audited("user.sessions_revoked", row := _user()):
+    with audited("user.sessions_revoked", row := _other_user()):
         sessions.revoke_user_sessions(state().instance, db_session(), row.id)
     return _back_to_user()
 
@@ -150,7 +152,7 @@ def revoke_sessions(user_id: str) -> Response:
 @bp.post("/users/<user_id>/reset-mfa")
 @dashboard_action("status")
 def reset_mfa(user_id: str) -> Response:
-    with audited("user.mfa_reset", row := _user()):
+    with audited("user.mfa_reset", row := _other_user()):
         mfa.remove_totp(state().instance, db_session(), row)
     return _back_to_user()
 
@@ -162,7 +164,7 @@ def set_password(user_id: str) -> Response:
                                      sign_out_of_other_sessions=True)
     if not changes.password:
         raise ClerkError("form_param_missing", field="password")
-    with audited("user.password_set", row := _user()):
+    with audited("user.password_set", row := _other_user()):
         user_admin.update_user(state().instance, db_session(), row, changes)
     return _back_to_user()
 
@@ -206,7 +208,7 @@ def impersonate(user_id: str) -> Response:
     row = _user()
     if row.id == g.clerk_admin.id or admins.is_admin(db, settings, row):
         # Acting as another administrator would act with their powers, and log as them.
-        raise ClerkError("impersonation_not_allowed", status=403)
+        raise ClerkError("dashboard_not_on_administrators", status=403)
     actor = {"sub": g.clerk_admin.id, "sid": auth().session_id,
              "iss": admins.dashboard_issuer(settings)}
     with audited("user.impersonated", row) as entry:

@@ -130,6 +130,8 @@ def webhook_delete(endpoint_id: str) -> Response:
 def webhook_replay_failed() -> Response:
     """Every failed delivery (of one endpoint, when the form names it) again."""
     endpoint_id = field("endpoint_id") or None
+    if endpoint_id:
+        webhooks.endpoint(db_session(), endpoint_id)  # 404 for an unknown one
     with audited("webhook.replayed", ("webhook_endpoint", endpoint_id) if endpoint_id
                  else None) as entry:
         entry.details = {"deliveries": webhooks.replay(db_session(), endpoint_id=endpoint_id)}

@@ -77,6 +77,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('key_hash')
     )
+    op.create_index('ix_clerk_users_created_at', 'clerk_users', ['created_at'], unique=False)
     op.create_table('clerk_instance_settings',
     sa.Column('key', sa.String(length=64), nullable=False),
     sa.Column('value', sa.JSON(), nullable=False),
@@ -88,6 +89,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('clerk_instance_settings')
+    op.drop_index('ix_clerk_users_created_at', table_name='clerk_users')
     op.drop_table('clerk_api_keys')
     op.drop_index(op.f('ix_clerk_user_activity_day'), table_name='clerk_user_activity')
     op.drop_table('clerk_user_activity')
