@@ -38,9 +38,6 @@ R = TypeVar("R")
 bp = Blueprint("clerk_dashboard", __name__)
 
 PAGE_SIZE = 25
-USER_ORDERS = {"-created_at": "Newest", "+created_at": "Oldest",
-               "-last_sign_in_at": "Last signed in", "+first_name": "First name",
-               "+last_name": "Last name"}
 
 
 def register(app: Flask, settings: Settings) -> None:

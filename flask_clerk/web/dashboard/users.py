@@ -22,7 +22,6 @@ from ...user import ClerkUser
 from ..forms import field, form_state
 from . import (
     PAGE_SIZE,
-    USER_ORDERS,
     admin_view,
     audited,
     bp,
@@ -30,6 +29,11 @@ from . import (
     page_number,
     render_page,
 )
+
+USER_ORDERS = {"-created_at": "Newest", "+created_at": "Oldest",
+               "-last_sign_in_at": "Last signed in", "+first_name": "First name",
+               "+last_name": "Last name"}
+
 
 # -- Users -------------------------------------------------------------------------------
 
