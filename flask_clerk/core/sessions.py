@@ -96,8 +96,9 @@ def start_session(
 
     With an allowlist, only a user whose address is on it gets a session, however
     they proved who they are."""
-    if new.session.actor is None and not identifier_allowed(
-            instance.settings, user.primary_address or "", signing_up=False):
+    settings = instance.settings
+    if settings.allowlist and new.session.actor is None and not identifier_allowed(
+            settings, user.primary_address or "", signing_up=False):
         raise ClerkError("identifier_not_allowed", status=403)
     if previous_client_token:
         old = db.scalars(
@@ -109,10 +110,13 @@ def start_session(
             ):
                 end_session(instance, session, "replaced")
     if new.session.actor is None:  # an impersonation is not the user signing in
-        user.last_sign_in_at = user.last_active_at = new.session.last_active_at
+        now = new.session.last_active_at
+        if user.last_active_at is None or (user.last_active_at.astimezone(UTC).date()
+                                           != now.astimezone(UTC).date()):
+            record_activity(db, user.id, now)  # the day's first sign-in (the row is the day's)
+        user.last_sign_in_at = user.last_active_at = now
         user.failed_attempts = 0
         user.locked_until = None
-        record_activity(db, user.id, new.session.last_active_at)
     db.add_all([new.client, new.session])  # ids are ours already: the caller's commit flushes once
     emit(instance, db, "session.created", lambda: session_json(new.session))
     return new
