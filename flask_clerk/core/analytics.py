@@ -27,6 +27,13 @@ def record_activity(db: DbSession, user_id: str, at: datetime) -> None:
                .on_conflict_do_nothing())
 
 
+def record_new_day(db: DbSession, user_id: str, last: datetime | None, now: datetime) -> None:
+    """Record ``now``'s day unless ``last`` (the previous activity seen) was already
+    on it: one insert per day, not per request."""
+    if last is None or last.astimezone(UTC).date() != now.astimezone(UTC).date():
+        record_activity(db, user_id, now)
+
+
 def _day(db: DbSession, column: Any) -> Any:
     """A UTC timestamp column's day, in SQL."""
     if db.get_bind().dialect.name == "postgresql":

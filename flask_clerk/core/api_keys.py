@@ -12,9 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import threading
-import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
@@ -24,39 +22,17 @@ from .instance import Instance
 from .models import ApiKey
 
 GRACE_PERIOD = timedelta(days=1)
-RELOAD = 5.0  # s: another process's roll is seen this soon
-
-_cache: dict[int, tuple[float, list[tuple[str, datetime | None]]]] = {}
-_lock = threading.Lock()
 
 
 def _hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def _rows(instance: Instance) -> list[tuple[str, datetime | None]]:
-    now = time.monotonic()
-    with _lock:
-        loaded = _cache.get(id(instance))
-    if loaded is None or now - loaded[0] > RELOAD:
-        with instance.store.session() as db:
-            rows = [(r.key_hash, r.expires_at) for r in db.scalars(select(ApiKey))]
-        loaded = (now, rows)
-        with _lock:
-            _cache[id(instance)] = loaded
-    return loaded[1]
-
-
-def forget(instance: Instance) -> None:
-    with _lock:
-        _cache.pop(id(instance), None)
-
-
 def accepts(instance: Instance, key: str) -> bool:
     """Whether ``key`` may call the Backend API now (compared in constant time)."""
     if not key:
         return False
-    rows, now = _rows(instance), clock.now()
+    rows, now = instance.api_keys(), clock.now()
     digest = _hash(key)
     configured = _hash(instance.settings.secret_key)
     valid = [h for h, expires in rows if expires is None or expires > now]
@@ -83,7 +59,7 @@ def roll(instance: Instance, db: DbSession, *, grace: timedelta = GRACE_PERIOD) 
     key = prefix + secrets.token_urlsafe(36)
     db.add(ApiKey(key_hash=_hash(key), hint=key[-4:], created_at=now, expires_at=None))
     db.commit()
-    forget(instance)
+    instance.forget_api_keys()
     return key
 
 

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -27,7 +28,7 @@ from ..tokens import (
 from . import clock
 from .keys import ensure_signing_key, public_jwks
 from .mail import DevMailbox, Mailer
-from .models import OrganizationRole, WebhookEndpoint
+from .models import ApiKey, OrganizationRole, WebhookEndpoint
 from .overlap import Overlap
 from .password_timing import FailureFloor
 from .passwords import PasswordHasher
@@ -36,6 +37,7 @@ from .roles import Role
 from .store import Store
 
 ENDPOINTS_RELOAD = 1.0  # seconds between two reads of the webhook endpoints
+API_KEYS_RELOAD = 5.0  # seconds between two reads of the rolled Backend API keys
 SETTINGS_RELOAD = 1.0  # seconds between two reads of the settings changed from the dashboard
 # Sign-ins whose SQL may run beside their hash at the same moment; more run it in turn.
 OVERLAP_WORKERS = 8
@@ -71,6 +73,8 @@ class Instance:
     _endpoints_loaded_at: float = 0.0
     _settings: Settings | None = None
     _settings_loaded_at: float = 0.0
+    _api_keys: list[tuple[str, datetime | None]] | None = None
+    _api_keys_loaded_at: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -155,6 +159,20 @@ class Instance:
 
     def forget_settings(self) -> None:
         self._settings = None
+
+    def api_keys(self) -> list[tuple[str, datetime | None]]:
+        """(hash, expiry) of the rolled Backend API secret keys (``core.api_keys``),
+        re-read at most every few seconds: another process's roll gets here soon."""
+        now = time.monotonic()
+        if self._api_keys is None or now - self._api_keys_loaded_at > API_KEYS_RELOAD:
+            with self.store.session() as db:
+                self._api_keys = [(r.key_hash, r.expires_at)
+                                  for r in db.scalars(select(ApiKey))]
+            self._api_keys_loaded_at = now
+        return self._api_keys
+
+    def forget_api_keys(self) -> None:
+        self._api_keys = None
 
     def roles(self) -> Mapping[str, Role]:
         """Organization roles by key: built in, from settings and from ``flask clerk

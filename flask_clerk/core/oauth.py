@@ -91,12 +91,11 @@ def owns_flow(flow: OAuthFlow, browser_token: str | None) -> bool:
                                                        token_hash(browser_token or ""))
 
 
-def take_flow(db: DbSession, provider: OAuthProvider, state: str | None,
+def take_flow(db: DbSession, provider: OAuthProvider, flow: OAuthFlow | None,
               browser_token: str | None) -> OAuthFlow:
-    """The callback's flow, used up now: it must exist, be this browser's, be for
-    this provider and be in time. A second callback with the same ``state`` (a
-    replay, a double click) finds nothing."""
-    flow = peek_flow(db, state)
+    """The callback's flow (as :func:`peek_flow` found it by ``state``), used up now:
+    it must exist, be this browser's, be for this provider and be in time. A second
+    callback with the same ``state`` (a replay, a double click) finds nothing."""
     if flow is None or flow.provider != provider.key or not owns_flow(flow, browser_token):
         security_event("oauth.callback_refused", provider=provider.key,
                        reason="unknown state" if flow is None else "other browser or provider")

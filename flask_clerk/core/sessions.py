@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, and_, select
@@ -15,7 +15,7 @@ from ..ids import new_id, new_token, token_hash
 from ..settings import Settings, identifier_allowed
 from ..tokens import OrganizationClaims
 from . import clock
-from .analytics import record_activity
+from .analytics import record_new_day
 from .instance import Instance, RequestInfo
 from .models import Client, Organization, OrganizationMembership, Session, User
 from .serializers import session_json
@@ -111,9 +111,7 @@ def start_session(
                 end_session(instance, session, "replaced")
     if new.session.actor is None:  # an impersonation is not the user signing in
         now = new.session.last_active_at
-        if user.last_active_at is None or (user.last_active_at.astimezone(UTC).date()
-                                           != now.astimezone(UTC).date()):
-            record_activity(db, user.id, now)  # the day's first sign-in (the row is the day's)
+        record_new_day(db, user.id, user.last_active_at, now)
         user.last_sign_in_at = user.last_active_at = now
         user.failed_attempts = 0
         user.locked_until = None
@@ -155,9 +153,8 @@ def refresh_session(
         end_session(instance, session, "revoked")
         db.commit()
         return None
-    if session.actor is None and (session.last_active_at.astimezone(UTC).date()
-                                  != now.astimezone(UTC).date()):
-        record_activity(db, session.user_id, now)  # the session's first use today
+    if session.actor is None:
+        record_new_day(db, session.user_id, session.last_active_at, now)
     session.last_active_at = now
     session.abandon_at = _abandon_at(instance, now)
     if membership is None:
@@ -239,16 +236,16 @@ def _actor_still_allowed(instance: Instance, db: DbSession, actor: dict[str, Any
     token of the Backend API may name an actor who is no user here.)"""
     from .admins import dashboard_issuer, is_admin  # admins imports users, which imports us
 
+    from_dashboard = actor.get("iss") == dashboard_issuer(instance.settings)
     admin = db.get(User, str(actor.get("sub")))
     if admin is None:
-        return actor.get("iss") != dashboard_issuer(instance.settings)
+        return not from_dashboard
     if admin.banned or admin.is_locked(clock.now()):
         return False
     own = db.get(Session, str(actor["sid"])) if actor.get("sid") else None
     if actor.get("sid") and (own is None or own.status != "active"):
         return False
-    return actor.get("iss") != dashboard_issuer(instance.settings) or is_admin(
-        db, instance.settings, admin)
+    return not from_dashboard or is_admin(db, instance.settings, admin)
 
 
 def session_task(settings: Settings, *, has_mfa: bool,

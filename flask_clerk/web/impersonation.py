@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import make_response, redirect, render_template, request, session, url_for
+from flask import make_response, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from ..core import admins, sessions
@@ -14,22 +14,19 @@ from ..core.impersonation import TICKET_PATH, accept_actor_token
 from ..core.models import User
 from ..errors import ClerkError
 from ..extension import (
-    clear_session_cookies,
     db_session,
     request_info,
-    set_session_cookies,
     state,
 )
 from ..request import (
     CLIENT_COOKIE,
     IMPERSONATOR_COOKIE,
     auth,
-    cancel_cookie_update,
     forbidden_response,
 )
 from ..tokens import own_token_claims
 from .forms import form_action
-from .views import bp
+from .views import bp, identity_changed
 
 
 @bp.get(TICKET_PATH)
@@ -46,11 +43,8 @@ def accept_ticket() -> Response:
                             title="Impersonation", message=error.message(settings.messages),
                             application_name=settings.application_name), error.status)
     response = redirect(settings.after_sign_in_url, 303)
-    set_session_cookies(response, signed_in.session_token, signed_in.client_token)
-    cancel_cookie_update()
-    session.pop("csrf_token", None)
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
+    response.headers["Referrer-Policy"] = "no-referrer"  # the ticket is in this URL
+    return identity_changed(response, signed_in.session_token, signed_in.client_token)
 
 
 @bp.post("/impersonation/stop")
@@ -77,15 +71,11 @@ def stop_impersonation() -> Response:
     target = (url_for("clerk_dashboard.user", user_id=user_id) if token and user_id
               else settings.after_sign_out_url)
     response = redirect(target, 303)
-    if token and admin_client:
-        set_session_cookies(response, token, admin_client)
+    if token and admin_client:  # (signing out clears the way back with the rest)
         response.delete_cookie(IMPERSONATOR_COOKIE, httponly=True,
                                secure=settings.cookie_secure, samesite="Lax")
-    else:
-        clear_session_cookies(response)
-    cancel_cookie_update()
-    session.pop("csrf_token", None)
-    return response
+        return identity_changed(response, token, admin_client)
+    return identity_changed(response)
 
 
 def impersonation_banner_context() -> dict[str, Any] | None:

@@ -198,7 +198,7 @@ def oauth_callback(provider: str) -> Response:
         return redirect(f"{callback}?{urlencode(params)}", 303)
     flow = oauth.peek_flow(db_session(), request.args.get("state"))
     try:
-        response = _callback(provider)
+        response = _callback(provider, flow)
     except ClerkError as error:
         response = _report(flow, error)
     if flow is not None and oauth.owns_flow(flow, request.cookies.get(OAUTH_COOKIE)):
@@ -211,12 +211,11 @@ def oauth_callback(provider: str) -> Response:
     return response
 
 
-def _callback(key: str) -> Response:
+def _callback(key: str, found: OAuthFlow | None) -> Response:
     client = clients().get(key)
     provider = client.provider
     db, settings = db_session(), state().settings
-    flow = oauth.take_flow(db, provider, request.args.get("state"),
-                           request.cookies.get(OAUTH_COOKIE))
+    flow = oauth.take_flow(db, provider, found, request.cookies.get(OAUTH_COOKIE))
     error = request.args.get("error")
     if error:
         error = re.sub(r"[^A-Za-z0-9_.-]", "?", error[:60])  # a code, not text to log or show

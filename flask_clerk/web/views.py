@@ -93,10 +93,21 @@ def _signed_in(signed_in: SignedIn, destination: str, flow_cookie: str,
         # A task first (choose an organization, set up a second factor), then there.
         target = task_url(claims, target)
     response = redirect(target, 303)
-    set_session_cookies(response, signed_in.session_token, signed_in.client_token)
     _clear_flow(response, flow_cookie)
-    cancel_cookie_update()  # the new cookies win over any refresh of this request
-    session.pop("csrf_token", None)  # a new identity gets a new CSRF token
+    return identity_changed(response, signed_in.session_token, signed_in.client_token)
+
+
+def identity_changed(response: Response, session_token: str | None = None,
+                     client_token: str | None = None) -> Response:
+    """``response`` for a browser that is someone else now (or, without tokens,
+    nobody): its session cookies, which win over any refresh of this request, and
+    a new CSRF token for the new identity."""
+    if session_token:
+        set_session_cookies(response, session_token, client_token)
+    else:
+        clear_session_cookies(response)
+    cancel_cookie_update()
+    session.pop("csrf_token", None)
     return response
 
 
@@ -353,11 +364,7 @@ def sign_out() -> Response:
 
 
 def _signed_out(target: str) -> Response:
-    response = redirect(target, 303)
-    clear_session_cookies(response)
-    cancel_cookie_update()
-    session.pop("csrf_token", None)  # the identity ended: so does its CSRF token
-    return response
+    return identity_changed(redirect(target, 303))
 
 
 # -- Profile (the signed-in user's own account) ---------------------------------------

@@ -4,7 +4,7 @@ Only with ``CLERK_ORGANIZATIONS``."""
 
 from __future__ import annotations
 
-from flask import abort, redirect, request, url_for
+from flask import abort, g, redirect, request, url_for
 from werkzeug.wrappers import Response
 
 from ...core import organizations as orgs
@@ -22,8 +22,6 @@ def _enabled() -> None:
 
 
 def _actor(organization_id: str) -> orgs.BackendActor:
-    from flask import g
-
     return orgs.BackendActor(orgs.find_organization(db_session(), organization_id),
                              g.clerk_admin.id)
 

@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from flask import g, redirect, request, session, url_for
+from flask import g, redirect, request, url_for
 from werkzeug.wrappers import Response
 
 from ...core import admins, mfa, sessions, user_admin
@@ -16,10 +16,11 @@ from ...core.serializers import user_json
 from ...core.user_import import clean_metadata, create_user_from_payload
 from ...core.users import remove_user
 from ...errors import ClerkError
-from ...extension import db_session, request_info, set_session_cookies, state
-from ...request import CLIENT_COOKIE, IMPERSONATOR_COOKIE, auth, cancel_cookie_update
+from ...extension import db_session, request_info, state
+from ...request import CLIENT_COOKIE, IMPERSONATOR_COOKIE, auth
 from ...user import ClerkUser
 from ..forms import field, form_state
+from ..views import identity_changed
 from . import (
     PAGE_SIZE,
     admin_view,
@@ -225,9 +226,6 @@ def impersonate(user_id: str) -> Response:
         response.set_cookie(IMPERSONATOR_COOKIE, admin_client,
                             max_age=settings.impersonation_max_duration, httponly=True,
                             secure=settings.cookie_secure, samesite="Lax")
-    set_session_cookies(response, signed_in.session_token, signed_in.client_token)
-    cancel_cookie_update()
-    session.pop("csrf_token", None)  # another identity: another CSRF token
-    return response
+    return identity_changed(response, signed_in.session_token, signed_in.client_token)
 
 
