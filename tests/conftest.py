@@ -247,6 +247,16 @@ def fixed(monkeypatch):
 
 
 @pytest.fixture
+def settled_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The dashboard's settings re-read once, not once a second: a test that counts a
+    request's queries counts the request's own (the re-read is its own, amortised
+    cost: at most one query a second per process)."""
+    from flask_clerk.core import instance
+
+    monkeypatch.setattr(instance, "SETTINGS_RELOAD", 3600.0)
+
+
+@pytest.fixture
 def user(app: Flask, client: Any) -> dict[str, str]:
     """A signed-up (and so signed-in) user on ``client``."""
     sign_up(client, app)

@@ -192,7 +192,8 @@ def test_switching_to_an_organization_of_others_is_refused(org_app, ada):
     assert whoami(other)["org_slug"] == "evil"
 
 
-def test_refresh_keeps_the_organization_and_sees_role_changes(org_app, ada, frozen):
+def test_refresh_keeps_the_organization_and_sees_role_changes(org_app, ada, frozen,
+                                                             settled_settings):
     acme = org(org_app, "acme")
     ticket = invite(ada, org_app, acme, "bea@example.com")
     bea, _ = join_by_sign_up(org_app, ticket)

@@ -36,7 +36,7 @@ def test_valid_session_token_runs_no_sql(app, client, user):
     assert statements == []
 
 
-def test_expired_token_refreshes_with_one_query(app, client, user, frozen):
+def test_expired_token_refreshes_with_one_query(app, client, user, frozen, settled_settings):
     assert whoami(client)["user_id"]  # warm: public keys loaded once per process
     old = client.get_cookie("__session").value
     frozen.advance(61 + 5)
