@@ -53,10 +53,11 @@ def new_instance_keys(frontend_host: str) -> dict[str, str]:
 
 @clerk.command("init")
 @click.option("--env-file", default=".env", show_default=True, type=click.Path(dir_okay=False))
-@click.option("--host", default="127.0.0.1:5000", show_default=True,
-              help="Host (and port) the app is served on; encoded in the publishable key.")
+@click.option("--host", default=None,
+              help="Host (and port) the app is served on, encoded in the publishable key "
+                   "[default: CLERK_DOMAIN, else 127.0.0.1:5000].")
 @click.pass_context
-def init(ctx: click.Context, env_file: str, host: str) -> None:
+def init(ctx: click.Context, env_file: str, host: str | None) -> None:
     """Create the instance: keys in .env, identity store migrated, signing key made.
 
     Idempotent: keys already in the environment or the file are kept.
@@ -65,6 +66,7 @@ def init(ctx: click.Context, env_file: str, host: str) -> None:
     path.touch(mode=0o600, exist_ok=True)
     path.chmod(0o600)  # it holds the instance's secret keys
     existing = {**dotenv_values(path), **os.environ}
+    host = host or existing.get("CLERK_DOMAIN") or "127.0.0.1:5000"
     for key, value in new_instance_keys(f"{host}/__clerk").items():
         if existing.get(key):
             click.echo(f"  {key} already set, kept")

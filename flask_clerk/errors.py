@@ -46,6 +46,7 @@ MESSAGES: dict[str, str] = {
     ),
     "email_address_not_verified": "Verify this email address before making it primary.",
     "resource_not_found": "Not found.",
+    "session_not_found": "That account is no longer signed in on this browser.",
     "form_identifier_exists:slug": "This slug is already taken. Choose another one.",
     "form_param_format_invalid:slug": (
         "Use lower-case letters, digits and single hyphens, e.g. acme-inc."
@@ -168,6 +169,8 @@ MESSAGES: dict[str, str] = {
     # The dashboard and impersonation
     "setting_invalid": "Enter {expected}.",
     "sign_up_restricted": "Sign-ups are by invitation only.",
+    "waitlist_closed": "There is no waitlist: sign-ups are not waiting for invitations.",
+    "waitlist_entry_completed": "This person has signed up already.",
     "identifier_not_allowed": "This email address cannot be used here.",
     "actor_token_invalid": "This impersonation link is no longer valid. Start again.",
     "dashboard_admins_only": "Only this instance's administrators can use the dashboard.",

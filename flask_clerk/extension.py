@@ -54,18 +54,18 @@ class ClerkState:
         """The settings in force (the configuration, and the dashboard's changes)."""
         return self.instance.settings
 
-    def refresh(self, client_token: str) -> str | None:
-        """A fresh session token for the browser's ``__client``, or None if it has none."""
+    def refresh(self, client_token: str) -> tuple[str, bool] | None:
+        """A fresh session token for the browser's ``__client`` (and whether it is
+        another account's than before: multi-session), or None if it has none."""
         with self.instance.store.session() as db:
             result = sessions.refresh_session(self.instance, db, client_token, request_info())
         if result is None:
             return None
-        token = result[1]
         try:
-            self.instance.verifier.verify(token)
+            self.instance.verifier.verify(result.token)
         except TokenInvalid:  # e.g. this origin is not among CLERK_AUTHORIZED_PARTIES
             return None
-        return token
+        return result.token, result.switched
 
     def load_user(self, user_id: str) -> ClerkUser | None:
         user = db_session().get(User, user_id)
@@ -110,19 +110,10 @@ class ClerkAuth:
     def init_app(self, app: Flask, **options: Any) -> None:
         """Register the extension on ``app``.
 
-        Settings (all ``CLERK_*``, read once here; see ``flask_clerk.settings.DEFAULTS``):
-        ``PUBLISHABLE_KEY``, ``SECRET_KEY``, ``DATABASE_URL``, ``APPLICATION_NAME``,
-        ``SIGN_IN_URL``, ``SIGN_UP_URL``, ``USER_PROFILE_URL``, ``AFTER_SIGN_IN_URL``,
-        ``AFTER_SIGN_UP_URL``, ``AFTER_SIGN_OUT_URL``, ``ACCOUNT_PAGES``,
-        ``ALLOWED_REDIRECT_ORIGINS``, ``PROTECTED_ROUTES``, ``AUTHORIZED_PARTIES``,
-        ``SESSION_TOKEN_LIFETIME``, ``SESSION_MAX_LIFETIME``, ``SESSION_INACTIVITY_TIMEOUT``,
-        ``CLIENT_LIFETIME``, ``CLOCK_SKEW``, ``TOKEN_CACHE_SIZE``, ``COOKIE_SECURE``,
-        ``SIGN_UP_NAME``, ``PASSWORD_MIN_LENGTH``, ``PASSWORD_MAX_LENGTH``,
-        ``PASSWORD_HASH_TIME_COST``, ``PASSWORD_HASH_MEMORY_COST``,
-        ``PASSWORD_HASH_PARALLELISM``, ``CODE_LIFETIME``, ``CODE_ATTEMPTS``,
-        ``CODE_RESEND_INTERVAL``, ``LOCKOUT_ATTEMPTS``, ``LOCKOUT_DURATION``,
-        ``RATELIMIT_ENABLED``, ``RATE_LIMITS``, ``REDIS_URL``, ``SMTP_URL``,
-        ``MAIL_SENDER``, ``DEV_MAILBOX``, ``APPEARANCE``, ``MESSAGES``.
+        Settings: every ``CLERK_*`` key of ``flask_clerk.settings.DEFAULTS`` (each with a
+        comment there), from the app's config or the environment, read here; those of
+        ``flask_clerk.settings.EDITABLE`` (sign-up mode, allow and block lists, session
+        lifetimes, multi-session, lockout…) can then be changed from the dashboard.
         """
         if "clerk" in app.extensions:
             raise RuntimeError("ClerkAuth is already registered on this app.")
@@ -168,6 +159,8 @@ class ClerkAuth:
             clerk_state.webhook_worker = WebhookWorker(instance)
             clerk_state.webhook_worker.start()
         instance.verifier.build = auth_from_claims
+        if settings.domain:
+            _use_auth_domain(app, clerk_state)
         app.before_request(_before_request_hook(clerk_state))
         app.teardown_appcontext(_close_db)
         app.jinja_env.globals["clerk"] = clerk_state.components
@@ -176,6 +169,20 @@ class ClerkAuth:
         from .web import register_blueprints
 
         register_blueprints(app, settings)
+
+
+def _use_auth_domain(app: Flask, clerk_state: ClerkState) -> None:
+    """A custom auth domain: its pages are redirected to it. (Flask's own session
+    cookie, with the CSRF secret, stays each host's: every form posts to its own.)"""
+    from .auth_domain import host_guard
+
+    settings = clerk_state.settings
+    own = {o for o in settings.allowed_redirect_origins if o.split("://", 1)[1] == settings.domain}
+    if not set(settings.allowed_redirect_origins) - own:
+        raise ClerkConfigError(
+            "CLERK_DOMAIN needs the app's own origin in CLERK_ALLOWED_REDIRECT_ORIGINS "
+            "(e.g. https://app.example.com), to send people back to it after signing in.")
+    app.before_request(host_guard(lambda: clerk_state.settings))
 
 
 def _before_request_hook(clerk_state: ClerkState) -> Callable[[], Response | None]:
@@ -195,20 +202,47 @@ def _before_request_hook(clerk_state: ClerkState) -> Callable[[], Response | Non
     return before_request
 
 
+def set_cookie(response: Response, name: str, value: str, *, max_age: int, path: str = "/",
+               shared: bool = False) -> None:
+    """Set one of the engine's cookies: HttpOnly, SameSite=Lax, Secure outside
+    development. ``shared`` ones (the session's) belong to the parent domain with a
+    custom auth domain, so the app's host and the auth host see the same session;
+    the others (a flow in progress) stay with the host that set them."""
+    settings = state().settings
+    response.set_cookie(name, value, max_age=max_age, path=path,
+                        domain=settings.cookie_domain if shared else None, httponly=True,
+                        secure=settings.cookie_secure, samesite="Lax")
+
+
+def delete_cookie(response: Response, name: str, *, path: str = "/",
+                  shared: bool = False) -> None:
+    settings = state().settings
+    response.delete_cookie(name, path=path, domain=settings.cookie_domain if shared else None,
+                           httponly=True, secure=settings.cookie_secure, samesite="Lax")
+
+
 def set_session_cookies(response: Response, token: str, client_token: str | None = None) -> None:
     settings = state().settings
-    response.set_cookie(SESSION_COOKIE, token, max_age=settings.session_token_lifetime,
-                        httponly=True, secure=settings.cookie_secure, samesite="Lax")
+    _forget_host_only(response, SESSION_COOKIE, CLIENT_COOKIE)
+    set_cookie(response, SESSION_COOKIE, token, max_age=settings.session_token_lifetime,
+               shared=True)
     if client_token is not None:
-        response.set_cookie(CLIENT_COOKIE, client_token, max_age=settings.client_lifetime,
-                            httponly=True, secure=settings.cookie_secure, samesite="Lax")
+        set_cookie(response, CLIENT_COOKIE, client_token, max_age=settings.client_lifetime,
+                   shared=True)
 
 
 def clear_session_cookies(response: Response) -> None:
-    settings = state().settings
+    _forget_host_only(response, SESSION_COOKIE, CLIENT_COOKIE, IMPERSONATOR_COOKIE)
     for name in (SESSION_COOKIE, CLIENT_COOKIE, IMPERSONATOR_COOKIE):
-        response.delete_cookie(name, httponly=True, secure=settings.cookie_secure,
-                               samesite="Lax")
+        delete_cookie(response, name, shared=True)
+
+
+def _forget_host_only(response: Response, *names: str) -> None:
+    """With a custom auth domain, delete this host's own copies of the session
+    cookies, left from before the domain was set: the browser would send them first."""
+    if state().settings.cookie_domain:
+        for name in names:
+            delete_cookie(response, name)
 
 
 def _close_db(_exc: BaseException | None) -> None:

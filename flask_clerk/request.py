@@ -26,9 +26,11 @@ from flask import (
     render_template,
     request,
 )
+from flask import session as flask_session
 from werkzeug.local import LocalProxy
 from werkzeug.wrappers import Response
 
+from .auth_domain import absolute_here, auth_host_url
 from .errors import AuthenticationError, ClerkError
 from .tokens import TokenInvalid, decode_organization
 
@@ -157,13 +159,22 @@ def load_auth(state: ClerkState) -> Auth:
             return ctx_g._clerk_auth  # type: ignore[no-any-return]
         except TokenInvalid:
             pass
-    client_token = cookies.get(CLIENT_COOKIE)
+    # The last one: a host-only cookie left from before a custom auth domain comes
+    # first (older), and is deleted with the answer.
+    client_token = (cookies.getlist(CLIENT_COOKIE) or [None])[-1]
     update: tuple[str, str | None] | None = None
     ctx_g._clerk_auth = SIGNED_OUT
     if client_token:
-        token = state.refresh(client_token)
-        if token is not None:
-            ctx_g._clerk_auth = verifier.authenticate(token)
+        refreshed = state.refresh(client_token)
+        if refreshed is not None:
+            token, switched = refreshed
+            if switched:
+                # The active account's session ended and the browser's next account
+                # took over: new CSRF tokens, and a request that may change
+                # something (sent from the old account's page) is nobody's.
+                flask_session.pop("csrf_token", None)
+            if not switched or req.method in {"GET", "HEAD"}:
+                ctx_g._clerk_auth = verifier.authenticate(token)
             update = ("set", token)
         else:
             update = ("clear", None)
@@ -223,7 +234,11 @@ def unauthenticated_response() -> Response:
         if current.session_status == "pending":
             return redirect(task_url(current.session_claims or {}, target),
                             303 if request.method != "GET" else 302)
-        url = state.settings.sign_in_url + "?" + urlencode({"redirect_url": target})
+        settings = state.settings
+        if settings.domain:  # the sign-in page is on the auth host: come back here
+            target = absolute_here(target)
+        url = auth_host_url(settings, settings.sign_in_url + "?" + urlencode(
+            {"redirect_url": target}))
         return redirect(url, 303 if request.method != "GET" else 302)
     error = AuthenticationError("authentication_invalid")
     response = jsonify({"errors": [error.to_json(state.settings.messages)]})

@@ -30,6 +30,7 @@ DEFAULTS: dict[str, Any] = {
     # Account pages and redirects
     "CLERK_SIGN_IN_URL": "/sign-in",
     "CLERK_SIGN_UP_URL": "/sign-up",
+    "CLERK_WAITLIST_URL": "/waitlist",
     "CLERK_USER_PROFILE_URL": "/user",
     "CLERK_AFTER_SIGN_IN_URL": "/",
     "CLERK_AFTER_SIGN_UP_URL": "/",
@@ -43,12 +44,20 @@ DEFAULTS: dict[str, Any] = {
     "CLERK_SESSION_MAX_LIFETIME": 7 * 24 * 3600,
     "CLERK_SESSION_INACTIVITY_TIMEOUT": None,
     "CLERK_CLIENT_LIFETIME": 365 * 24 * 3600,
+    # Several accounts signed in on one browser, switched from the user button.
+    "CLERK_MULTI_SESSION": False,
     "CLERK_CLOCK_SKEW": 5,
     "CLERK_TOKEN_CACHE_SIZE": 10_000,
     "CLERK_COOKIE_SECURE": None,  # default: not in debug/testing
+    # A custom auth domain ("auth.example.com"): the account pages and the dashboard
+    # live on it, and the session cookies are the parent domain's, shared with the app.
+    "CLERK_DOMAIN": None,
+    "CLERK_COOKIE_DOMAIN": None,  # default: CLERK_DOMAIN's parent ("example.com")
     # Sign-up and passwords
     "CLERK_SIGN_UP_NAME": "optional",  # "optional" | "required" | "off"
-    "CLERK_SIGN_UP_MODE": "public",  # "public" | "restricted" (by invitation only)
+    # "public" | "restricted" (by invitation only) | "waitlist" (by invitation, which
+    # people ask for on the waitlist page, CLERK_WAITLIST_URL)
+    "CLERK_SIGN_UP_MODE": "public",
     "CLERK_ALLOWLIST": (),  # emails or domains that alone may sign up and sign in
     "CLERK_BLOCKLIST": (),  # emails or domains that may not sign up
     "CLERK_PASSWORD_MIN_LENGTH": 8,
@@ -189,6 +198,39 @@ def frontend_api_from_publishable_key(key: str) -> str:
     return ("http://" if local else "https://") + host
 
 
+_HOST = re.compile(r"^(?=.{1,253}(:|$))([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+"
+                   r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(:\d{1,5})?$")
+
+
+def _auth_domain(domain: Any, cookie_domain: Any, issuer: str) -> tuple[str | None, str | None]:
+    """``CLERK_DOMAIN`` checked (a host name with at least one dot, and an optional
+    port) and the cookies' domain: ``CLERK_COOKIE_DOMAIN``, or the host's parent.
+    The publishable key must name the same host: it is the frontend API's."""
+    if not domain:
+        return None, None
+    domain = str(domain).strip().lower()
+    if not _HOST.match(domain):
+        raise ClerkConfigError(
+            f"CLERK_DOMAIN must be a host name such as auth.example.com, not {domain!r}.")
+    hostname = domain.split(":")[0]
+    if hostname.rsplit(".", 1)[1].isdigit():
+        raise ClerkConfigError(
+            f"CLERK_DOMAIN must be a host name, not an IP address ({domain!r}): cookies "
+            "cannot be shared through an address.")
+    encoded = issuer.split("://", 1)[1].split("/")[0].lower()
+    if encoded != domain:
+        raise ClerkConfigError(
+            f"CLERK_PUBLISHABLE_KEY encodes the host {encoded!r}, but CLERK_DOMAIN is "
+            f"{domain!r}: the publishable key names the frontend API's host. Remove "
+            f"CLERK_PUBLISHABLE_KEY from .env and run `flask clerk init --host {domain}`.")
+    parent = str(cookie_domain).strip().lower().lstrip(".") if cookie_domain else (
+        hostname.split(".", 1)[1] if hostname.count(".") >= 2 else hostname)
+    if not (hostname == parent or hostname.endswith("." + parent)) or "." not in parent:
+        raise ClerkConfigError(
+            f"CLERK_COOKIE_DOMAIN must be {hostname!r} or a parent domain of it.")
+    return domain, parent
+
+
 @dataclass(frozen=True)
 class Settings:
     publishable_key: str
@@ -249,6 +291,7 @@ class Settings:
     messages: Mapping[str, str] = field(default_factory=dict)
     sign_in_strategies: tuple[str, ...] = SIGN_IN_STRATEGIES
     mfa_required: bool = False
+    multi_session: bool = False
     passkey_rp_id: str | None = None
     passkey_origins: tuple[str, ...] = ()
     setup_mfa_url: str = "/setup-mfa"
@@ -256,9 +299,12 @@ class Settings:
     encryption_keys: tuple[str, ...] = field(default=(), repr=False)
     oauth_providers: tuple[OAuthProvider, ...] = field(default=(), repr=False)
     sign_up_mode: str = "public"
+    waitlist_url: str = "/waitlist"
     allowlist: tuple[str, ...] = ()
     blocklist: tuple[str, ...] = ()
     dashboard_url: str = "/__clerk/dashboard"
+    domain: str | None = None  # the auth host (and port), lower case
+    cookie_domain: str | None = None
     dashboard_admins: tuple[str, ...] = ()
     impersonation_max_duration: int = 1800
 
@@ -334,6 +380,10 @@ class Settings:
         if not 0 <= clock_skew <= 5:
             raise ClerkConfigError("CLERK_CLOCK_SKEW must be 0–5 seconds (ASVS: at most 5 s).")
         cookie_secure = get("CLERK_COOKIE_SECURE")
+        secure = (not debug) if cookie_secure is None else bool(cookie_secure)
+        issuer = frontend_api_from_publishable_key(publishable_key)
+        domain, cookie_domain = _auth_domain(get("CLERK_DOMAIN"), get("CLERK_COOKIE_DOMAIN"),
+                                             issuer)
         database_url = get("CLERK_DATABASE_URL") or "sqlite:///" + os.path.join(
             instance_path, "clerk.db"
         )
@@ -358,17 +408,22 @@ class Settings:
             publishable_key=publishable_key,
             secret_key=secret_key,
             development=development,
-            issuer=frontend_api_from_publishable_key(publishable_key),
+            issuer=issuer,
             database_url=database_url,
             application_name=get("CLERK_APPLICATION_NAME"),
             sign_in_url=get("CLERK_SIGN_IN_URL"),
             sign_up_url=get("CLERK_SIGN_UP_URL"),
+            waitlist_url=get("CLERK_WAITLIST_URL"),
             user_profile_url=get("CLERK_USER_PROFILE_URL"),
             after_sign_in_url=get("CLERK_AFTER_SIGN_IN_URL"),
             after_sign_up_url=get("CLERK_AFTER_SIGN_UP_URL"),
             after_sign_out_url=get("CLERK_AFTER_SIGN_OUT_URL"),
             account_pages=bool(get("CLERK_ACCOUNT_PAGES")),
-            allowed_redirect_origins=tuple(get("CLERK_ALLOWED_REDIRECT_ORIGINS") or ()),
+            allowed_redirect_origins=tuple(get("CLERK_ALLOWED_REDIRECT_ORIGINS") or ()) + tuple(
+                f"{scheme}://{domain}" for scheme in ("https", "http")
+                if domain and (scheme == "https" or not secure)),
+            domain=domain,
+            cookie_domain=cookie_domain,
             protected_routes=tuple(get("CLERK_PROTECTED_ROUTES") or ()),
             authorized_parties=tuple(get("CLERK_AUTHORIZED_PARTIES") or ()),
             session_token_lifetime=int(get("CLERK_SESSION_TOKEN_LIFETIME")),
@@ -381,7 +436,7 @@ class Settings:
             client_lifetime=int(get("CLERK_CLIENT_LIFETIME")),
             clock_skew=clock_skew,
             token_cache_size=int(get("CLERK_TOKEN_CACHE_SIZE")),
-            cookie_secure=(not debug) if cookie_secure is None else bool(cookie_secure),
+            cookie_secure=secure,
             sign_up_name=sign_up_name,
             password_min_length=min_len,
             password_max_length=max_len,
@@ -423,6 +478,7 @@ class Settings:
             messages=dict(get("CLERK_MESSAGES") or {}),
             sign_in_strategies=strategies,
             mfa_required=bool(get("CLERK_MFA_REQUIRED")),
+            multi_session=_flag(get("CLERK_MULTI_SESSION")),
             passkey_rp_id=get("CLERK_PASSKEY_RP_ID"),
             passkey_origins=tuple(get("CLERK_PASSKEY_ORIGINS") or ()),
             setup_mfa_url=get("CLERK_SETUP_MFA_URL"),
@@ -496,11 +552,12 @@ def _flag(value: Any) -> bool:
 # field -> how a stored (or posted) value is read; the dashboard edits these.
 EDITABLE: dict[str, Callable[[Any], Any]] = {
     "sign_in_strategies": _strategies,
-    "sign_up_mode": _choice("public", "restricted"),
+    "sign_up_mode": _choice("public", "restricted", "waitlist"),
     "allowlist": _identifiers,
     "blocklist": _identifiers,
     "session_max_lifetime": _number(300, 366 * 24 * 3600),
     "session_inactivity_timeout": _number(300, 366 * 24 * 3600, optional=True),
+    "multi_session": _flag,
     "lockout_attempts": _number(1, 100),
     "lockout_duration": _number(60, 30 * 24 * 3600),
     "password_min_length": _number(1, 64),

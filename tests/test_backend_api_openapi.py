@@ -109,6 +109,8 @@ def _seed(app: Flask) -> dict[str, list[str]]:
     org_invitation = post(f"/organizations/{org}/invitations",
                           {"email_address": "alan@example.com", "role": "org:member"})
     invitation = post("/invitations", {"email_address": "linus@example.com", "notify": False})
+    waitlist_entry = post("/waitlist_entries", {"email_address": "kay@example.com",
+                                                "notify": False})
     instance = app.extensions["clerk"].instance
     with instance.store.session() as db:
         signed_in = create_session(instance, db, db.get(User, ada), RequestInfo())
@@ -116,7 +118,7 @@ def _seed(app: Flask) -> dict[str, list[str]]:
         db.commit()
     return {"UserId": [ada, grace], "MemberUserId": [ada, grace], "OrganizationId": [org],
             "SessionId": [session], "InvitationId": [invitation],
-            "OrganizationInvitationId": [org_invitation]}
+            "OrganizationInvitationId": [org_invitation], "WaitlistEntryId": [waitlist_entry]}
 
 
 def _with_real_ids(ids: dict[str, list[str]]) -> dict[str, Any]:

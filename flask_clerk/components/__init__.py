@@ -1,5 +1,5 @@
-"""The prebuilt components: ``{{ clerk.sign_in() }}``, ``sign_up``, ``user_button``,
-``user_profile``, and with organizations ``organization_switcher``,
+"""The prebuilt components: ``{{ clerk.sign_in() }}``, ``sign_up``, ``waitlist``,
+``user_button``, ``user_profile``, and with organizations ``organization_switcher``,
 ``organization_profile``, ``organization_list``, ``create_organization``. Each
 renders a Jinja template under ``templates/clerk/`` (an app overrides one by
 shipping a template of the same name) from the flow's state.
@@ -63,11 +63,20 @@ class Components:
 
     def sign_up(self, **props: Any) -> Markup:
         from ..web.views import sign_up_step
+        from ..web.waitlist import sign_up_waits
 
-        return self._render("sign_up", props, step=sign_up_step())
+        return self._render("sign_up", props, step=sign_up_step(), waits=sign_up_waits())
+
+    def waitlist(self, **props: Any) -> Markup:
+        """Join the waitlist (``waitlist`` sign-up mode): an address, then "Thanks"."""
+        from ..web.waitlist import waitlist_context
+
+        return self._render("waitlist", props, **waitlist_context())
 
     def user_button(self, **props: Any) -> Markup:
-        return self._render("user_button", props)
+        from ..web.views import user_button_context
+
+        return self._render("user_button", props, **user_button_context())
 
     def user_profile(self, **props: Any) -> Markup:
         from ..web.views import profile_context

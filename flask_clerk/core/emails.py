@@ -26,6 +26,15 @@ def sign_up_existing(application_name: str | None, sign_in_url: str) -> tuple[st
     )
 
 
+def waitlist_joined(application_name: str | None) -> tuple[str, str]:
+    return (
+        "You’re on the waitlist",
+        f"Thanks for joining the waitlist for {_app(application_name)}. We’ll be in touch "
+        "when your spot is ready: you will receive an invitation to create your account."
+        "\n\nIf you did not ask to join, you can ignore this email.",
+    )
+
+
 def reset_password_code(code: str, application_name: str | None, minutes: int) -> tuple[str, str]:
     return (
         f"{code} is your password reset code",

@@ -7,7 +7,7 @@ the sign-up's own email code). The Backend API creates, lists and revokes them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -32,7 +32,10 @@ def create_invitation(
     instance: Instance, db: DbSession, *, email_address: str,
     public_metadata: Mapping[str, Any] | None = None, notify: bool = True,
     ignore_existing: bool = False, expires_in_days: int | None = None,
+    before_commit: Callable[[Invitation], None] | None = None,
 ) -> Invitation:
+    """Invite ``email_address`` to sign up, mailing them the link unless not
+    ``notify``; ``before_commit`` makes the caller's own change in the same commit."""
     address = normalize_email(email_address)
     if find_user_by_email(db, address) is not None:
         raise ClerkError("form_identifier_exists", field="email_address")
@@ -65,6 +68,8 @@ def create_invitation(
                 f"    {url}\n\nThe invitation expires in {days} days. If you were not "
                 "expecting it, you can ignore this email.")
         mail_sent(instance, db, address, subject, text)
+    if before_commit is not None:
+        before_commit(invitation)
     db.commit()
     if notify:
         instance.mailer.send(address, subject, text)
@@ -99,13 +104,31 @@ def revoke_invitation(instance: Instance, db: DbSession, invitation_id: str) -> 
     invitation = db.get(Invitation, invitation_id)
     if invitation is None:
         raise NotFound("resource_not_found")
-    if invitation.status != "pending" or invitation.expires_at <= clock.now():
+    revoke(instance, db, invitation)
+    db.commit()
+    return invitation
+
+
+def revoke(instance: Instance, db: DbSession, invitation: Invitation) -> None:
+    """Revoke a pending invitation (the caller commits)."""
+    if not is_pending(invitation):
         raise ClerkError("invitation_not_pending", status=400)
     invitation.status = "revoked"
     db.flush()
     emit(instance, db, "invitation.revoked", lambda: instance_invitation_json(invitation))
-    db.commit()
-    return invitation
+
+
+def is_pending(invitation: Invitation) -> bool:
+    """Pending and not yet expired: it still lets its address sign up."""
+    return invitation.status == "pending" and invitation.expires_at > clock.now()
+
+
+def find_pending_invitation(db: DbSession, ticket: str | None) -> Invitation | None:
+    """The pending invitation whose mailed link carries ``ticket`` (else None)."""
+    if not ticket or len(ticket) > 200:
+        return None
+    invitation = db.scalar(select(Invitation).where(Invitation.token_hash == token_hash(ticket)))
+    return invitation if invitation is not None and is_pending(invitation) else None
 
 
 def is_invited(db: DbSession, email_address: str) -> bool:
@@ -118,8 +141,10 @@ def is_invited(db: DbSession, email_address: str) -> bool:
 
 
 def accept_invitations(instance: Instance, db: DbSession, email_address: str) -> None:
-    """A user signed up with ``email_address``: its pending invitations are accepted
-    (the caller commits)."""
+    """A user signed up with ``email_address``: its pending invitations are accepted,
+    and its waitlist entry completed (the caller commits)."""
+    from .waitlist import complete_entry  # the waitlist invites through this module
+
     now = clock.now()
     for invitation in db.scalars(select(Invitation).where(
             Invitation.email_address == email_address, Invitation.status == "pending")):
@@ -128,3 +153,4 @@ def accept_invitations(instance: Instance, db: DbSession, email_address: str) ->
             db.flush()
             emit(instance, db, "invitation.accepted",
                  partial(instance_invitation_json, invitation))
+    complete_entry(instance, db, email_address)

@@ -656,3 +656,19 @@ class InstanceSetting(Base):
     value: Mapped[Any] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
     updated_by: Mapped[str | None] = mapped_column(String(40))
+
+
+class WaitlistEntry(Timestamps, Base):
+    """Someone waiting to be invited to sign up (Clerk's ``waitlist`` sign-up mode);
+    one per address. pending -> invited (an invitation was sent) -> completed (they
+    signed up); or rejected."""
+
+    __tablename__ = "clerk_waitlist_entries"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("wle"))
+    email_address: Mapped[str] = mapped_column(String(320), unique=True)  # lower-cased
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    invitation_id: Mapped[str | None] = mapped_column(
+        ForeignKey("clerk_invitations.id", ondelete="SET NULL"))
+
+    invitation: Mapped[Invitation | None] = relationship()

@@ -20,6 +20,7 @@ from .models import (
     Passkey,
     Session,
     User,
+    WaitlistEntry,
 )
 
 
@@ -283,4 +284,19 @@ def instance_invitation_json(invitation: Invitation) -> dict[str, Any]:
         "expires_at": clock.unix_ms(invitation.expires_at),
         "created_at": clock.unix_ms(invitation.created_at),
         "updated_at": clock.unix_ms(invitation.updated_at),
+    }
+
+
+def waitlist_entry_json(entry: WaitlistEntry) -> dict[str, Any]:
+    """Clerk's WaitlistEntry (``wle_``), with the invitation it led to (or null)."""
+    return {
+        "object": "waitlist_entry",
+        "id": entry.id,
+        "email_address": entry.email_address,
+        "status": entry.status,
+        "is_locked": False,  # locked only during Clerk's bulk actions, which we do at once
+        "invitation": (instance_invitation_json(entry.invitation)
+                       if entry.invitation is not None else None),
+        "created_at": clock.unix_ms(entry.created_at),
+        "updated_at": clock.unix_ms(entry.updated_at),
     }

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, select
+from sqlalchemy import Select, and_, select, update
 from sqlalchemy.orm import Session as DbSession
-from sqlalchemy.orm import object_session
+from sqlalchemy.orm import joinedload, object_session
 
 from ..errors import ClerkError, NotFound
 from ..ids import new_id, new_token, token_hash
@@ -40,8 +40,9 @@ def create_session(
     """Sign ``user`` in on a brand-new client (a fresh token every time: no fixation),
     in the organization of ``active`` (the user's membership in it) when given.
 
-    Sessions of the browser's previous client are ended: one browser, one session.
-    The caller commits.
+    Sessions of the browser's previous client are ended (one browser, one session),
+    unless the instance is multi-session: then they stay, beside the new one,
+    except the same user's. The caller commits.
     """
     return start_session(instance, db, user, prepare_session(instance, user, request, active),
                          previous_client_token=previous_client_token)
@@ -100,15 +101,20 @@ def start_session(
     if settings.allowlist and new.session.actor is None and not identifier_allowed(
             settings, user.primary_address or "", signing_up=False):
         raise ClerkError("identifier_not_allowed", status=403)
-    if previous_client_token:
-        old = db.scalars(
-            select(Client).where(Client.token_hash == token_hash(previous_client_token))
-        ).first()
-        if old is not None:
-            for session in db.scalars(
-                select(Session).where(Session.client_id == old.id, Session.status == "active")
-            ):
+    old = db.scalars(
+        select(Client).where(Client.token_hash == token_hash(previous_client_token))
+    ).first() if previous_client_token else None
+    if old is not None:
+        signed_in = db.scalars(
+            select(Session).where(Session.client_id == old.id, Session.status == "active")
+        ).all()
+        keep = settings.multi_session and new.session.actor is None and not any(
+            s.actor for s in signed_in)
+        for session in signed_in:
+            if not keep or session.user_id == user.id:
                 end_session(instance, session, "replaced")
+        if keep:
+            new = _join_client(db, old, new)
     if new.session.actor is None:  # an impersonation is not the user signing in
         now = new.session.last_active_at
         record_new_day(db, user.id, user.last_active_at, now)
@@ -120,15 +126,63 @@ def start_session(
     return new
 
 
+def _join_client(db: DbSession, client: Client, new: SignedIn) -> SignedIn:
+    """Multi-session: ``new`` joins the browser's client beside its other accounts'
+    sessions, and becomes the active one. The client's token is the new one all
+    the same (the old cookie signs nobody in: no fixation). When another sign-in
+    renewed the token meanwhile (a second tab), ``new`` keeps a client of its own."""
+    joined = db.execute(  # type: ignore[attr-defined]  # a CursorResult
+        update(Client).where(Client.id == client.id, Client.token_hash == client.token_hash)
+        .values(token_hash=new.client.token_hash, last_active_session_id=new.session.id,
+                updated_at=new.session.created_at)
+        .execution_options(synchronize_session="fetch")
+    ).rowcount
+    if not joined:
+        return new
+    new.session.client_id = client.id
+    return replace(new, client=client)
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    """A new token for the browser's active session; ``switched``: that is another
+    account than before, the previous one's session having ended (multi-session)."""
+
+    session: Session
+    token: str
+    switched: bool = False
+
+
 def refresh_session(
     instance: Instance, db: DbSession, client_token: str, request: RequestInfo
-) -> tuple[Session, str] | None:
+) -> Refreshed | None:
     """A new session token for the client's active session, or None when it has ended.
 
     One query finds the client's session with its active organization and the
     user's membership in it; expiry and inactivity are enforced here, on the
-    server, whatever the cookie says.
+    server, whatever the cookie says. With multi-session, when the active account's
+    session has ended, the browser's next account signed in takes its place.
     """
+    refreshed = _refresh_active(instance, db, client_token, request)
+    if refreshed is not None:
+        return Refreshed(*refreshed)
+    if instance.settings.multi_session and _activate_next(db, client_token):
+        refreshed = _refresh_active(instance, db, client_token, request)
+        return Refreshed(*refreshed, switched=True) if refreshed else None
+    return None
+
+
+def _activate_next(db: DbSession, client_token: str) -> bool:
+    remaining = client_sessions(db, client_token)
+    if remaining:
+        remaining[0].client.last_active_session_id = remaining[0].id
+        db.commit()
+    return bool(remaining)
+
+
+def _refresh_active(
+    instance: Instance, db: DbSession, client_token: str, request: RequestInfo
+) -> tuple[Session, str] | None:
     now = clock.now()
     row = db.execute(
         _with_organization(select(Session))
@@ -140,12 +194,7 @@ def refresh_session(
     if row is None:
         return None
     session, membership, organization, mfa_enabled_at = row
-    if now >= session.expire_at:
-        end_session(instance, session, "expired")
-        db.commit()
-        return None
-    if session.abandon_at is not None and now >= session.abandon_at:
-        end_session(instance, session, "abandoned")
+    if _ended_by_time(instance, session, now):
         db.commit()
         return None
     if session.actor and not _actor_still_allowed(instance, db, session.actor):
@@ -162,6 +211,60 @@ def refresh_session(
     db.commit()
     return session, session_token(instance, session, membership, organization, request,
                                   has_mfa=mfa_enabled_at is not None)
+
+
+def _ended_by_time(instance: Instance, session: Session, now: datetime) -> bool:
+    """End ``session`` if it is past its lifetime or its inactivity timeout."""
+    if now >= session.expire_at:
+        end_session(instance, session, "expired")
+        return True
+    if session.abandon_at is not None and now >= session.abandon_at:
+        end_session(instance, session, "abandoned")
+        return True
+    return False
+
+
+def client_sessions(db: DbSession, client_token: str) -> list[Session]:
+    """The accounts signed in on the browser holding ``client_token`` (multi-session),
+    with their users, most recently active first."""
+    now = clock.now()
+    return [
+        s for s in db.scalars(
+            select(Session).join(Client, Client.id == Session.client_id)
+            .where(Client.token_hash == token_hash(client_token), Session.status == "active")
+            .options(joinedload(Session.user))
+            .order_by(Session.last_active_at.desc(), Session.id)
+        )
+        if s.expire_at > now and (s.abandon_at is None or s.abandon_at > now)
+    ]
+
+
+def switch_session(instance: Instance, db: DbSession, client_token: str, session_id: str,
+                   request: RequestInfo) -> str:
+    """Make another account signed in on this browser the active one; its new
+    session token. Only a live session of this very client can be switched to."""
+    now = clock.now()
+    row = db.execute(
+        _with_organization(select(Session)).add_columns(Client)
+        .join(Client, Client.id == Session.client_id)
+        .where(Client.token_hash == token_hash(client_token), Session.id == session_id,
+               Session.status == "active")
+    ).first()
+    if row is None or not instance.settings.multi_session or _ended_by_time(
+            instance, row[0], now):
+        db.commit()
+        raise NotFound("session_not_found")
+    session, membership, organization, client = row
+    client.last_active_session_id = session.id
+    session.last_active_at = now
+    session.abandon_at = _abandon_at(instance, now)
+    if session.actor is None:
+        record_new_day(db, session.user_id, session.last_active_at, now)
+    if membership is None:
+        session.last_active_organization_id = None
+    db.commit()
+    return session_token(instance, session, membership, organization, request,
+                         has_mfa=session.user.mfa_enabled_at is not None)
 
 
 def reissue_token(instance: Instance, db: DbSession, session: Session,
@@ -283,18 +386,28 @@ def end_session(instance: Instance, session: Session, status: str = "ended") -> 
     instance.revoke_token_of(session.id)
 
 
-def end_client_session(instance: Instance, db: DbSession, client_token: str) -> str | None:
-    """Sign out the browser holding ``client_token``; returns the ended session's id."""
-    session = db.scalars(
-        select(Session)
-        .join(Client, Client.last_active_session_id == Session.id)
-        .where(Client.token_hash == token_hash(client_token))
-    ).first()
-    if session is None:
+def end_client_session(instance: Instance, db: DbSession, client_token: str,
+                       *, session_id: str | None = None) -> Session | None:
+    """Sign out the browser holding ``client_token``: every account on it, or with
+    multi-session only the session ``session_id`` (one of this browser's). Returns
+    the browser's active session afterwards: with multi-session, when the active
+    account signed out, the most recently active one left."""
+    client = db.scalars(select(Client).where(Client.token_hash == token_hash(client_token))
+                        ).first()
+    if client is None:
         return None
-    end_session(instance, session, "ended")
+    one = session_id if instance.settings.multi_session else None
+    for session in db.scalars(select(Session).where(
+            Session.client_id == client.id, Session.status == "active")):
+        if one is None or session.id == one:
+            end_session(instance, session, "ended")
+    db.flush()
+    remaining = client_sessions(db, client_token) if one else []
+    active = next((s for s in remaining if s.id == client.last_active_session_id),
+                  remaining[0] if remaining else None)
+    client.last_active_session_id = active.id if active else None
     db.commit()
-    return session.id
+    return active
 
 
 def revoke_user_sessions(

@@ -72,11 +72,12 @@ def start_sign_up(
 
 def check_sign_up_allowed(instance: Instance, db: DbSession, email_address: str) -> None:
     """The instance's rules for who may sign up: the allow and block lists, and in
-    ``restricted`` mode only an invited address (Clerk's sign-up modes)."""
+    ``restricted`` and ``waitlist`` modes only an invited address (Clerk's sign-up
+    modes; the waitlist is how people ask for an invitation)."""
     settings = instance.settings
     if not identifier_allowed(settings, email_address, signing_up=True):
         raise ClerkError("identifier_not_allowed", status=403, field="email_address")
-    if settings.sign_up_mode == "restricted" and not is_invited(db, email_address):
+    if settings.sign_up_mode != "public" and not is_invited(db, email_address):
         raise ClerkError("sign_up_restricted", status=403)
 
 

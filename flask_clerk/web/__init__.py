@@ -13,6 +13,7 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
         impersonation,
         oauth,
         passkeys,
+        waitlist,
     )
     from .pages import account_page, account_page_converter, public
     from .views import bp

@@ -15,6 +15,7 @@ from ..core.models import User
 from ..errors import ClerkError
 from ..extension import (
     db_session,
+    delete_cookie,
     request_info,
     state,
 )
@@ -65,15 +66,15 @@ def stop_impersonation() -> Response:
         db.commit()
     # Back to the administrator's own session, if it is still there.
     admin_client = request.cookies.get(IMPERSONATOR_COOKIE)
-    token = state().refresh(admin_client) if admin_client else None
+    refreshed = state().refresh(admin_client) if admin_client else None
+    token = refreshed[0] if refreshed else None
     if token and own_token_claims(token).get("sid") != current.actor.get("sid"):
         token = None  # not the administrator's session that began this: nobody's to restore
     target = (url_for("clerk_dashboard.user", user_id=user_id) if token and user_id
               else settings.after_sign_out_url)
     response = redirect(target, 303)
     if token and admin_client:  # (signing out clears the way back with the rest)
-        response.delete_cookie(IMPERSONATOR_COOKIE, httponly=True,
-                               secure=settings.cookie_secure, samesite="Lax")
+        delete_cookie(response, IMPERSONATOR_COOKIE, shared=True)
         return identity_changed(response, token, admin_client)
     return identity_changed(response)
 

@@ -38,7 +38,7 @@ from ..core.oauth_providers import (
     scopes_text,
 )
 from ..errors import ClerkError
-from ..extension import db_session, request_info, state
+from ..extension import db_session, delete_cookie, request_info, set_cookie, state
 from ..redirects import safe_redirect_url
 from ..request import CLIENT_COOKIE, auth
 from .forms import field, form_action, render_back, return_to
@@ -160,9 +160,8 @@ def _authorize(key: str, intent: str, fallback: str) -> Response:
         session=session_row() if intent == "connect" else None,
     )
     response = redirect(authorization["url"], 303)
-    response.set_cookie(OAUTH_COOKIE, browser_token, max_age=oauth.OAUTH_FLOW_LIFETIME,
-                        httponly=True, secure=settings.cookie_secure, samesite="Lax",
-                        path=_cookie_path())
+    set_cookie(response, OAUTH_COOKIE, browser_token, max_age=oauth.OAUTH_FLOW_LIFETIME,
+               path=_cookie_path())
     return response
 
 
@@ -204,8 +203,7 @@ def oauth_callback(provider: str) -> Response:
     if flow is not None and oauth.owns_flow(flow, request.cookies.get(OAUTH_COOKIE)):
         # Only the browser's own flow ends its cookie: a lured callback link with
         # someone else's state leaves the flow in progress alone.
-        response.delete_cookie(OAUTH_COOKIE, path=_cookie_path(), httponly=True,
-                               secure=state().settings.cookie_secure, samesite="Lax")
+        delete_cookie(response, OAUTH_COOKIE, path=_cookie_path())
     response.headers["Referrer-Policy"] = "no-referrer"  # the URL holds the code
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -33,6 +33,7 @@ def no_framing(response: Response) -> Response:
 def _account_pages(settings: Settings) -> dict[str, str]:
     """Path -> component of each default account page."""
     pages = {settings.sign_in_url: "sign_in", settings.sign_up_url: "sign_up",
+             settings.waitlist_url: "waitlist",
              settings.user_profile_url: "user_profile",
              settings.setup_mfa_url: "task_setup_mfa", settings.reverify_url: "user_verification"}
     if settings.organizations:
@@ -61,8 +62,8 @@ def account_page_converter(settings: Settings) -> type[BaseConverter]:
 def account_page(page: str) -> Response:
     settings = state().settings
     component = _account_pages(settings)["/" + page]
-    if component in {"sign_in", "sign_up"}:
-        if auth().is_signed_in:
+    if component in {"sign_in", "sign_up", "waitlist"}:
+        if auth().is_signed_in and not settings.multi_session:  # else: add an account
             destination = settings.after_sign_in_url if component == "sign_in" else (
                 settings.after_sign_up_url)
             return redirect(safe_redirect_url(

@@ -26,12 +26,15 @@ from ..core import sessions, sign_in, sign_up, users
 from ..core.flows import FLOW_LIFETIME, find_flow
 from ..core.mfa import SECOND_FACTORS
 from ..core.models import Session, SignIn, SignUp, User
+from ..core.serializers import user_json
 from ..core.sessions import SignedIn
-from ..errors import AuthenticationError, ClerkError
+from ..errors import AuthenticationError, ClerkError, NotFound
 from ..extension import (
     clear_session_cookies,
     db_session,
+    delete_cookie,
     request_info,
+    set_cookie,
     set_session_cookies,
     state,
 )
@@ -44,6 +47,7 @@ from ..request import (
     task_url,
 )
 from ..tokens import own_token_claims
+from ..user import ClerkUser
 from .devices import describe_device
 from .forms import back, field, form_action, form_state, return_to
 from .pages import no_framing
@@ -73,13 +77,11 @@ def _flow_token(cookie: str) -> str | None:
 
 
 def set_flow(response: Response, cookie: str, token: str) -> None:
-    response.set_cookie(cookie, token, max_age=FLOW_LIFETIME, httponly=True,
-                        secure=state().settings.cookie_secure, samesite="Lax")
+    set_cookie(response, cookie, token, max_age=FLOW_LIFETIME)
 
 
 def _clear_flow(response: Response, cookie: str) -> None:
-    response.delete_cookie(cookie, httponly=True, secure=state().settings.cookie_secure,
-                           samesite="Lax")
+    delete_cookie(response, cookie)
 
 
 def _signed_in(signed_in: SignedIn, destination: str, flow_cookie: str,
@@ -231,7 +233,7 @@ def sign_in_step() -> dict[str, Any]:
     from ..core.passkeys import passkeys_of
     from .passkeys import relying_party
 
-    if auth().is_signed_in:
+    if auth().is_signed_in and not state().settings.multi_session:  # else: add an account
         return {"name": "signed_in", "form": form_state()}
     flow = find_flow(db_session(), SignIn, _flow_token(SIGN_IN_FLOW_COOKIE))
     strategies = state().settings.sign_in_strategies
@@ -328,7 +330,7 @@ def _no_referrer(response: Response) -> Response:
 
 
 def sign_up_step() -> dict[str, Any]:
-    if auth().is_signed_in:
+    if auth().is_signed_in and not state().settings.multi_session:  # else: add an account
         return {"name": "signed_in", "form": form_state()}
     flow = find_flow(db_session(), SignUp, _flow_token(SIGN_UP_FLOW_COOKIE))
     name = "verify" if flow is not None else "start"
@@ -354,13 +356,51 @@ def sign_up_step() -> dict[str, Any]:
 @bp.post("/sign-out")
 @form_action("sign_out")
 def sign_out() -> Response:
+    """Sign out every account on this browser, or with multi-session the one
+    ``session_id`` names (the user button's "Sign out"): then another account
+    signed in here becomes active."""
     client_token = request.cookies.get(CLIENT_COOKIE)
-    if client_token:
-        sessions.end_client_session(state().instance, db_session(), client_token)
+    next_active = sessions.end_client_session(
+        state().instance, db_session(), client_token,
+        session_id=field("session_id") or None) if client_token else None
     settings = state().settings
-    return _signed_out(safe_redirect_url(
-        field("redirect_url"), fallback=settings.after_sign_out_url,
-        allowed_origins=settings.allowed_redirect_origins))
+    target = safe_redirect_url(field("redirect_url"), fallback=settings.after_sign_out_url,
+                               allowed_origins=settings.allowed_redirect_origins)
+    if next_active is not None:
+        token = sessions.reissue_token(state().instance, db_session(), next_active,
+                                       request_info())
+        return identity_changed(redirect(target, 303), token)
+    return _signed_out(target)
+
+
+def user_button_context() -> dict[str, Any]:
+    """The user button's accounts: with multi-session, the others signed in on this
+    browser (never while impersonating: that browser is the administrator's)."""
+    current = auth(treat_pending_as_signed_out=False)
+    client_token = request.cookies.get(CLIENT_COOKIE)
+    if not (state().settings.multi_session and current.is_signed_in and client_token) or (
+            current.actor):
+        return {"multi_session": False, "other_sessions": [], "form": form_state()}
+    others = [{"id": s.id, "user": ClerkUser(user_json(s.user))}
+              for s in sessions.client_sessions(db_session(), client_token)
+              if s.id != current.session_id]
+    return {"multi_session": True, "other_sessions": others, "session_id": current.session_id,
+            "form": form_state("user_button.switch_session", "sign_out")}
+
+
+@bp.post("/sessions/switch")
+@form_action("user_button.switch_session")
+def switch_session() -> Response:
+    """Make another account signed in on this browser the active one (multi-session)."""
+    client_token = request.cookies.get(CLIENT_COOKIE)
+    if not client_token:
+        raise NotFound("session_not_found")
+    token = sessions.switch_session(state().instance, db_session(), client_token,
+                                    field("session_id"), request_info())
+    settings = state().settings
+    return identity_changed(redirect(safe_redirect_url(
+        field("redirect_url"), fallback=settings.after_sign_in_url,
+        allowed_origins=settings.allowed_redirect_origins), 303), token)
 
 
 def _signed_out(target: str) -> Response:

@@ -57,6 +57,13 @@ CODE = re.compile(r"\b(\d{6})\b")
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """One Chromium for the module (each test opens its own context: fresh cookies)."""
+    with chromium() as launched:
+        yield launched
+
+
+@contextmanager
+def chromium(*extra_args: str) -> Iterator[Any]:
+    """Debian's Chromium under Playwright, with ``extra_args`` on its command line."""
     if not os.path.exists(CHROMIUM):
         service_missing(f"Chromium not found at {CHROMIUM}")
     try:
@@ -68,15 +75,15 @@ def browser() -> Iterator[Any]:
     except Exception as exc:  # noqa: BLE001 - the driver itself would not start
         service_missing(f"Playwright's driver failed to start: {exc}")
     try:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
-                                              timeout=30_000)
+        launched = playwright.chromium.launch(executable_path=CHROMIUM,
+                                              args=[*CHROMIUM_ARGS, *extra_args], timeout=30_000)
     except Exception as exc:  # noqa: BLE001 - any launch failure means "no browser"
         playwright.stop()
         service_missing(f"Chromium at {CHROMIUM} failed to launch: {exc}")
     try:
-        yield chromium
+        yield launched
     finally:
-        chromium.close()
+        launched.close()
         playwright.stop()
 
 

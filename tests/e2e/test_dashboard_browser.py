@@ -28,7 +28,8 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[LiveServer]:
-    with serve_demo(tmp_path, CLERK_DASHBOARD_ADMINS=("admin@example.com",)) as live:
+    admins = ("admin@example.com", "admin-narrow@example.com")
+    with serve_demo(tmp_path, CLERK_DASHBOARD_ADMINS=admins) as live:
         yield live
 
 
@@ -85,3 +86,34 @@ def test_users_a_user_impersonate_banner_and_stop(
     expect(page.get_by_text("user.impersonation_ended")).to_be_visible()
     page.screenshot(path=str(artifacts / "dashboard-audit.png"), full_page=True)
     assert page.evaluate("fetch('/api/me').then(r => r.json())")["email"] == "admin@example.com"
+
+
+PAGES = ("Users", "Organizations", "Waitlist", "Webhooks", "Settings", "API keys",
+         "Analytics", "Audit log")
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_every_dashboard_page_light_dark_and_narrow(
+    new_page: Callable[..., Any], expect: Any, server: LiveServer, artifacts: Path,
+    theme: str,
+) -> None:
+    """Each page of the navigation, reached by its link, shows its heading; a
+    screenshot of each in both themes, and of each on a narrow screen."""
+    import dataclasses
+
+    from test_browser import MOBILE
+
+    components = server.app.extensions["clerk"].components
+    components.appearance = dataclasses.replace(components.appearance, theme=theme)
+    for viewport, suffix in ((None, ""), (MOBILE, "-narrow")):
+        page = new_page(viewport=viewport) if viewport else new_page()
+        email = f"admin{suffix}@example.com"
+        sign_up(page, expect, server, email, "Grace", "Hopper")
+        page.goto(server.url + "/__clerk/dashboard")
+        for name in PAGES:
+            page.get_by_role("navigation", name="Dashboard").get_by_role(
+                "link", name=name, exact=True).click()
+            expect(page.get_by_role("heading", level=1, name=name)).to_be_visible()
+            slug = name.lower().replace(" ", "-")
+            page.screenshot(path=str(artifacts / f"dashboard-{slug}-{theme}{suffix}.png"),
+                            full_page=True)

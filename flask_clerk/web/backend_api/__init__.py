@@ -103,7 +103,7 @@ def not_found(unknown: str) -> Response:
 
 
 def register(app: Flask) -> None:
-    from . import openapi, organizations, sessions, users  # noqa: F401 - routes
+    from . import openapi, organizations, sessions, users, waitlist  # noqa: F401 - routes
 
     app.register_blueprint(bp)
     app.before_request_funcs.setdefault(None, []).insert(0, _csrf_exemption(app))

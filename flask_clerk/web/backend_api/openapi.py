@@ -18,6 +18,8 @@ from ...core.sessions import SESSION_STATUSES
 from ...core.user_admin import ORDERS
 from ...core.user_import import EXTERNAL_ID_MAX, LOCALE_MAX, USERNAME_MAX, USERNAME_MIN
 from ...core.users import NAME_MAX
+from ...core.waitlist import ORDERS as WAITLIST_ORDERS
+from ...core.waitlist import STATUSES as WAITLIST_STATUSES
 from . import bp, json_response
 from .organizations import MAX_MEMBERSHIPS
 from .params import MAX_LIMIT
@@ -143,6 +145,13 @@ INVITATION = _object({
     "expires_at": MILLIS, "created_at": MILLIS, "updated_at": MILLIS,
 })
 
+WAITLIST_ENTRY = _object({
+    "object": _const("waitlist_entry"), "id": STRING, "email_address": STRING,
+    "status": {"type": "string", "enum": list(WAITLIST_STATUSES)}, "is_locked": BOOLEAN,
+    "invitation": {"oneOf": [_ref("Invitation"), {"type": "null"}]},
+    "created_at": MILLIS, "updated_at": MILLIS,
+})
+
 ACTOR_TOKEN = _object({
     "object": _const("actor_token"), "id": STRING,
     "status": {"type": "string", "enum": ["pending", "accepted", "revoked"]},
@@ -188,6 +197,7 @@ SCHEMAS: dict[str, Schema] = {
     "Organizations": _page("Organization"),
     "OrganizationMemberships": _page("OrganizationMembership"),
     "OrganizationInvitations": _page("OrganizationInvitation"),
+    "WaitlistEntry": WAITLIST_ENTRY, "WaitlistEntries": _page("WaitlistEntry"),
     "ClerkErrors": ERRORS,
 }
 
@@ -227,6 +237,8 @@ PARAMETERS: dict[str, Schema] = {
                           "An invitation's id."),
     "OrganizationInvitationId": _path("invitation_id", "orginv_2NNEqL2nrIRdJ194ndJqAHwEfxC",
                                       "An organization invitation's id."),
+    "WaitlistEntryId": _path("waitlist_entry_id", "wle_2NNEqL2nrIRdJ194ndJqAHwEfxC",
+                             "A waitlist entry's id."),
     "Limit": _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT,
                               "default": 10}),
     "Offset": _query("offset", {"type": "integer", "minimum": 0, "maximum": 2**31 - 1,
@@ -532,6 +544,32 @@ def _organization_paths() -> dict[str, Schema]:
     }
 
 
+def _waitlist_paths() -> dict[str, Schema]:
+    entry_id, entry = _ref("WaitlistEntryId", "parameters"), _ref("WaitlistEntry")
+    return {
+        "/waitlist_entries": {
+            "get": _operation("ListWaitlistEntries", "List waitlist entries",
+                              _ref("WaitlistEntries"), 422, parameters=[
+                *PAGE, _query("query", {"type": "string", "maxLength": 200},
+                              "Part of an email address, or an id."),
+                _query("status", {"type": "string", "enum": list(WAITLIST_STATUSES)}),
+                _query("order_by", _order_by(*WAITLIST_ORDERS))]),
+            "post": _post("CreateWaitlistEntry",
+                          "Add someone to the waitlist (an address already on it: its entry)",
+                          entry, body=_body({"email_address": EMAIL, "notify": N_BOOLEAN},
+                                            "email_address")),
+        },
+        "/waitlist_entries/{waitlist_entry_id}": {"parameters": [entry_id], "delete": _operation(
+            "DeleteWaitlistEntry", "Delete a waitlist entry", _ref("DeletedObject"), 404)},
+        "/waitlist_entries/{waitlist_entry_id}/invite": {"parameters": [entry_id], "post": _post(
+            "InviteWaitlistEntry", "Invite a waitlist entry to sign up (mails the invitation)",
+            entry, 404, body=_body({"ignore_existing": N_BOOLEAN}))},
+        "/waitlist_entries/{waitlist_entry_id}/reject": {"parameters": [entry_id], "post": _post(
+            "RejectWaitlistEntry", "Reject a waitlist entry (revokes its pending invitation)",
+            entry, 404)},
+    }
+
+
 def _public_paths() -> dict[str, Schema]:
     def public(operation_id: str, summary: str, result: Schema) -> Schema:
         return {"get": {"operationId": operation_id, "summary": summary, "security": [],
@@ -559,7 +597,7 @@ def openapi_document() -> dict[str, Any]:
         "servers": [{"url": "/v1"}],
         "security": [{"bearerAuth": []}],
         "paths": {**_user_paths(), **_session_paths(),
-                  **_organization_paths(), **_public_paths()},
+                  **_organization_paths(), **_waitlist_paths(), **_public_paths()},
         "components": {
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
                                                "description": "The instance's secret key."}},

@@ -136,5 +136,6 @@ from . import (  # noqa: E402, F401 - the pages
     instance_settings,
     organizations,
     users,
+    waitlist,
     webhooks,
 )

@@ -21,13 +21,16 @@ from . import admin_view, audited, bp, dashboard_action, render_page
 FIELDS: list[tuple[str, str, str, str]] = [
     ("sign_in_strategies", "Sign-in methods", "strategies", ""),
     ("sign_up_mode", "Sign-up mode", "mode",
-     "Restricted: only addresses with a pending invitation can sign up."),
+     "Restricted: only addresses with a pending invitation can sign up. Waitlist: the "
+     "same, and people ask for an invitation on the waitlist page."),
     ("allowlist", "Allowlist", "list",
      "Emails or domains; when set, only these can sign up or sign in."),
     ("blocklist", "Blocklist", "list", "Emails or domains that cannot sign up."),
     ("session_max_lifetime", "Session lifetime (seconds)", "number", ""),
     ("session_inactivity_timeout", "Inactivity timeout (seconds)", "number",
      "Empty: none."),
+    ("multi_session", "Multi-session", "flag",
+     "Several accounts signed in on one browser, switched from the user button."),
     ("lockout_attempts", "Failed attempts before lockout", "number", ""),
     ("lockout_duration", "Lockout duration (seconds)", "number", ""),
     ("password_min_length", "Minimum password length", "number", ""),

@@ -16,7 +16,7 @@ from ...core.serializers import user_json
 from ...core.user_import import clean_metadata, create_user_from_payload
 from ...core.users import remove_user
 from ...errors import ClerkError
-from ...extension import db_session, request_info, state
+from ...extension import db_session, request_info, set_cookie, state
 from ...request import CLIENT_COOKIE, IMPERSONATOR_COOKIE, auth
 from ...user import ClerkUser
 from ..forms import field, form_state
@@ -223,9 +223,8 @@ def impersonate(user_id: str) -> Response:
     response = redirect(settings.after_sign_in_url, 303)
     admin_client = request.cookies.get(CLIENT_COOKIE)
     if admin_client:
-        response.set_cookie(IMPERSONATOR_COOKIE, admin_client,
-                            max_age=settings.impersonation_max_duration, httponly=True,
-                            secure=settings.cookie_secure, samesite="Lax")
+        set_cookie(response, IMPERSONATOR_COOKIE, admin_client,
+                   max_age=settings.impersonation_max_duration, shared=True)
     return identity_changed(response, signed_in.session_token, signed_in.client_token)
 
 
