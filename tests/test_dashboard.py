@@ -760,11 +760,23 @@ def test_allow_and_block_lists(app, client, admin, ada):
     # An allowlist without Ada's domain: she can no longer sign in; the admin's stays.
     post_settings(client, allowlist="admin@example.com\nother.example")
     sign_out(browser)
-    response = post(browser, "/__clerk/sign-in", {"identifier": "ada@example.com"})
-    response = post(browser, "/__clerk/sign-in/password", {"password": PASSWORD})
-    assert response.status_code == 403 and "cannot be used here" in response.get_data(
-        as_text=True)
+    # Refused at the identifier, before any password: a right one would show otherwise.
+    for identifier in ("ada@example.com", "nobody@example.com"):
+        response = post(browser, "/__clerk/sign-in", {"identifier": identifier})
+        assert response.status_code == 403 and "cannot be used here" in response.get_data(
+            as_text=True)
+        assert "__clerk_sign_in=" not in response.headers.get("Set-Cookie", "")
     assert browser.get("/whoami").get_json()["user_id"] is None
+    # Without an identifier typed (a passkey, a provider): refused as the session starts.
+    from flask_clerk.core.instance import RequestInfo
+    from flask_clerk.core.sessions import create_session
+    from flask_clerk.errors import ClerkError
+
+    instance = app.extensions["clerk"].instance
+    with instance.store.session() as db:
+        row = db.get(User, ada[1])
+        with pytest.raises(ClerkError, match="identifier_not_allowed"):
+            create_session(instance, db, row, RequestInfo())
     post_settings(client, allowlist="example.com")  # a domain lets its addresses in
     sign_in(browser)
     assert browser.get("/whoami").get_json()["user_id"]

@@ -262,6 +262,73 @@ def test_reject_revokes_the_invitation_and_delete_forgets(app, admin):
                        "waitlist_entry.rejected", "waitlist_entry.rejected"]
 
 
+def invited_sign_up(app, admin, email):
+    """``email`` joins, is invited, and starts signing up through the mailed link: the
+    browser, and the page its code is to be entered on."""
+    browser = app.test_client()
+    join(browser, email)
+    with db(app) as session:
+        entry_id = session.scalars(select(WaitlistEntry.id).where(
+            WaitlistEntry.email_address == email)).one()
+    assert act(admin, f"/waitlist/{entry_id}/invite").status_code == 303
+    mail = app.extensions["clerk"].instance.dev_mailbox.mails(email)[0]
+    link = urlsplit(re.search(r"(https?://\S+__clerk_ticket=\S+)", mail.text).group(1))
+    page = f"{link.path}?{link.query}"
+    response = post(browser, "/__clerk/sign-up", {"email_address": email,
+                                                  "password": PASSWORD}, page=page)
+    assert response.status_code == 303, response.get_data(as_text=True)
+    return browser, page, entry_id
+
+
+def test_rejected_while_the_code_is_on_its_way_stops_the_sign_up(app, admin):
+    browser, page, entry_id = invited_sign_up(app, admin, "ada@example.com")
+    assert act(admin, f"/waitlist/{entry_id}/reject").status_code == 303
+    response = post(browser, "/__clerk/sign-up/verify",
+                    {"code": last_code(app, "ada@example.com")}, page=page)
+    assert response.status_code == 403, response.get_data(as_text=True)
+    assert browser.get("/whoami").get_json()["user_id"] is None
+    assert entries(app) == [("ada@example.com", "rejected")]
+
+
+def test_deleting_an_invited_entry_revokes_its_invitation(app, admin):
+    browser, page, entry_id = invited_sign_up(app, admin, "ada@example.com")
+    assert act(admin, f"/waitlist/{entry_id}/delete").status_code == 303
+    with db(app) as session:
+        assert session.scalars(select(Invitation.status)).all() == ["revoked"]
+    response = post(browser, "/__clerk/sign-up/verify",
+                    {"code": last_code(app, "ada@example.com")}, page=page)
+    assert response.status_code == 403
+
+
+def test_an_organization_invitation_does_not_let_a_rejected_address_in(make_app):
+    from test_organizations import create_org, invite, org
+
+    app = make_app(CLERK_SIGN_UP_MODE="waitlist", CLERK_DASHBOARD_ADMINS=("admin@example.com",),
+                   CLERK_ORGANIZATIONS=True)
+    admin = app.test_client()
+    admin.post("/v1/users", headers=api_auth(app), json={
+        "email_address": ["admin@example.com"], "password": PASSWORD})
+    sign_in(admin, "admin@example.com")
+    join(app.test_client(), "eve@example.com")
+    join(app.test_client(), "zoe@example.com")
+    with db(app) as session:
+        ids = dict(session.execute(select(WaitlistEntry.email_address, WaitlistEntry.id)).all())
+    assert act(admin, f"/waitlist/{ids['eve@example.com']}/reject").status_code == 303
+    # A member of the app (here the administrator, as any member could) invites both
+    # to their organization.
+    create_org(admin, "Acme Inc", "acme")
+    acme = org(app, "acme")
+    for email, expected in (("eve@example.com", 403), ("zoe@example.com", 303)):
+        ticket = invite(admin, app, acme, email)
+        page = f"/sign-up?__clerk_ticket={ticket}"
+        response = post(app.test_client(), "/__clerk/sign-up",
+                        {"ticket": ticket, "password": PASSWORD}, page=page)
+        assert response.status_code == expected, (email, response.get_data(as_text=True))
+    # The one let in by the organization's invitation completes her waitlist entry.
+    assert sorted(entries(app)) == [("eve@example.com", "rejected"),
+                                    ("zoe@example.com", "completed")]
+
+
 def test_a_second_invitation_is_refused_in_place(app, admin):
     join(app.test_client(), "ada@example.com")
     with db(app) as session:

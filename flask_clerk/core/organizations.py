@@ -29,7 +29,7 @@ from ..ids import new_id, new_token, token_hash
 from . import clock, emails
 from .audit import security_event
 from .instance import Instance, RequestInfo
-from .invitations import status_condition
+from .invitations import accept_invitations, status_condition
 from .metadata import merge_into
 from .models import (
     EmailAddress,
@@ -52,6 +52,7 @@ from .roles import (
 )
 from .serializers import invitation_json, membership_json, organization_json, user_json
 from .sessions import SignedIn, create_session, reissue_token
+from .sign_up import check_sign_up_allowed
 from .store import fetch_page
 from .user_search import contains_pattern
 from .users import (
@@ -775,6 +776,7 @@ def sign_up_with_invitation(
     if invitation is None:
         raise ClerkError("invitation_invalid", status=400)
     address = invitation.email_address
+    check_sign_up_allowed(instance, db, address)  # the block list, a rejected waitlist entry
     name_mode = settings.sign_up_name
     first = last = None
     if name_mode != "off":
@@ -797,6 +799,7 @@ def sign_up_with_invitation(
         raise ClerkError("form_identifier_exists", field="email_address") from None
     emit(instance, db, "user.created", user_json(user), request)
     emit(instance, db, "organizationInvitation.accepted", invitation_json(invitation))
+    accept_invitations(instance, db, address)  # the instance's, and a waitlist entry
     _membership_event(instance, db, "organizationMembership.created", membership)
     signed_in = create_session(instance, db, user, request,
                                previous_client_token=previous_client_token,

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from ..errors import ClerkError
 from ..ids import constant_time_equal, new_id, new_token, token_hash
+from ..settings import identifier_allowed
 from . import clock, emails
 from .audit import security_event
 from .codes import check_code, issue_code
@@ -46,6 +47,12 @@ def start_sign_in(
 ) -> tuple[SignIn, str]:
     instance.rate_limiter.hit("sign_in", request.ip_address or "-")
     address = normalize_email(identifier, field="identifier")
+    settings = instance.settings
+    if settings.allowlist and not identifier_allowed(settings, address, signing_up=False):
+        # Refused here, before any password: after it, the refusal would tell that
+        # the password was right. (Signing in without an identifier, a passkey or a
+        # provider, is checked when the session starts.)
+        raise ClerkError("identifier_not_allowed", status=403, field="identifier")
     user = find_user_by_email(db, address)
     sign_in, flow_token = _new_flow(db, identifier=address,
                                     user_id=user.id if user else None)

@@ -36,6 +36,7 @@ from .users import (
     normalize_email,
     password_context,
 )
+from .waitlist import is_rejected
 from .webhooks import emit, mail_sent
 
 
@@ -77,7 +78,10 @@ def check_sign_up_allowed(instance: Instance, db: DbSession, email_address: str)
     settings = instance.settings
     if not identifier_allowed(settings, email_address, signing_up=True):
         raise ClerkError("identifier_not_allowed", status=403, field="email_address")
-    if settings.sign_up_mode != "public" and not is_invited(db, email_address):
+    if settings.sign_up_mode != "public" and (
+            not is_invited(db, email_address) or is_rejected(db, email_address)):
+        # (An address turned down on the waitlist stays out, whoever invites it:
+        # a member's organization invitation included.)
         raise ClerkError("sign_up_restricted", status=403)
 
 
@@ -166,7 +170,10 @@ def create_user_and_sign_in(
     previous_client_token: str | None = None,
 ) -> SignedIn:
     """The end of every sign-up: the user (with the provider account ``identity``
-    connected, if any), its invitations accepted, a session; all in one commit."""
+    connected, if any), its invitations accepted, a session; all in one commit.
+    Who may sign up is checked again here: an invitation revoked (or an entry
+    rejected) while the code was on its way stops the sign-up."""
+    check_sign_up_allowed(instance, db, email_address)
     user = create_user(
         db, email_address=email_address, password_digest=password_digest,
         first_name=first_name, last_name=last_name, email_strategy=email_strategy,

@@ -92,6 +92,7 @@ def add_entry(instance: Instance, db: DbSession, *, email_address: str, notify: 
 def invite_entry(instance: Instance, db: DbSession, entry: WaitlistEntry, *,
                  ignore_existing: bool = False) -> WaitlistEntry:
     """Invite the entry's address to sign up (the invitation mails the link)."""
+    db.refresh(entry, with_for_update=True)  # an Invite and a Reject at once: one after the other
     if entry.status == "completed":
         raise ClerkError("waitlist_entry_completed", status=400)
 
@@ -107,24 +108,39 @@ def invite_entry(instance: Instance, db: DbSession, entry: WaitlistEntry, *,
 def reject_entry(instance: Instance, db: DbSession, entry: WaitlistEntry) -> WaitlistEntry:
     """Turn the entry down; the address's invitations nobody used yet are revoked
     (an entry invited again has had more than one)."""
+    db.refresh(entry, with_for_update=True)
     if entry.status == "completed":
         raise ClerkError("waitlist_entry_completed", status=400)
     if entry.status != "rejected":
-        for invitation in db.scalars(select(Invitation).where(
-                Invitation.email_address == entry.email_address,
-                Invitation.status == "pending")):
-            if is_pending(invitation):
-                revoke(instance, db, invitation)
+        _revoke_invitations(instance, db, entry.email_address)
         entry.status = "rejected"
         _updated(instance, db, entry)
         db.commit()
     return entry
 
 
-def delete_entry(db: DbSession, entry: WaitlistEntry) -> None:
-    """Forget the entry (an invitation it led to stays: revoke that on its own)."""
+def delete_entry(instance: Instance, db: DbSession, entry: WaitlistEntry) -> None:
+    """Forget the entry, and the invitations it led to that nobody used yet (a
+    mailed link would let the address in all the same)."""
+    if entry.status != "completed":
+        _revoke_invitations(instance, db, entry.email_address)
     db.delete(entry)
     db.commit()
+
+
+def is_rejected(db: DbSession, email_address: str) -> bool:
+    """Whether the address was turned down: it cannot sign up, whoever invites it."""
+    entry = _entry_for(db, email_address)
+    return entry is not None and entry.status == "rejected"
+
+
+def _revoke_invitations(instance: Instance, db: DbSession, address: str) -> None:
+    """The address's instance invitations nobody used yet (an entry invited again
+    has had more than one)."""
+    for invitation in db.scalars(select(Invitation).where(
+            Invitation.email_address == address, Invitation.status == "pending")):
+        if is_pending(invitation):
+            revoke(instance, db, invitation)
 
 
 def complete_entry(instance: Instance, db: DbSession, email_address: str) -> None:

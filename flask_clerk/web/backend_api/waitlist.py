@@ -44,7 +44,7 @@ def create_waitlist_entry() -> Response:
 def delete_waitlist_entry(waitlist_entry_id: str) -> Response:
     db = db_session()
     entry = waitlist.get_entry(db, waitlist_entry_id)
-    waitlist.delete_entry(db, entry)
+    waitlist.delete_entry(state().instance, db, entry)
     return json_response({"object": "waitlist_entry", "id": waitlist_entry_id, "deleted": True})
 
 

@@ -67,5 +67,5 @@ def delete_waitlist_entry(entry_id: str) -> Response:
     entry = _entry(entry_id)
     with audited("waitlist_entry.deleted", ("waitlist_entry", entry.id),
                  email=entry.email_address):
-        flows.delete_entry(db_session(), entry)
+        flows.delete_entry(state().instance, db_session(), entry)
     return _back()
