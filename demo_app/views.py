@@ -35,6 +35,17 @@ def sign_up() -> str:
     return render_template("sign_up.html")
 
 
+@bp.get("/sign-in/custom")
+def custom_sign_in() -> str:
+    # The same flows, built from Elements in the demo's own design.
+    return render_template("custom/sign_in.html")
+
+
+@bp.get("/sign-up/custom")
+def custom_sign_up() -> str:
+    return render_template("custom/sign_up.html")
+
+
 @bp.get("/dashboard")
 @login_required  # also covered by protect=["/dashboard(.*)"]; either is enough
 def dashboard() -> str:

@@ -188,6 +188,33 @@ class Components:
         src = url_for("clerk.static", filename="clerk-passkeys.js")
         return Markup('<script src="{}" defer></script>').format(src)
 
+    # -- Elements (templates/clerk/elements.html) -------------------------------------
+
+    def elements_flow(self, flow: str) -> Any:
+        """The state an Elements page renders a sign-in or sign-up from."""
+        from ..web.elements import flow_state
+
+        if flow not in {"sign_in", "sign_up"}:
+            raise ValueError(f"Elements know the flows sign_in and sign_up, not {flow!r}")
+        return flow_state(flow)
+
+    @staticmethod
+    def element_attrs(attrs: Mapping[str, Any], keys: tuple[str, ...] = (),
+                      id: str | None = None) -> Markup:
+        from ..web.elements import html_attrs
+
+        hooks = tuple(f"cl-{k}" for k in keys) + tuple(f"cl-{k}__{id}" for k in keys if id)
+        return html_attrs(attrs, hooks=hooks)
+
+    def element_input(self, name: str, flow: str) -> tuple[str, str | None, str | None]:
+        """A field's input type, autocomplete and inputmode."""
+        from ..web.elements import INPUTS, flow_state
+
+        kind, autocomplete, inputmode = INPUTS.get(name, ("text", None, None))
+        if name == "password" and (flow == "sign_up" or flow_state(flow).step == "reset-password"):
+            autocomplete = "new-password"
+        return kind, autocomplete, inputmode
+
     # -- helpers for templates -----------------------------------------------------
 
     @property
@@ -213,13 +240,6 @@ class Components:
         appearance = self.appearance.merged(props.pop("appearance", None))
         link_css = not g.get("_clerk_css_linked")
         g._clerk_css_linked = True
-        from ..web.forms import sign_return_to
-
-        redirect_url = safe_redirect_url(
-            props.get("redirect_url") or request.args.get("redirect_url"),
-            fallback="",
-            allowed_origins=self.settings.allowed_redirect_origins,
-        )
         return {
             "clerk_settings": self.settings,
             "appearance": appearance,
@@ -228,10 +248,21 @@ class Components:
             "theme_class": "cl-theme-dark" if appearance.theme == "dark" else "cl-theme-light",
             "root_style": appearance.style(),
             "link_css": link_css,
+            **self.form_context(props),
+            "props": props,
+            "current_user": self.user,
+        }
+
+    def form_context(self, props: Mapping[str, Any]) -> dict[str, Any]:
+        """What a component's forms carry: the CSRF token, this page's signed path
+        (errors are shown on it) and where to go afterwards."""
+        from ..web.forms import sign_return_to
+
+        return {
             "csrf_token": generate_csrf,
             "return_to": sign_return_to(
                 request.full_path if request.query_string else request.path),
-            "redirect_url": redirect_url,
-            "props": props,
-            "current_user": self.user,
+            "redirect_url": safe_redirect_url(
+                props.get("redirect_url") or request.args.get("redirect_url"), fallback="",
+                allowed_origins=self.settings.allowed_redirect_origins),
         }

@@ -97,7 +97,8 @@ def form_action(
 def render_back(path: str, form: str, error: ClerkError, values: dict[str, str]) -> Response:
     """Render the page at ``path`` (a GET, same cookies) with ``error`` shown in ``form``."""
     messages = state().settings.messages
-    form_state: dict[str, Any] = {"form": form, "values": values, "errors": {}, "error": None}
+    form_state: dict[str, Any] = {"form": form, "values": values, "errors": {}, "error": None,
+                                  "codes": {error.field or "": error.code}}
     if error.field:
         form_state["errors"][error.field] = error.message(messages)
     else:
