@@ -173,3 +173,42 @@ def test_the_second_factor_steps_an_authenticator_code_and_a_backup_code(
     page.get_by_label("One of your backup codes").fill(backup_codes[0])
     page.get_by_role("button", name="Verify").click()
     expect(page).to_have_url(live_server.url + "/dashboard")
+
+
+def test_a_mailed_link_and_a_passkey_from_the_elements_page(
+    new_page: Callable[..., Any], expect: Any, tmp_path: Path,
+) -> None:
+    """The ``email_link`` strategy (the link opened in the same browser), and the
+    passkey button, with Chromium's virtual authenticator. At ``localhost``: a
+    passkey's relying party is a host name."""
+    import re
+    from urllib.parse import urlsplit
+
+    from test_browser import serve_demo
+    from test_mfa_browser import add_virtual_authenticator
+
+    with serve_demo(tmp_path) as server:
+        server.url = server.url.replace("127.0.0.1", "localhost")
+        page = new_page()
+        sign_up(page, expect, server, "ada@example.com")
+        add_virtual_authenticator(page)
+        page.goto(server.url + "/user?page=security")
+        page.get_by_role("button", name="Add a passkey").click()
+        expect(page.get_by_text("Passkey", exact=True).first).to_be_visible()
+        page.context.clear_cookies()
+
+        page.goto(server.url + "/sign-in/custom")
+        page.get_by_role("button", name="Use a passkey").click()
+        expect(page).to_have_url(server.url + "/dashboard")
+        page.context.clear_cookies()
+
+        page.goto(server.url + "/sign-in/custom")
+        page.get_by_label("Email").fill("ada@example.com")
+        page.get_by_role("button", name="Continue", exact=True).click()
+        page.get_by_role("link", name="Email me a code instead").click()
+        page.get_by_role("button", name="Email me a link").click()
+        expect(page.get_by_text("Open the link we sent to")).to_be_visible()
+        mail = server.mails("ada@example.com")[0]["text"]
+        link = urlsplit(re.search(r"https?://\S+", mail).group(0))
+        page.goto(f"{server.url}{link.path}?{link.query}")  # (the mail names the key's host)
+        expect(page).to_have_url(server.url + "/dashboard")
