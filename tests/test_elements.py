@@ -100,8 +100,14 @@ def test_one_flow_the_elements_page_and_the_prebuilt_card(app, client):
     assert "Enter your password" in client.get("/sign-in").get_data(as_text=True)
     html = page(client)
     assert 'data-step="verifications"' in html and "Password for <span>ada@example.com" in html
-    assert 'formaction="/__clerk/sign-in/forgot-password"' in html
-    assert 'href="/custom?method=alternatives"' in html
+    # Secondary actions post forms of their own, after the step's: Enter submits the step.
+    step_form, after = html.split("</form>", 1)
+    assert '<button type="submit" form="el-sign_in-forgot-password">Forgot?</button>' in step_form
+    assert ('<form id="el-sign_in-forgot-password" method="post" '
+            'action="/__clerk/sign-in/forgot-password" hidden>') in after
+    assert '<form id="el-sign_in-resend"' not in html  # (only the strategy shown has one)
+    # Links keep where to go afterwards.
+    assert 'href="/custom?method=alternatives&amp;redirect_url=%2Fprivate"' in html
     # A wrong password: its error and code on this page; the right one: signed in,
     # sent where the root said.
     response = post(client, "/__clerk/sign-in/password", {"password": "wrong password"},
@@ -149,10 +155,49 @@ def test_connection_and_passkey_buttons_post_from_the_step(make_app):
 {% endcall %}{% endcall %}""")
 
     html = app.test_client().get("/custom", base_url="http://localhost").get_data(as_text=True)
-    assert re.search(r'<button type="submit" formaction="/__clerk/oauth/github/sign-in" '
-                     r'formnovalidate class="gh">Continue with GitHub</button>', html)
+    assert '<button type="submit" form="el-sign_in-oauth-github" class="gh">' in html
+    assert ('<form id="el-sign_in-oauth-github" method="post" '
+            'action="/__clerk/oauth/github/sign-in" hidden>') in html.split("</form>", 1)[1]
     assert "google" not in html  # not configured: nothing
     assert 'data-clerk-passkey="authenticate"' in html and 'class="pk"' in html
     step_form, after = html.split("</form>", 1)
-    assert 'id="el-passkey-start"' in after and 'name="credential"' in after
+    assert 'id="el-sign_in-passkey"' in after and 'name="credential"' in after
+    assert "data-clerk-passkey-conditional" in after  # autofill, as the prebuilt offers
     assert "cl-" not in html
+
+
+@pytest.mark.parametrize(("snippet", "message"), [
+    ('{% call el.step("verify") %}{% endcall %}', "sign_in has no step 'verify'"),
+    ('{% call el.strategy("sms") %}{% endcall %}', "no strategy 'sms'"),
+    ('{{ el.action("Back", navigate="previous") }}', "no navigation 'previous'"),
+    ('{{ el.action("Go", **{"x onmouseover": "alert(1)"}) }}', "is not an attribute name"),
+])
+def test_mistakes_in_an_elements_page_are_errors_not_silence(app, snippet, message):
+    template = ('{% import "clerk/elements.html" as el with context %}'
+                '{% call el.sign_in_root() %}' + snippet + '{% endcall %}')
+    with app.test_request_context("/"), pytest.raises(ValueError, match=message):
+        render_template_string(template)
+
+
+def test_a_sign_up_from_an_invitation_keeps_its_address(make_app):
+    app = make_app(CLERK_ORGANIZATIONS=True,
+                   CLERK_OAUTH_PROVIDERS={"github": {"client_id": "i", "client_secret": "s"}})
+    from test_organizations import create_org, invite, org
+
+    @app.get("/custom-sign-up")
+    def custom() -> str:
+        return render_template_string("""{% import "clerk/elements.html" as el with context %}
+{% call el.sign_up_root() %}{% call el.step("start") %}
+{% call el.field("email_address") %}{{ el.input() }}{% endcall %}{{ el.connection("github") }}
+{% endcall %}{% endcall %}""")
+
+    ada = app.test_client()
+    sign_up(ada, app)
+    create_org(ada, "Acme Inc", "acme")
+    ticket = invite(ada, app, org(app, "acme"), "bea@example.com")
+    html = app.test_client().get(f"/custom-sign-up?__clerk_ticket={ticket}").get_data(
+        as_text=True)
+    assert re.search(r'name="email_address" type="email" value="bea@example.com"[^>]* readonly',
+                     html)
+    assert f'name="ticket" value="{ticket}"' in html
+    assert "oauth" not in html  # a provider's sign-up would not carry the invitation

@@ -211,8 +211,11 @@ class Components:
         from ..web.elements import INPUTS, flow_state
 
         kind, autocomplete, inputmode = INPUTS.get(name, ("text", None, None))
-        if name == "password" and (flow == "sign_up" or flow_state(flow).step == "reset-password"):
+        state = flow_state(flow)
+        if name == "password" and (flow == "sign_up" or state.step == "reset-password"):
             autocomplete = "new-password"
+        if name == "code" and state.strategy == "backup_code":  # letters and dashes
+            autocomplete, inputmode = "off", None
         return kind, autocomplete, inputmode
 
     # -- helpers for templates -----------------------------------------------------

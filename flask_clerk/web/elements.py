@@ -16,11 +16,13 @@ page may also name that step ``forgot-password``, and a second factor's
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
-from flask import g, url_for
+from flask import g, request, url_for
 from markupsafe import Markup, escape
 
 # The prebuilt step's name -> (the Elements step, its strategy, the endpoint its form posts to).
@@ -28,7 +30,7 @@ SIGN_IN_STEPS: dict[str, tuple[str, str | None, str | None]] = {
     "start": ("start", None, "clerk.sign_in_start"),
     "password": ("verifications", "password", "clerk.sign_in_password"),
     "email_code": ("verifications", "email_code", "clerk.sign_in_email_code"),
-    "email_link": ("verifications", "email_link", "clerk.sign_in_email_code"),
+    "email_link": ("verifications", "email_link", None),  # (the link is opened, not typed)
     "alternatives": ("choose-strategy", None, "clerk.sign_in_strategy"),
     "reset_code": ("verifications", "reset_password_email_code", "clerk.sign_in_reset_code"),
     "new_password": ("reset-password", None, "clerk.sign_in_new_password"),
@@ -41,13 +43,24 @@ SIGN_UP_STEPS: dict[str, tuple[str, str | None, str | None]] = {
     "restricted": ("restricted", None, None),
     "signed_in": ("signed-in", None, None),
 }
-# action(navigate=…) targets that are a POST to the engine (the rest are links).
-NAVIGATIONS = {
+STEPS = {
+    "sign_in": {"start", "verifications", "choose-strategy", "reset-password", "signed-in",
+                "forgot-password", "second-factor"},
+    "sign_up": {"start", "verifications", "restricted", "signed-in"},
+}
+STRATEGIES = {"password", "email_code", "email_link", "reset_password_email_code", "totp",
+              "backup_code"}
+# action(navigate=…): targets that are a POST to the engine (in a form of their own)…
+POST_NAVIGATIONS = {
     ("sign_in", "start"): "clerk.sign_in_restart",
     ("sign_in", "forgot-password"): "clerk.sign_in_forgot_password",
+    ("sign_in", "sign-out"): "clerk.sign_out",
     ("sign_up", "start"): "clerk.sign_up_restart",
+    ("sign_up", "sign-out"): "clerk.sign_out",
 }
-RESEND = {"sign_in": "clerk.sign_in_strategy", "sign_up": "clerk.sign_up_resend"}
+# …and links (this page with a query, or the other flow's page).
+LINK_NAVIGATIONS = {"choose-strategy": "?method=alternatives", "totp": "?factor=totp",
+                    "backup-code": "?factor=backup_code", "sign-in": None, "sign-up": None}
 # A field's input: (type, autocomplete, inputmode).
 INPUTS: dict[str, tuple[str, str | None, str | None]] = {
     "identifier": ("email", "username webauthn", None),
@@ -78,8 +91,11 @@ class FlowState:
         """Whether ``name`` (``choose_strategy`` or ``choose-strategy``) is the step
         now. ``second_factor`` and ``forgot_password`` name the verifications of a
         second factor and of a password reset code, for pages that lay them out
-        apart."""
+        apart. A name the flow does not have is a mistake in the page: an error."""
         name = name.replace("_", "-")
+        if name not in STEPS[self.flow]:
+            raise ValueError(f"{self.flow} has no step {name!r}; its steps: "
+                             f"{', '.join(sorted(STEPS[self.flow]))}")
         internal = self.details.get("name")
         return name == self.step or (name, internal) in {
             ("second-factor", "second_factor"), ("forgot-password", "reset_code")}
@@ -88,13 +104,54 @@ class FlowState:
     def action(self) -> str | None:
         return url_for(self.endpoint) if self.endpoint else None
 
-    def navigate_endpoint(self, target: str) -> str | None:
-        endpoint = NAVIGATIONS.get((self.flow, target))
-        return url_for(endpoint) if endpoint else None
+    def is_strategy(self, name: str) -> bool:
+        if name not in STRATEGIES:
+            raise ValueError(f"no strategy {name!r}; the strategies: "
+                             f"{', '.join(sorted(STRATEGIES))}")
+        return self.strategy == name
+
+    def navigation(self, target: str, redirect_url: str | None) -> tuple[str, str]:
+        """Where ``action(navigate=target)`` goes: ``("post", url)`` for a form of
+        its own, or ``("get", href)`` for a link (which keeps ``redirect_url``)."""
+        target = target.replace("_", "-")
+        endpoint = POST_NAVIGATIONS.get((self.flow, target))
+        if endpoint:
+            return "post", url_for(endpoint)
+        if target not in LINK_NAVIGATIONS:
+            known = sorted({t for f, t in POST_NAVIGATIONS if f == self.flow}
+                           | set(LINK_NAVIGATIONS))
+            raise ValueError(f"no navigation {target!r}; the targets: {', '.join(known)}")
+        from ..extension import state
+
+        settings = state().settings
+        href = LINK_NAVIGATIONS[target] or (
+            settings.sign_in_url if target == "sign-in" else settings.sign_up_url)
+        if href.startswith("?"):
+            href = request.path + href
+        if redirect_url:
+            href += ("&" if "?" in href else "?") + urlencode({"redirect_url": redirect_url})
+        return "get", href
+
+    def resend(self) -> tuple[str, dict[str, str]]:
+        """The form that sends the code (or link) again: its URL and fields."""
+        if self.flow == "sign_up":
+            return url_for("clerk.sign_up_resend"), {}
+        if self.strategy == "reset_password_email_code":
+            return url_for("clerk.sign_in_forgot_password"), {}
+        return url_for("clerk.sign_in_strategy"), {"strategy": self.strategy or ""}
 
     @property
-    def resend_action(self) -> str:
-        return url_for(RESEND[self.flow])
+    def offers_passkey(self) -> bool:
+        """A passkey button has a use here: signing in, or as this user's second factor."""
+        if self.flow != "sign_in" or not self.passkeys:
+            return False
+        return self.step == "start" or (self.details.get("name") == "second_factor"
+                                        and bool(self.details.get("user_has_passkeys")))
+
+    @property
+    def invitation(self) -> Any:
+        """The invitation a sign-up page was opened from (its address is fixed)."""
+        return self.details.get("invitation")
 
     def error(self, name: str | None = None) -> str | None:
         """The message for field ``name`` (or the form's own), as the prebuilt shows it."""
@@ -146,8 +203,14 @@ def _sign_up() -> FlowState:
     if name == "start" and sign_up_waits() and not step.get("invitation"):
         name = "restricted"
     elements_step, strategy, endpoint = SIGN_UP_STEPS[name]
+    invitation = step.get("invitation")
     return FlowState(flow="sign_up", step=elements_step, strategy=strategy, endpoint=endpoint,
-                     form=step["form"], identifier=step.get("email_address"), details=step)
+                     form=step["form"], details=step,
+                     identifier=invitation.email_address if invitation else step.get(
+                         "email_address"))
+
+
+_ATTRIBUTE = re.compile(r"[A-Za-z_][A-Za-z0-9_:.-]*")
 
 
 def html_attrs(attrs: Mapping[str, Any], *, hooks: tuple[str, ...] = ()) -> Markup:
@@ -157,6 +220,9 @@ def html_attrs(attrs: Mapping[str, Any], *, hooks: tuple[str, ...] = ()) -> Mark
     ``cl-`` classes, when the page asked for them) come before the page's classes."""
     parts = []
     classes = " ".join([*hooks, str(attrs.get("class_") or attrs.get("class") or "")]).strip()
+    for key in attrs:
+        if not _ATTRIBUTE.fullmatch(key):
+            raise ValueError(f"{key!r} is not an attribute name")
     if classes:
         parts.append(f' class="{escape(classes)}"')
     for key, value in attrs.items():
