@@ -6,7 +6,7 @@ import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from flask import Flask, g, request
 from sqlalchemy.orm import Session as DbSession
@@ -48,6 +48,7 @@ class ClerkState:
     protected: re.Pattern[str] | None
     webhook_worker: Any = None  # a WebhookWorker thread (development), else None
     oauth_clients: Any = None  # web.oauth.OAuthClients, made at the first use
+    refreshes: ClassVar[bool] = True  # an expired __session is renewed from __client here
 
     @property
     def settings(self) -> Settings:
@@ -126,6 +127,11 @@ class ClerkAuth:
                 raise TypeError(f"ClerkAuth got an unknown option {name!r}.{hint}")
             app.config[key] = value
         apply_defaults(app.config)
+        if app.config["CLERK_MODE"] not in {"embedded", "remote"}:
+            raise ClerkConfigError('CLERK_MODE must be "embedded" or "remote".')
+        if app.config["CLERK_MODE"] == "remote":
+            _init_remote(app)
+            return
         if app.config.get("SESSION_COOKIE_SAMESITE") is None:
             # Flask's session holds the CSRF secret: keep it same-site like our cookies.
             app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
@@ -169,6 +175,28 @@ class ClerkAuth:
         from .web import register_blueprints
 
         register_blueprints(app, settings)
+
+
+def _init_remote(app: Flask) -> None:
+    """Remote mode: the SDK half alone (see :mod:`flask_clerk.remote`)."""
+    from .remote import (
+        RemoteComponents,
+        RemoteInstance,
+        RemoteSettings,
+        RemoteState,
+        RemoteUsers,
+    )
+
+    settings = RemoteSettings.from_config(app.config, debug=app.debug or app.testing)
+    instance = RemoteInstance(settings)
+    instance.verifier.build = auth_from_claims
+    clerk_state = RemoteState(
+        instance=instance, users=RemoteUsers(settings), components=RemoteComponents(settings),
+        protected=compile_route_patterns(settings.protected_routes))
+    app.extensions["clerk"] = clerk_state
+    app.before_request(_before_request_hook(clerk_state))  # type: ignore[arg-type]
+    app.jinja_env.globals["clerk"] = clerk_state.components
+    app.jinja_env.globals.setdefault("auth", auth)
 
 
 def _use_auth_domain(app: Flask, clerk_state: ClerkState) -> None:

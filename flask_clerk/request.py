@@ -164,7 +164,7 @@ def load_auth(state: ClerkState) -> Auth:
     client_token = (cookies.getlist(CLIENT_COOKIE) or [None])[-1]
     update: tuple[str, str | None] | None = None
     ctx_g._clerk_auth = SIGNED_OUT
-    if client_token:
+    if client_token and state.refreshes:
         refreshed = state.refresh(client_token)
         if refreshed is not None:
             token, switched = refreshed
@@ -235,8 +235,8 @@ def unauthenticated_response() -> Response:
             return redirect(task_url(current.session_claims or {}, target),
                             303 if request.method != "GET" else 302)
         settings = state.settings
-        if settings.domain:  # the sign-in page is on the auth host: come back here
-            target = absolute_here(target)
+        if settings.domain or not settings.sign_in_url.startswith("/"):
+            target = absolute_here(target)  # the sign-in page is on another host: come back
         url = auth_host_url(settings, settings.sign_in_url + "?" + urlencode(
             {"redirect_url": target}))
         return redirect(url, 303 if request.method != "GET" else 302)

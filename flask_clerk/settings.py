@@ -26,6 +26,12 @@ DEFAULTS: dict[str, Any] = {
     "CLERK_PUBLISHABLE_KEY": None,
     "CLERK_SECRET_KEY": None,
     "CLERK_DATABASE_URL": None,  # default: sqlite:///<instance folder>/clerk.db
+    # "embedded" (the engine in this app) | "remote" (trust another instance, or
+    # Clerk's cloud: see flask_clerk.remote), with, in remote mode:
+    "CLERK_MODE": "embedded",
+    "CLERK_FRONTEND_API_URL": None,  # default: from the publishable key
+    "CLERK_API_URL": None,  # default: api.clerk.com for Clerk's keys, else the issuer's origin
+    "CLERK_JWT_KEY": None,  # the issuer's public key (PEM): verify without any request
     "CLERK_APPLICATION_NAME": None,
     # Account pages and redirects
     "CLERK_SIGN_IN_URL": "/sign-in",

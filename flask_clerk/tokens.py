@@ -26,6 +26,7 @@ from .ids import new_id, new_token
 
 ALGORITHM = "RS256"
 KEY_RELOAD_INTERVAL = 60.0  # seconds
+ANY_KID = "*"  # a key loaded under this kid verifies tokens whatever kid they name
 _REQUIRED_CLAIMS = ("exp", "iat", "nbf", "sub", "sid")
 
 
@@ -263,11 +264,13 @@ class TokenVerifier:
         # Keys are re-read at most once a minute, on a cache miss only: a rotation
         # made by another process is picked up, and a retired key drops out once
         # its tokens have expired (the loader leaves it out from then on).
-        if not isinstance(kid, str):
-            raise TokenInvalid("missing kid")
         if self._keys is None or time.monotonic() - self._keys_loaded_at > KEY_RELOAD_INTERVAL:
             self.reload_keys()
         assert self._keys is not None
+        if ANY_KID in self._keys:  # one configured key (remote mode's CLERK_JWT_KEY)
+            return self._keys[ANY_KID]
+        if not isinstance(kid, str):
+            raise TokenInvalid("missing kid")
         key = self._keys.get(kid)
         if key is None:
             raise TokenInvalid("unknown kid")

@@ -1,0 +1,251 @@
+"""Remote mode (``ClerkAuth(app, mode="remote")``): the SDK half alone, for an app
+that trusts a separate issuer (another flask_clerk instance, or Clerk's cloud).
+
+No identity store and no account pages here: session tokens are verified with the
+issuer's public keys (``CLERK_JWT_KEY``, a PEM, networkless; else the Backend API's
+``/v1/jwks``, fetched with the secret key and re-read on an unknown ``kid`` at most
+once a minute), through the same verifier, cache and ``auth()`` as embedded mode.
+``current_user`` comes from the Backend API (``GET /v1/users/{id}``), cached for a
+short while. Signing in happens on the issuer's pages (``CLERK_SIGN_IN_URL``,
+absolute), which send the browser back with ``redirect_url``.
+
+Not here yet (issue 10): the handshake that renews an expired ``__session`` from
+the issuer, and the user button and organization switcher rendered remotely.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+from urllib.parse import quote, urlencode, urlsplit
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
+from markupsafe import Markup
+
+from .errors import MESSAGES, ClerkConfigError
+from .settings import _TUPLES, DEFAULTS, frontend_api_from_publishable_key
+from .tokens import ANY_KID, TokenInvalid, TokenVerifier
+from .user import ClerkUser
+
+CLERK_CLOUD_API = "https://api.clerk.com"
+USER_CACHE_SECONDS = 30.0
+# Settings that belong to the engine: an app in remote mode has none of them.
+ENGINE_ONLY = ("CLERK_DATABASE_URL", "CLERK_DASHBOARD_ADMINS", "CLERK_SMTP_URL",
+               "CLERK_OAUTH_PROVIDERS", "CLERK_DOMAIN")
+
+
+@dataclass(frozen=True)
+class RemoteSettings:
+    """What an app in remote mode is configured with."""
+
+    publishable_key: str
+    secret_key: str = field(repr=False)
+    issuer: str  # the frontend API URL: the tokens' ``iss``
+    api_url: str  # the Backend API's origin
+    jwt_key: str | None
+    sign_in_url: str
+    sign_up_url: str
+    after_sign_in_url: str
+    authorized_parties: tuple[str, ...]
+    protected_routes: tuple[str, ...]
+    clock_skew: int
+    token_cache_size: int
+    cookie_secure: bool
+    allowed_redirect_origins: tuple[str, ...] = ()
+    choose_organization_url: str = ""
+    setup_mfa_url: str = ""
+    reverify_url: str = ""
+    application_name: str | None = None
+    messages: Mapping[str, str] = field(default_factory=dict)
+    organizations: bool = False
+    organization_membership: str = "optional"
+    domain: str | None = None  # (no custom auth domain: the issuer has the pages)
+    cookie_domain: str | None = None
+    remote: bool = True
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], *, debug: bool) -> RemoteSettings:
+        def get(key: str) -> Any:
+            return config.get(key, DEFAULTS.get(key))
+
+        publishable_key = get("CLERK_PUBLISHABLE_KEY") or ""
+        secret_key = get("CLERK_SECRET_KEY") or ""
+        if not publishable_key.startswith(("pk_test_", "pk_live_")):
+            raise ClerkConfigError("Remote mode needs the issuer's CLERK_PUBLISHABLE_KEY "
+                                   "(pk_test_… or pk_live_…).")
+        engine_only = [k for k in ENGINE_ONLY if config.get(k)]
+        if engine_only:
+            raise ClerkConfigError(
+                f"{', '.join(engine_only)} belong to the identity instance, not to an app "
+                "in remote mode: set them where the engine runs.")
+        issuer = (get("CLERK_FRONTEND_API_URL") or frontend_api_from_publishable_key(
+            publishable_key)).rstrip("/")
+        host = urlsplit(issuer).netloc
+        clerk_cloud = host.endswith((".clerk.accounts.dev", ".clerk.accounts.com")) or (
+            host.startswith("clerk."))
+        api_url = (get("CLERK_API_URL") or (
+            CLERK_CLOUD_API if clerk_cloud else f"{urlsplit(issuer).scheme}://{host}")).rstrip("/")
+        if urlsplit(api_url).scheme not in {"http", "https"}:
+            raise ClerkConfigError(f"CLERK_API_URL must be an http(s) URL, not {api_url!r}.")
+        jwt_key = get("CLERK_JWT_KEY") or None
+        if not jwt_key and not secret_key:
+            raise ClerkConfigError(
+                "Remote mode verifies sessions with the issuer's keys: set CLERK_JWT_KEY "
+                "(its PEM public key) or CLERK_SECRET_KEY (to read its /v1/jwks).")
+        origin = f"{urlsplit(issuer).scheme}://{host}"
+
+        def page(key: str) -> str:
+            value = str(get(key))  # a path: the issuer's page (the app has none of its own)
+            return origin + value if value.startswith("/") else value
+
+        cookie_secure = get("CLERK_COOKIE_SECURE")
+
+        def listed(key: str) -> tuple[str, ...]:
+            value = get(key) or ()
+            return tuple(value.split(",")) if isinstance(value, str) and key in _TUPLES \
+                else tuple(value)
+
+        return cls(
+            publishable_key=publishable_key, secret_key=secret_key, issuer=issuer,
+            api_url=api_url, jwt_key=jwt_key,
+            sign_in_url=page("CLERK_SIGN_IN_URL"),
+            sign_up_url=page("CLERK_SIGN_UP_URL"),
+            after_sign_in_url=get("CLERK_AFTER_SIGN_IN_URL"),
+            authorized_parties=listed("CLERK_AUTHORIZED_PARTIES"),
+            protected_routes=listed("CLERK_PROTECTED_ROUTES"),
+            clock_skew=int(get("CLERK_CLOCK_SKEW")),
+            token_cache_size=int(get("CLERK_TOKEN_CACHE_SIZE")),
+            cookie_secure=(not debug) if cookie_secure is None else bool(cookie_secure),
+            allowed_redirect_origins=(origin,),
+            choose_organization_url=page("CLERK_CHOOSE_ORGANIZATION_URL"),
+            setup_mfa_url=page("CLERK_SETUP_MFA_URL"),
+            reverify_url=page("CLERK_REVERIFY_URL"),
+            application_name=get("CLERK_APPLICATION_NAME"),
+            messages={**MESSAGES, **(get("CLERK_MESSAGES") or {})},
+        )
+
+
+def key_loader(settings: RemoteSettings) -> Any:
+    """The verifier's ``load_keys``: the PEM key alone, or the issuer's JWKS."""
+    if settings.jwt_key:
+        try:
+            public = serialization.load_pem_public_key(settings.jwt_key.encode())
+        except ValueError as exc:
+            raise ClerkConfigError(f"CLERK_JWT_KEY is not a PEM public key: {exc}") from None
+        if not isinstance(public, rsa.RSAPublicKey):
+            raise ClerkConfigError("CLERK_JWT_KEY must be an RSA public key (RS256).")
+        jwk = json.loads(RSAAlgorithm.to_jwk(public))
+        return lambda: [{**jwk, "kid": ANY_KID}]
+
+    def fetch() -> list[dict[str, Any]]:
+        return list(_get_json(settings, "/v1/jwks").get("keys") or [])
+
+    return fetch
+
+
+def _get_json(settings: RemoteSettings, path: str) -> dict[str, Any]:
+    request = urllib.request.Request(settings.api_url + path, headers={  # noqa: S310 - http(s) only
+        "Authorization": f"Bearer {settings.secret_key}", "Accept": "application/json",
+        "User-Agent": "flask_clerk (remote mode)"})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as answer:  # noqa: S310 - http(s) only
+            data = json.loads(answer.read())
+    except (urllib.error.URLError, TimeoutError, ValueError) as exc:
+        raise IssuerUnavailable(f"{settings.api_url}{path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise IssuerUnavailable(f"{settings.api_url}{path}: not a JSON object")
+    return data
+
+
+class IssuerUnavailable(TokenInvalid):
+    """The issuer's Backend API did not answer (its keys or a user could not be read)."""
+
+
+class RemoteUsers:
+    """``current_user`` from the Backend API, each user cached for a short while."""
+
+    def __init__(self, settings: RemoteSettings) -> None:
+        self._settings = settings
+        self._cache: dict[str, tuple[float, ClerkUser | None]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, user_id: str) -> ClerkUser | None:
+        now = time.monotonic()
+        hit = self._cache.get(user_id)
+        if hit is not None and now - hit[0] < USER_CACHE_SECONDS:
+            return hit[1]
+        try:
+            user: ClerkUser | None = ClerkUser(
+                _get_json(self._settings, "/v1/users/" + quote(user_id, safe="")))
+        except IssuerUnavailable:
+            user = None
+        with self._lock:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[user_id] = (now, user)
+        return user
+
+
+class RemoteInstance:
+    """What the request layer needs of an instance, in remote mode: the verifier."""
+
+    def __init__(self, settings: RemoteSettings) -> None:
+        self.settings = settings
+        self.verifier = TokenVerifier(
+            key_loader(settings), skew=settings.clock_skew, issuer=settings.issuer,
+            authorized_parties=settings.authorized_parties,
+            cache_size=settings.token_cache_size)
+
+
+@dataclass
+class RemoteState:
+    """``app.extensions["clerk"]`` in remote mode: what the request layer uses of
+    the embedded ``ClerkState``, backed by the issuer."""
+
+    instance: RemoteInstance
+    users: RemoteUsers
+    components: Any
+    protected: re.Pattern[str] | None
+    refreshes: ClassVar[bool] = False  # an expired __session is renewed by the issuer
+
+    @property
+    def settings(self) -> RemoteSettings:
+        return self.instance.settings
+
+    def refresh(self, client_token: str) -> None:
+        return None
+
+    def load_user(self, user_id: str) -> ClerkUser | None:
+        return self.users.get(user_id)
+
+
+class RemoteComponents:
+    """``clerk`` in templates, in remote mode: the way to the issuer's pages."""
+
+    def __init__(self, settings: RemoteSettings) -> None:
+        self.settings = settings
+
+    def sign_in(self, **props: Any) -> Markup:
+        return self._link("signIn", self.settings.sign_in_url, props.get("text") or "Sign in",
+                          props)
+
+    def sign_up(self, **props: Any) -> Markup:
+        return self._link("signUp", self.settings.sign_up_url,
+                          props.get("text") or "Sign up", props)
+
+    @staticmethod
+    def _link(key: str, page: str, text: str, props: Mapping[str, Any]) -> Markup:
+        from flask import request
+
+        back = props.get("redirect_url") or request.url
+        href = page + ("&" if "?" in page else "?") + urlencode({"redirect_url": back})
+        return Markup('<a class="cl-{}Button" href="{}">{}</a>').format(key, href, text)

@@ -1,0 +1,192 @@
+"""Remote mode (issue 10, first part): an app that trusts a separate issuer verifies
+its session tokens with the issuer's keys (a PEM, networkless, or the Backend API's
+JWKS over real HTTP), reads ``current_user`` from the Backend API, and sends people
+to the issuer's sign-in page. A token shaped like Clerk cloud's verifies too, the
+same as the official SDK verifies it."""
+
+from __future__ import annotations
+
+import base64
+import time
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from clerk_backend_api.security import authenticate_request
+from clerk_backend_api.security.types import AuthenticateRequestOptions
+from cryptography.hazmat.primitives import serialization
+from flask import Flask, jsonify, render_template_string
+
+from conftest import serve, sign_up
+from flask_clerk import ClerkAuth, auth, current_user, login_required
+from flask_clerk.errors import ClerkConfigError
+from flask_clerk.tokens import generate_key_pair
+
+CLOUD_HOST = "clean-otter-42.clerk.accounts.dev"
+
+
+def publishable_key(host: str) -> str:
+    return "pk_test_" + base64.b64encode(f"{host}$".encode()).decode().rstrip("=")
+
+
+def remote_app(**config: Any) -> Flask:
+    """An app of the company's, trusting the issuer: no identity store of its own."""
+    app = Flask(__name__)
+    app.config.update(TESTING=True, SECRET_KEY="app's own", **config)
+    ClerkAuth(app, mode="remote")
+
+    @app.get("/whoami")
+    def whoami() -> Any:
+        a = auth()
+        return jsonify(user_id=a.user_id, session_id=a.session_id, org_slug=a.org_slug,
+                       admin=a.has(role="org:admin"))
+
+    @app.get("/private")
+    @login_required
+    def private() -> Any:
+        assert current_user is not None
+        return jsonify(first_name=current_user.first_name)
+
+    @app.get("/page")
+    def page() -> str:
+        return render_template_string("{{ clerk.sign_in() }}")
+
+    return app
+
+
+# -- a token shaped like Clerk cloud's, verified with CLERK_JWT_KEY --------------------
+
+
+@pytest.fixture
+def cloud() -> dict[str, Any]:
+    pair = generate_key_pair()
+    private = pair.private_key
+    pem = private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+    def token(**overrides: Any) -> str:
+        now = int(time.time())
+        claims = {  # Clerk's v2 session token, organization claims included
+            "azp": "http://localhost:3000", "exp": now + 60, "fva": [0, -1], "iat": now,
+            "iss": f"https://{CLERK_HOST}", "jti": "6e0c5a3b1c0d6e5f4a3b", "nbf": now - 10,
+            "o": {"fpm": "3", "id": "org_2x0ClerkOrg", "per": "read,manage", "rol": "admin",
+                  "slg": "acme"},
+            "sid": "sess_2x0ClerkSession", "sts": "active", "sub": "user_2x0ClerkUser", "v": 2,
+            **overrides,
+        }
+        return jwt.encode(claims, private, algorithm="RS256",
+                          headers={"kid": "ins_2x0ClerkInstance", "typ": "JWT"})
+
+    return {"pem": pem, "token": token, "private": private}
+
+
+CLERK_HOST = CLOUD_HOST
+
+
+def cloud_app(cloud: dict[str, Any], **config: Any) -> Flask:
+    return remote_app(CLERK_PUBLISHABLE_KEY=publishable_key(CLOUD_HOST),
+                      CLERK_JWT_KEY=cloud["pem"], **config)
+
+
+def test_a_clerk_cloud_token_verifies_with_the_pem_key(cloud):
+    app = cloud_app(cloud)
+    token = cloud["token"]()
+    answer = app.test_client().get("/whoami", headers={"Authorization": f"Bearer {token}"})
+    assert answer.get_json() == {"user_id": "user_2x0ClerkUser",
+                                 "session_id": "sess_2x0ClerkSession", "org_slug": "acme",
+                                 "admin": True}
+    # The official SDK, given the same key, agrees.
+    state = authenticate_request(
+        httpx.Request("GET", "http://localhost:3000/", headers={
+            "Authorization": f"Bearer {token}"}),
+        AuthenticateRequestOptions(jwt_key=cloud["pem"],
+                                   authorized_parties=["http://localhost:3000"]))
+    assert state.is_signed_in and state.payload["sub"] == "user_2x0ClerkUser"
+
+
+@pytest.mark.parametrize("overrides", [
+    {"exp": int(time.time()) - 60},  # expired (beyond the 5 s leeway)
+    {"iss": "https://someone-else.clerk.accounts.dev"},
+    {"sub": 42},
+])
+def test_bad_clerk_cloud_tokens_sign_nobody_in(cloud, overrides):
+    app = cloud_app(cloud)
+    token = cloud["token"](**overrides)
+    answer = app.test_client().get("/whoami", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 200 and answer.get_json()["user_id"] is None
+
+
+def test_another_key_and_other_parties_are_refused(cloud):
+    other = cloud_app({**cloud, "pem": cloud_key_pem()})
+    token = cloud["token"]()
+    headers = {"Authorization": f"Bearer {token}"}
+    assert other.test_client().get("/whoami", headers=headers).get_json()["user_id"] is None
+    strict = cloud_app(cloud, CLERK_AUTHORIZED_PARTIES=("https://app.example.com",))
+    assert strict.test_client().get("/whoami", headers=headers).get_json()["user_id"] is None
+    # A cookie works like the header; a protected API answers 401 without one.
+    client = cloud_app(cloud).test_client()
+    assert client.get("/private").status_code == 401
+
+
+def cloud_key_pem() -> str:
+    return generate_key_pair().private_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+# -- another flask_clerk instance: its JWKS and users over real HTTP --------------------
+
+
+@pytest.fixture
+def issuer(app, client):
+    """The identity instance (the engine), served over HTTP, with Ada signed in."""
+    sign_up(client, app)
+    with serve(app) as url:
+        yield {"app": app, "client": client, "url": url}
+
+
+def issuer_app(issuer: dict[str, Any], **config: Any) -> Flask:
+    return remote_app(**{"CLERK_PUBLISHABLE_KEY": issuer["app"].config["CLERK_PUBLISHABLE_KEY"],
+                         "CLERK_SECRET_KEY": issuer["app"].config["CLERK_SECRET_KEY"],
+                         "CLERK_API_URL": issuer["url"], **config})
+
+
+def test_an_issuers_session_verifies_through_its_jwks(issuer):
+    app = issuer_app(issuer)
+    token = issuer["client"].get_cookie("__session").value
+    client = app.test_client()
+    client.set_cookie("__session", token)
+    whoami = client.get("/whoami").get_json()
+    assert whoami["user_id"] == issuer["client"].get("/whoami").get_json()["user_id"]
+    # current_user from the issuer's Backend API.
+    assert client.get("/private").get_json() == {"first_name": "Ada"}
+
+
+def test_a_protected_page_sends_to_the_issuers_sign_in_and_back(issuer):
+    app = issuer_app(issuer)
+    answer = app.test_client().get("/private", headers={"Accept": "text/html"})
+    assert answer.status_code == 302
+    assert answer.location == ("http://localhost/sign-in?redirect_url="
+                               "http%3A%2F%2Flocalhost%2Fprivate")
+    html = app.test_client().get("/page").get_data(as_text=True)
+    assert 'href="http://localhost/sign-in?redirect_url=http%3A%2F%2Flocalhost%2Fpage"' in html
+
+
+def test_an_unreachable_issuer_signs_nobody_in_and_answers(issuer):
+    app = issuer_app(issuer, CLERK_API_URL="http://127.0.0.1:9")
+    client = app.test_client()
+    client.set_cookie("__session", issuer["client"].get_cookie("__session").value)
+    answer = client.get("/whoami")
+    assert answer.status_code == 200 and answer.get_json()["user_id"] is None
+
+
+@pytest.mark.parametrize(("config", "message"), [
+    ({"CLERK_DATABASE_URL": "sqlite://"}, "belong to the identity instance"),
+    ({"CLERK_SECRET_KEY": None, "CLERK_JWT_KEY": None}, "verifies sessions with the issuer"),
+    ({"CLERK_JWT_KEY": "not a key"}, "not a PEM public key"),
+    ({"CLERK_PUBLISHABLE_KEY": "nope"}, "CLERK_PUBLISHABLE_KEY"),
+])
+def test_remote_misconfigurations_are_refused_at_start(config, message):
+    base = {"CLERK_PUBLISHABLE_KEY": publishable_key(CLOUD_HOST), "CLERK_SECRET_KEY": "sk_x"}
+    with pytest.raises(ClerkConfigError, match=message):
+        remote_app(**{**base, **config})
