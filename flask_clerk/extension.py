@@ -185,6 +185,7 @@ def _init_remote(app: Flask) -> None:
         RemoteSettings,
         RemoteState,
         RemoteUsers,
+        handshake_hooks,
     )
 
     settings = RemoteSettings.from_config(app.config, debug=app.debug or app.testing)
@@ -194,6 +195,9 @@ def _init_remote(app: Flask) -> None:
         instance=instance, users=RemoteUsers(settings), components=RemoteComponents(settings),
         protected=compile_route_patterns(settings.protected_routes))
     app.extensions["clerk"] = clerk_state
+    apply_handshake, handshake_needed = handshake_hooks(clerk_state)
+    app.before_request(apply_handshake)
+    app.before_request(handshake_needed)
     app.before_request(_before_request_hook(clerk_state))  # type: ignore[arg-type]
     app.jinja_env.globals["clerk"] = clerk_state.components
     app.jinja_env.globals.setdefault("auth", auth)

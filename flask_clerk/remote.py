@@ -228,6 +228,98 @@ class RemoteState:
         return self.users.get(user_id)
 
 
+# -- the handshake, the app's side (the issuer's: flask_clerk.web.handshake) -------------
+
+HANDSHAKE_PARAM = "__clerk_handshake"
+CLIENT_UAT_COOKIE = "__client_uat"  # when the browser last signed in or out at the issuer
+REDIRECT_COUNT_COOKIE = "__clerk_redirect_count"
+MAX_HANDSHAKES = 3  # in a row, a few seconds apart: then the request is signed out
+
+
+def handshake_url(settings: RemoteSettings) -> str:
+    return settings.issuer + "/v1/client/handshake"
+
+
+def via_handshake(settings: RemoteSettings, target: str) -> str:
+    """Where the issuer's sign-in page sends the browser afterwards, to come back to
+    ``target`` (absolute) with the session: its handshake, by a path of its own (a
+    flask_clerk issuer takes only its own paths and its apps' origins). Clerk's
+    cloud runs the handshake itself: straight back to ``target``."""
+    if settings.api_url == CLERK_CLOUD_API:
+        return target
+    return urlsplit(handshake_url(settings)).path + "?" + urlencode({"redirect_url": target})
+
+
+def handshake_hooks(clerk_state: RemoteState) -> tuple[Any, Any]:
+    """Two ``before_request`` hooks: one applies a handshake's answer (the URL
+    carries ``__clerk_handshake``), the other asks for one when the browser signed in
+    at the issuer (``__client_uat``) but this request has no valid session token."""
+    from flask import redirect, request
+    from werkzeug.wrappers import Response
+
+    from .request import load_auth, wants_html
+
+    def origin() -> str:
+        return f"{request.scheme}://{request.host}"
+
+    def apply() -> Response | None:
+        answer = request.args.get(HANDSHAKE_PARAM)
+        if answer is None:
+            return None
+        args = [(k, v) for k, v in request.args.items(multi=True) if k != HANDSHAKE_PARAM]
+        clean = request.base_url + ("?" + urlencode(args) if args else "")
+        response = redirect(clean, 307)
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Referrer-Policy"] = "no-referrer"  # the token was in the URL
+        secure = clerk_state.settings.cookie_secure
+        try:
+            directives = clerk_state.instance.verifier.handshake_directives(answer, origin())
+        except TokenInvalid:
+            directives = ["__session=; Max-Age=0"]  # a forged or stale answer: nobody
+        for directive in directives:
+            name, _, value = directive.split(";", 1)[0].partition("=")
+            name, value = name.strip(), value.strip()
+            if name == "__session":
+                if value:
+                    response.set_cookie("__session", value, max_age=_max_age(directive, 60),
+                                        httponly=True, secure=secure, samesite="Lax")
+                else:
+                    response.delete_cookie("__session", httponly=True, secure=secure,
+                                           samesite="Lax")
+            elif name == CLIENT_UAT_COOKIE and value.isdigit():
+                response.set_cookie(CLIENT_UAT_COOKIE, value, max_age=365 * 24 * 3600,
+                                    httponly=True, secure=secure, samesite="Lax")
+        response.delete_cookie(REDIRECT_COUNT_COOKIE)
+        return response
+
+    def needed() -> Response | None:
+        uat = request.cookies.get(CLIENT_UAT_COOKIE, "0")
+        if uat in {"", "0"} or request.method not in {"GET", "HEAD"} or not wants_html():
+            return None
+        if load_auth(clerk_state).is_signed_in:  # type: ignore[arg-type]
+            return None
+        count = request.cookies.get(REDIRECT_COUNT_COOKIE, "0")
+        count_value = int(count) if count.isdigit() else MAX_HANDSHAKES
+        if count_value >= MAX_HANDSHAKES:
+            return None  # the issuer keeps not answering: signed out, not a loop
+        response = redirect(handshake_url(clerk_state.settings) + "?"
+                            + urlencode({"redirect_url": request.url}), 307)
+        response.set_cookie(REDIRECT_COUNT_COOKIE, str(count_value + 1), max_age=3,
+                            httponly=True, secure=clerk_state.settings.cookie_secure,
+                            samesite="Lax")
+        return response
+
+    return apply, needed
+
+
+def _max_age(directive: str, default: int) -> int:
+    for part in directive.split(";")[1:]:
+        key, _, value = part.strip().partition("=")
+        if key.lower() == "max-age" and value.strip().isdigit():
+            return int(value)
+    return default
+
+
 class RemoteComponents:
     """``clerk`` in templates, in remote mode: the way to the issuer's pages."""
 
@@ -242,10 +334,9 @@ class RemoteComponents:
         return self._link("signUp", self.settings.sign_up_url,
                           props.get("text") or "Sign up", props)
 
-    @staticmethod
-    def _link(key: str, page: str, text: str, props: Mapping[str, Any]) -> Markup:
+    def _link(self, key: str, page: str, text: str, props: Mapping[str, Any]) -> Markup:
         from flask import request
 
-        back = props.get("redirect_url") or request.url
+        back = via_handshake(self.settings, props.get("redirect_url") or request.url)
         href = page + ("&" if "?" in page else "?") + urlencode({"redirect_url": back})
         return Markup('<a class="cl-{}Button" href="{}">{}</a>').format(key, href, text)

@@ -237,6 +237,10 @@ def unauthenticated_response() -> Response:
         settings = state.settings
         if settings.domain or not settings.sign_in_url.startswith("/"):
             target = absolute_here(target)  # the sign-in page is on another host: come back
+        if settings.remote:  # …through the issuer's handshake, which brings the session
+            from .remote import via_handshake
+
+            target = via_handshake(settings, target)  # type: ignore[arg-type]
         url = auth_host_url(settings, settings.sign_in_url + "?" + urlencode(
             {"redirect_url": target}))
         return redirect(url, 303 if request.method != "GET" else 302)

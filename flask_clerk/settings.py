@@ -200,7 +200,8 @@ def frontend_api_from_publishable_key(key: str) -> str:
     if not decoded.endswith("$"):
         raise ClerkConfigError(f"CLERK_PUBLISHABLE_KEY is malformed: {key!r}")
     host = decoded[:-1]
-    local = re.match(r"^(localhost|127\.0\.0\.1|\[::1\])(:|/|$)", host)
+    # Loopback hosts (*.localhost included, RFC 6761) are served over http.
+    local = re.match(r"^(([a-z0-9-]+\.)*localhost|127\.0\.0\.1|\[::1\])(:|/|$)", host)
     return ("http://" if local else "https://") + host
 
 
@@ -309,6 +310,7 @@ class Settings:
     allowlist: tuple[str, ...] = ()
     blocklist: tuple[str, ...] = ()
     dashboard_url: str = "/__clerk/dashboard"
+    remote: bool = False  # (remote mode has its own settings: flask_clerk.remote)
     domain: str | None = None  # the auth host (and port), lower case
     cookie_domain: str | None = None
     dashboard_admins: tuple[str, ...] = ()

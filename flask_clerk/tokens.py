@@ -168,6 +168,20 @@ def mint_session_token(
     )
 
 
+HANDSHAKE_LIFETIME = 60  # seconds: the browser is on its way back at once
+
+
+def mint_handshake_token(*, key: KeyPair, issuer: str, audience: str,
+                         directives: Iterable[str], now: float | None = None) -> str:
+    """Clerk's handshake answer: the ``Set-Cookie`` directives for the app at
+    ``audience`` (its origin), signed with the instance's key."""
+    issued = int(now if now is not None else time.time())
+    claims = {"handshake": list(directives), "iss": issuer, "aud": audience, "iat": issued,
+              "exp": issued + HANDSHAKE_LIFETIME}
+    return jwt.encode(claims, key.private_key, algorithm=ALGORITHM,
+                      headers={"kid": key.kid, "typ": "JWT"})
+
+
 def own_token_claims(token: str) -> dict[str, Any]:
     """The claims of a token this process has just minted, unverified: only for
     reading back what it wrote (a verifier may refuse it for this request's
@@ -259,6 +273,24 @@ class TokenVerifier:
         if claims["sid"] in self.revoked:
             raise TokenInvalid("session revoked")
         return entry
+
+    def handshake_directives(self, token: str, audience: str) -> list[str]:
+        """The cookie directives of a handshake answer signed by the issuer's key for
+        ``audience`` (this app's origin), or :class:`TokenInvalid`."""
+        try:
+            header = jwt.get_unverified_header(token)
+            if header.get("alg") != ALGORITHM:
+                raise TokenInvalid("algorithm not allowed")
+            claims = jwt.decode(
+                token, self._key_for(header.get("kid")), algorithms=[ALGORITHM],
+                audience=audience, issuer=self._issuer, leeway=self._skew,
+                options={"require": ["exp", "iat", "aud"]})
+        except jwt.PyJWTError as exc:
+            raise TokenInvalid(str(exc) or "invalid") from exc
+        directives = claims.get("handshake")
+        if not isinstance(directives, list) or not all(isinstance(d, str) for d in directives):
+            raise TokenInvalid("no cookie directives")
+        return directives
 
     def _key_for(self, kid: object) -> Any:
         # Keys are re-read at most once a minute, on a cache miss only: a rotation

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import time
 from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 import jwt
@@ -166,10 +167,14 @@ def test_a_protected_page_sends_to_the_issuers_sign_in_and_back(issuer):
     app = issuer_app(issuer)
     answer = app.test_client().get("/private", headers={"Accept": "text/html"})
     assert answer.status_code == 302
-    assert answer.location == ("http://localhost/sign-in?redirect_url="
-                               "http%3A%2F%2Flocalhost%2Fprivate")
+    # The issuer's sign-in, then its handshake, which brings the session back here.
+    location = urlsplit(answer.location)
+    assert location.netloc == "localhost" and location.path == "/sign-in"
+    back = parse_qs(location.query)["redirect_url"][0]
+    assert back == "/__clerk/v1/client/handshake?redirect_url=http%3A%2F%2Flocalhost%2Fprivate"
     html = app.test_client().get("/page").get_data(as_text=True)
-    assert 'href="http://localhost/sign-in?redirect_url=http%3A%2F%2Flocalhost%2Fpage"' in html
+    assert ('href="http://localhost/sign-in?redirect_url=%2F__clerk%2Fv1%2Fclient%2Fhandshake'
+            '%3Fredirect_url%3Dhttp%253A%252F%252Flocalhost%252Fpage"') in html
 
 
 def test_an_unreachable_issuer_signs_nobody_in_and_answers(issuer):
@@ -190,3 +195,101 @@ def test_remote_misconfigurations_are_refused_at_start(config, message):
     base = {"CLERK_PUBLISHABLE_KEY": publishable_key(CLOUD_HOST), "CLERK_SECRET_KEY": "sk_x"}
     with pytest.raises(ClerkConfigError, match=message):
         remote_app(**{**base, **config})
+
+
+# -- the handshake: the issuer's session, brought to an app on another site -------------
+
+APP = "http://app.example.test"
+
+
+@pytest.fixture
+def engine(make_app):
+    """An issuer whose apps include APP; Ada signed in on its own client."""
+    app = make_app(CLERK_ALLOWED_REDIRECT_ORIGINS=(APP,))
+    browser = app.test_client()
+    sign_up(browser, app)
+    with serve(app) as url:
+        yield {"app": app, "browser": browser, "url": url}
+
+
+def handshake(engine, page="/whoami"):
+    """The browser at the issuer's handshake, for APP's ``page``: where it is sent."""
+    answer = engine["browser"].get("/__clerk/v1/client/handshake?redirect_url="
+                                   + quote(APP + page, safe=""))
+    assert answer.status_code == 307, answer.get_data(as_text=True)
+    assert answer.headers["Referrer-Policy"] == "no-referrer"
+    return answer.location
+
+
+def test_the_handshake_brings_the_issuers_session_to_the_app(engine):
+    app = issuer_app(engine)
+    browser = app.test_client()
+    location = handshake(engine)
+    assert location.startswith(APP + "/whoami?__clerk_handshake=")
+    answer = browser.get(location)
+    assert answer.status_code == 307 and answer.location == APP + "/whoami"  # the URL cleaned
+    cookies = {c.split("=", 1)[0] for c in answer.headers.getlist("Set-Cookie")}
+    assert {"__session", "__client_uat"} <= cookies
+    whoami = browser.get("/whoami", base_url=APP).get_json()
+    assert whoami["user_id"] == engine["browser"].get("/whoami").get_json()["user_id"]
+
+
+def test_a_handshake_for_another_origin_or_signed_by_another_key_signs_nobody_in(
+        engine, cloud):
+    location = handshake(engine)
+    elsewhere = issuer_app(engine).test_client()
+    elsewhere.get(location.replace(APP, "http://other.example.test"))
+    assert elsewhere.get("/whoami", base_url="http://other.example.test").get_json()[
+        "user_id"] is None
+    from flask_clerk.tokens import mint_handshake_token
+
+    forged = mint_handshake_token(
+        key=generate_key_pair(), issuer=engine["app"].extensions["clerk"].settings.issuer,
+        audience=APP, directives=["__session=forged; Path=/; Max-Age=60"])
+    browser = issuer_app(engine).test_client()
+    answer = browser.get(f"{APP}/whoami?__clerk_handshake={forged}")
+    assert answer.status_code == 307
+    assert browser.get("/whoami", base_url=APP).get_json()["user_id"] is None
+
+
+def test_the_issuer_refuses_to_hand_a_session_to_an_origin_it_does_not_serve(engine):
+    answer = engine["browser"].get("/__clerk/v1/client/handshake?redirect_url="
+                                   + quote("https://evil.example/", safe=""))
+    assert answer.status_code == 400 and "__clerk_handshake" not in (answer.location or "")
+
+
+def test_a_stale_token_asks_the_issuer_and_a_revoked_session_signs_the_app_out(engine):
+    app = issuer_app(engine)
+    browser = app.test_client()
+    browser.get(handshake(engine))
+    # Signed in at the issuer but no valid token here: a page asks the issuer…
+    browser.delete_cookie("__session", domain="app.example.test")
+    answer = browser.get("/whoami", base_url=APP, headers={"Accept": "text/html"})
+    assert answer.status_code == 307
+    assert answer.location.startswith(engine["app"].extensions["clerk"].settings.issuer
+                                       + "/v1/client/handshake?redirect_url=")
+    # …an API call does not (no redirect for fetches).
+    assert browser.get("/private", base_url=APP).status_code == 401
+    # Revoked at the issuer: its handshake now says "signed out", and the app forgets.
+    session_id = engine["browser"].get("/whoami").get_json()["session_id"]
+    instance = engine["app"].extensions["clerk"].instance
+    with instance.store.session() as db:
+        from flask_clerk.core import sessions
+        from flask_clerk.core.models import Session
+
+        sessions.end_session(instance, db.get(Session, session_id), "revoked")
+        db.commit()
+    browser.get(handshake(engine))
+    assert browser.get_cookie("__client_uat", domain="app.example.test").value == "0"
+    answer = browser.get("/whoami", base_url=APP, headers={"Accept": "text/html"})
+    assert answer.status_code == 200 and answer.get_json()["user_id"] is None
+
+
+def test_handshakes_stop_after_three_in_a_row(engine):
+    browser = issuer_app(engine).test_client()
+    browser.set_cookie("__client_uat", "1700000000", domain="app.example.test")
+    statuses = []
+    for _ in range(4):
+        statuses.append(browser.get("/whoami", base_url=APP,
+                                    headers={"Accept": "text/html"}).status_code)
+    assert statuses == [307, 307, 307, 200]  # then signed out, not a loop

@@ -10,6 +10,7 @@ from ..settings import Settings
 def register_blueprints(app: Flask, settings: Settings) -> None:
     from . import (  # noqa: F401 - their routes join the views' blueprint
         factors,
+        handshake,
         impersonation,
         oauth,
         passkeys,

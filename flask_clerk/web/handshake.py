@@ -1,0 +1,62 @@
+"""Clerk's handshake, the issuer's side: ``GET /__clerk/v1/client/handshake``.
+
+An app in remote mode (:mod:`flask_clerk.remote`), on another site, cannot read this
+instance's cookies. When its session token is missing or stale it sends the browser
+here, with ``redirect_url`` naming where to come back (an origin of
+``CLERK_ALLOWED_REDIRECT_ORIGINS``). This instance looks at the browser's
+``__client`` and sends it back with ``__clerk_handshake``: a JWT, signed with the
+instance's key for that app's origin, holding the ``Set-Cookie`` directives of a
+fresh session token and ``__client_uat`` (or of signing out). This is Clerk's
+handshake as its development instances carry it (in the URL); the app verifies it
+with the keys it already trusts.
+"""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import urlencode, urlsplit
+
+from flask import redirect, request
+from werkzeug.wrappers import Response
+
+from ..core import sessions
+from ..core.instance import RequestInfo
+from ..extension import db_session, state
+from ..redirects import safe_redirect_url
+from ..request import CLIENT_COOKIE
+from ..tokens import mint_handshake_token
+from .views import bp
+
+HANDSHAKE_PARAM = "__clerk_handshake"
+CLIENT_UAT_COOKIE = "__client_uat"
+
+
+@bp.get("/v1/client/handshake")
+def client_handshake() -> Response:
+    settings, instance = state().settings, state().instance
+    target = safe_redirect_url(request.args.get("redirect_url"), fallback="",
+                               allowed_origins=settings.allowed_redirect_origins)
+    parts = urlsplit(target)
+    if not parts.scheme:  # only an app's own absolute URL: where the directives are for
+        return Response("redirect_url must be a URL of an app this instance serves "
+                        "(CLERK_ALLOWED_REDIRECT_ORIGINS).", status=400, mimetype="text/plain")
+    origin = f"{parts.scheme}://{parts.netloc}"
+    client_token = request.cookies.get(CLIENT_COOKIE)
+    refreshed = sessions.refresh_session(
+        instance, db_session(), client_token,
+        RequestInfo(ip_address=request.remote_addr, user_agent=request.user_agent.string,
+                    origin=origin)) if client_token else None
+    if refreshed is not None:
+        directives = [f"__session={refreshed.token}; Path=/; "
+                      f"Max-Age={settings.session_token_lifetime}",
+                      f"{CLIENT_UAT_COOKIE}={int(time.time())}; Path=/; Max-Age=31536000"]
+    else:
+        directives = ["__session=; Path=/; Max-Age=0",
+                      f"{CLIENT_UAT_COOKIE}=0; Path=/; Max-Age=31536000"]
+    answer = mint_handshake_token(key=instance.signing_key(), issuer=settings.issuer,
+                                  audience=origin, directives=directives)
+    response = redirect(target + ("&" if "?" in target else "?")
+                        + urlencode({HANDSHAKE_PARAM: answer}), 307)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"  # the token is in the URL
+    return response
