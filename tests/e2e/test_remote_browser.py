@@ -1,0 +1,131 @@
+"""End to end (issue 10): two processes on two sites. The identity instance (the
+demo, on auth.localhost) and a company's app in remote mode (tests/remote_app, a
+process of its own, on app.localhost). Chromium clicks the app's sign-in, signs in
+on the instance, comes back signed in through the handshake, calls a protected API,
+and is signed out of the app by a revocation at the instance within the token's
+lifetime."""
+
+# ruff: noqa: F811 - the browser fixtures are imported from test_browser by name
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from test_accounts_browser import create_user
+from test_browser import (  # noqa: F401 - fixtures
+    DESKTOP,
+    REPO,
+    TIMEOUT_MS,
+    LiveServer,
+    artifacts,
+    chromium,
+    expect,
+    serve_demo,
+)
+from test_oauth_browser import free_port
+
+from conftest import PASSWORD
+from flask_clerk.cli import new_instance_keys
+
+pytestmark = pytest.mark.e2e
+
+TOKEN_LIFETIME = 5  # seconds: a revocation reaches the app within this
+
+
+@contextmanager
+def remote_app_process(port: int, instance: LiveServer) -> Iterator[str]:
+    """tests/remote_app in a process of its own, trusting ``instance``."""
+    config = instance.app.config
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("CLERK_", "FLASK_"))},
+           "PYTHONPATH": str(REPO), "APP_SECRET_KEY": "the app's own secret",
+           "CLERK_PUBLISHABLE_KEY": config["CLERK_PUBLISHABLE_KEY"],
+           "CLERK_SECRET_KEY": config["CLERK_SECRET_KEY"], "CLERK_API_URL": instance.url}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "app:create_app", "run", "--host",
+         "127.0.0.1", "--port", str(port)],
+        cwd=REPO / "tests" / "remote_app", env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                urllib.request.urlopen(url + "/", timeout=2).close()
+                break
+            except (urllib.error.URLError, ConnectionError):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    output = process.stdout.read().decode() if process.stdout else ""
+                    pytest.fail(f"the remote-mode app did not start:\n{output}")
+                time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def revoke(instance: LiveServer, session_id: str) -> None:
+    """Through the instance's Backend API, as an administrator's script would."""
+    request = urllib.request.Request(
+        f"{instance.url}/v1/sessions/{session_id}/revoke", method="POST", data=b"",
+        headers={"Authorization": f"Bearer {instance.app.config['CLERK_SECRET_KEY']}"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert json.loads(answer.read())["status"] == "revoked"
+
+
+def test_sign_in_on_the_instance_back_to_the_app_then_revoked(
+        tmp_path: Path, expect: object, artifacts: Path) -> None:
+    auth_port, app_port = free_port(), free_port()
+    auth, app = f"http://auth.localhost:{auth_port}", f"http://app.localhost:{app_port}"
+    config = {
+        "CLERK_PUBLISHABLE_KEY": new_instance_keys(f"auth.localhost:{auth_port}/__clerk")[
+            "CLERK_PUBLISHABLE_KEY"],
+        "CLERK_ALLOWED_REDIRECT_ORIGINS": (app,),
+        "CLERK_SESSION_TOKEN_LIFETIME": TOKEN_LIFETIME,
+    }
+    with serve_demo(tmp_path, port=auth_port, **config) as instance, \
+            remote_app_process(app_port, instance), \
+            chromium("--host-resolver-rules=MAP *.localhost 127.0.0.1") as browser:
+        create_user(instance, "ada@example.com", "Ada", "Lovelace")
+        context = browser.new_context(viewport=DESKTOP)
+        context.set_default_timeout(TIMEOUT_MS)
+        page = context.new_page()
+
+        page.goto(app + "/")
+        expect(page.get_by_role("heading", name="The app")).to_be_visible()  # type: ignore[attr-defined]
+        page.get_by_role("link", name="Sign in").click()
+        assert page.url.startswith(auth + "/sign-in?redirect_url=")  # the instance's page
+        page.get_by_label("Email address").fill("ada@example.com")
+        page.get_by_role("button", name="Continue", exact=True).click()
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+        page.get_by_role("button", name="Continue", exact=True).click()
+        # Back on the app, signed in (the handshake's token in the URL is gone).
+        expect(page).to_have_url(app + "/")  # type: ignore[attr-defined]
+        expect(page.get_by_role("heading", name="Welcome, Ada")).to_be_visible()  # type: ignore[attr-defined]
+        page.screenshot(path=str(artifacts / "remote-app-signed-in.png"))
+        assert page.evaluate("fetch('/api/me').then(r => r.json())") == {
+            "email": "ada@example.com"}
+        cookies = {c["name"]: c for c in context.cookies(app)}
+        assert cookies["__session"]["domain"] == "app.localhost"  # the app's own cookie
+        assert "__client" not in cookies  # the instance's stays with the instance
+
+        # Revoked at the instance: signed out of the app within the token's lifetime.
+        session_id = next(c["value"] for c in context.cookies(auth) if c["name"] == "__session")
+        import jwt
+
+        revoke(instance, jwt.decode(session_id, options={"verify_signature": False})["sid"])
+        time.sleep(TOKEN_LIFETIME + 6)  # (the verifier's 5 s leeway included)
+        page.goto(app + "/dashboard")
+        expect(page).to_have_url(  # type: ignore[attr-defined]
+            f"{auth}/sign-in?redirect_url=%2F__clerk%2Fv1%2Fclient%2Fhandshake%3Fredirect_url"
+            f"%3Dhttp%253A%252F%252Fapp.localhost%253A{app_port}%252Fdashboard")
+        context.close()
