@@ -86,6 +86,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from argon2 import PasswordHasher as Argon2Hasher
+from cryptography.hazmat.primitives import serialization
 from flask import Flask
 from flask_login import (  # type: ignore[import-untyped]
     LoginManager,
@@ -109,6 +110,7 @@ from flask_clerk.core.users import create_user
 
 CLERK_TARGET = 1.3
 PERMISSION_TARGET = 1.1  # permission_required in an organization, against login_required
+REMOTE_TARGET = 1.2  # an app in remote mode (issue 10), against the bare route
 SIGN_IN_TARGET = 1.15
 EMAIL = "bench.user@example.com"
 PASSWORD = "correct horse battery staple 42"
@@ -285,6 +287,27 @@ class LoginUser(UserMixin, login_db.Model):  # type: ignore[name-defined,misc]
     password_digest: Mapped[str] = mapped_column(String(200))
 
 
+def remote_app(clerk: ClerkBench) -> Flask:
+    """An app in remote mode (issue 10) trusting the bench instance: the same route,
+    its tokens verified with the instance's public key (CLERK_JWT_KEY, networkless)."""
+    public = clerk.instance.signing_key().private_key.public_key()
+    app = Flask("bench_remote")
+    app.config.update(
+        SECRET_KEY=os.urandom(32).hex(), CLERK_MODE="remote",
+        CLERK_PUBLISHABLE_KEY=clerk.app.config["CLERK_PUBLISHABLE_KEY"],
+        CLERK_JWT_KEY=public.public_bytes(
+            serialization.Encoding.PEM,
+            serialization.PublicFormat.SubjectPublicKeyInfo).decode(),
+        CLERK_COOKIE_SECURE=False, CLERK_PROTECTED_ROUTES=(), CLERK_AUTHORIZED_PARTIES=())
+    ClerkAuth(app)
+
+    @app.get(ROUTE)
+    def me() -> str:
+        return auth().user_id or "signed out"
+
+    return app
+
+
 def flask_login_app(tmp: str) -> tuple[Flask, dict[str, str], str]:
     app = Flask("bench_flask_login", instance_path=tmp)
     app.config.update(SECRET_KEY=os.urandom(32).hex(),
@@ -410,6 +433,8 @@ def main() -> int:
                                clerk.user_id),
             "permission": (clerk.app.wsgi_app, make_environ(clerk.org_cookies, ORG_ROUTE),
                            clerk.org_id),
+            "remote": (remote_app(clerk).wsgi_app,
+                       make_environ({"__session": clerk.cookies["__session"]}), clerk.user_id),
         }
 
         def check_all() -> None:
@@ -480,6 +505,8 @@ def main() -> int:
     si_wall = {name: median(v, 0) for name, v in sign_in.items()}
     si_cpu = {name: median(v, 1) for name, v in sign_in.items()}
     clerk_ratio = wall["flask_clerk"] / wall["bare"]
+    remote_ratio = wall["remote"] / wall["bare"]
+    ok_remote = remote_ratio <= REMOTE_TARGET
     permission_ratio = wall["permission"] / wall["login_required"]
     sign_in_ratio = si_wall["attempt_password"] / si_wall["argon2_verify"]
     ok_clerk, ok_sign_in = clerk_ratio <= CLERK_TARGET, sign_in_ratio <= SIGN_IN_TARGET
@@ -497,7 +524,8 @@ def main() -> int:
               "flask_clerk": "flask_clerk, valid __session",
               "flask_login": "Flask-Login + Flask-SQLAlchemy",
               "login_required": "flask_clerk, @login_required",
-              "permission": "flask_clerk, @permission_required (org)"}
+              "permission": "flask_clerk, @permission_required (org)",
+              "remote": "remote mode (CLERK_JWT_KEY), valid __session"}
     for name, label in labels.items():
         print(f"  {label:<40}{wall[name]:>9.1f}{wall[name] / wall['bare']:>7.2f}x"
               f"{spread(requests[name]):>6.0f}%{cpu[name]:>9.1f}"
@@ -505,6 +533,9 @@ def main() -> int:
     print(f"  flask_clerk target <= {CLERK_TARGET}x: {'met' if ok_clerk else 'MISSED'} "
           f"({clerk_ratio:.2f}x wall, {cpu['flask_clerk'] / cpu['bare']:.2f}x CPU; "
           f"+{wall['flask_clerk'] - wall['bare']:.1f} us/request)")
+    print(f"  remote mode target <= {REMOTE_TARGET}x: {'met' if ok_remote else 'MISSED'} "
+          f"({remote_ratio:.2f}x wall, {cpu['remote'] / cpu['bare']:.2f}x CPU; "
+          f"+{wall['remote'] - wall['bare']:.1f} us/request)")
     print(f"  permission_required target <= {PERMISSION_TARGET}x login_required: "
           f"{'met' if ok_permission else 'MISSED'} ({permission_ratio:.2f}x wall, "
           f"{cpu['permission'] / cpu['login_required']:.2f}x CPU; "
@@ -539,10 +570,10 @@ def main() -> int:
         "cpu_us_per_request": {k: round(v, 2) for k, v in cpu.items()},
         "ratio_to_bare": {k: round(wall[k] / wall["bare"], 3)
                           for k in ("flask_clerk", "flask_login", "login_required",
-                                    "permission")},
+                                    "permission", "remote")},
         "cpu_ratio_to_bare": {k: round(cpu[k] / cpu["bare"], 3)
                               for k in ("flask_clerk", "flask_login", "login_required",
-                                        "permission")},
+                                        "permission", "remote")},
         "permission_ratio_to_login_required": round(permission_ratio, 3),
         "permission_cpu_ratio_to_login_required": round(
             cpu["permission"] / cpu["login_required"], 3),
@@ -554,15 +585,16 @@ def main() -> int:
                     "cpu_ratio": round(si_cpu["attempt_password"] / si_cpu["argon2_verify"], 3)},
         "refresh_ms": round(median(refresh, 0), 3),
         "refresh_cpu_ms": round(median(refresh, 1), 3),
-        "targets": {"flask_clerk_ratio": CLERK_TARGET,
+        "targets": {"flask_clerk_ratio": CLERK_TARGET, "remote_ratio": REMOTE_TARGET,
                     "permission_ratio_to_login_required": PERMISSION_TARGET,
                     "sign_in_ratio": SIGN_IN_TARGET},
-        "ok": {"flask_clerk": ok_clerk, "permission": ok_permission, "sign_in": ok_sign_in},
+        "ok": {"flask_clerk": ok_clerk, "permission": ok_permission, "sign_in": ok_sign_in,
+               "remote": ok_remote},
         "on_cpu_share": round(busy, 3),
         "loadavg_before": round(load_before, 2),
         "seconds": round(elapsed, 1),
     }))
-    return 1 if args.check and not (ok_clerk and ok_permission and ok_sign_in) else 0
+    return 1 if args.check and not (ok_clerk and ok_permission and ok_sign_in and ok_remote) else 0
 
 
 if __name__ == "__main__":

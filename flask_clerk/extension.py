@@ -195,10 +195,8 @@ def _init_remote(app: Flask) -> None:
         instance=instance, users=RemoteUsers(settings), components=RemoteComponents(settings),
         protected=compile_route_patterns(settings.protected_routes))
     app.extensions["clerk"] = clerk_state
-    apply_handshake, handshake_needed = handshake_hooks(clerk_state)
-    app.before_request(apply_handshake)
-    app.before_request(handshake_needed)
-    app.before_request(_before_request_hook(clerk_state))  # type: ignore[arg-type]
+    app.before_request(_before_request_hook(
+        clerk_state, handshake_hooks(clerk_state)))  # type: ignore[arg-type]
     app.jinja_env.globals["clerk"] = clerk_state.components
     app.jinja_env.globals.setdefault("auth", auth)
 
@@ -217,12 +215,22 @@ def _use_auth_domain(app: Flask, clerk_state: ClerkState) -> None:
     app.before_request(host_guard(lambda: clerk_state.settings))
 
 
-def _before_request_hook(clerk_state: ClerkState) -> Callable[[], Response | None]:
-    """Who is signed in, for every request; then the ``protect`` patterns."""
+def _before_request_hook(clerk_state: ClerkState, handshake: Any = None,
+                         ) -> Callable[[], Response | None]:
+    """Who is signed in, for every request; then the ``protect`` patterns. In remote
+    mode, ``handshake`` (``(apply, needed)``, see :mod:`flask_clerk.remote`) first
+    applies an issuer's answer, and asks for one for a browser with no valid token."""
     protected = clerk_state.protected
+    apply, needed = handshake or (None, None)
 
     def before_request() -> Response | None:
+        if apply is not None and "__clerk_handshake" in request.environ.get("QUERY_STRING", ""):
+            return apply()  # type: ignore[no-any-return]
         current = load_auth(clerk_state)
+        if needed is not None and current.user_id is None:
+            asked = needed()
+            if asked is not None:
+                return asked  # type: ignore[no-any-return]
         if protected is not None and protected.fullmatch(request.path):
             # A pending session (an organization still to choose) is not signed in
             # yet; unauthenticated_response sends it to choose one.

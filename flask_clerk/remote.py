@@ -251,13 +251,14 @@ def via_handshake(settings: RemoteSettings, target: str) -> str:
 
 
 def handshake_hooks(clerk_state: RemoteState) -> tuple[Any, Any]:
-    """Two ``before_request`` hooks: one applies a handshake's answer (the URL
-    carries ``__clerk_handshake``), the other asks for one when the browser signed in
-    at the issuer (``__client_uat``) but this request has no valid session token."""
+    """``(apply, needed)``, for the request hook: ``apply`` takes a handshake's answer
+    (the URL carries ``__clerk_handshake``); ``needed``, for a request with no valid
+    session token, asks the issuer for one when the browser signed in there
+    (``__client_uat``)."""
     from flask import redirect, request
     from werkzeug.wrappers import Response
 
-    from .request import load_auth, wants_html
+    from .request import wants_html
 
     def origin() -> str:
         return f"{request.scheme}://{request.host}"
@@ -295,8 +296,6 @@ def handshake_hooks(clerk_state: RemoteState) -> tuple[Any, Any]:
     def needed() -> Response | None:
         uat = request.cookies.get(CLIENT_UAT_COOKIE, "0")
         if uat in {"", "0"} or request.method not in {"GET", "HEAD"} or not wants_html():
-            return None
-        if load_auth(clerk_state).is_signed_in:  # type: ignore[arg-type]
             return None
         count = request.cookies.get(REDIRECT_COUNT_COOKIE, "0")
         count_value = int(count) if count.isdigit() else MAX_HANDSHAKES
