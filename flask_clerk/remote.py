@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import threading
 import time
 import urllib.error
@@ -233,11 +234,34 @@ class RemoteState:
 HANDSHAKE_PARAM = "__clerk_handshake"
 CLIENT_UAT_COOKIE = "__client_uat"  # when the browser last signed in or out at the issuer
 REDIRECT_COUNT_COOKIE = "__clerk_redirect_count"
+NONCE_COOKIE = "__clerk_handshake_nonce"  # binds the issuer's answer to this browser
 MAX_HANDSHAKES = 3  # in a row, a few seconds apart: then the request is signed out
 
 
 def handshake_url(settings: RemoteSettings) -> str:
     return settings.issuer + "/v1/client/handshake"
+
+
+def handshake_nonce() -> str:
+    """This browser's handshake nonce: made once per request, and set as a cookie
+    on the response (the issuer's answer must carry it back)."""
+    from flask import after_this_request, g
+
+    if "_clerk_handshake_nonce" not in g:
+        nonce = g._clerk_handshake_nonce = secrets.token_urlsafe(24)
+
+        @after_this_request
+        def remember(response: Any) -> Any:
+            from .extension import state
+
+            response.set_cookie(NONCE_COOKIE, nonce, max_age=600, httponly=True,
+                                secure=state().settings.cookie_secure, samesite="Lax")
+            return response
+    return str(g._clerk_handshake_nonce)
+
+
+def handshake_query(target: str) -> str:
+    return urlencode({"redirect_url": target, "nonce": handshake_nonce()})
 
 
 def via_handshake(settings: RemoteSettings, target: str) -> str:
@@ -247,7 +271,7 @@ def via_handshake(settings: RemoteSettings, target: str) -> str:
     cloud runs the handshake itself: straight back to ``target``."""
     if settings.api_url == CLERK_CLOUD_API:
         return target
-    return urlsplit(handshake_url(settings)).path + "?" + urlencode({"redirect_url": target})
+    return urlsplit(handshake_url(settings)).path + "?" + handshake_query(target)
 
 
 def handshake_hooks(clerk_state: RemoteState) -> tuple[Any, Any]:
@@ -274,7 +298,8 @@ def handshake_hooks(clerk_state: RemoteState) -> tuple[Any, Any]:
         response.headers["Referrer-Policy"] = "no-referrer"  # the token was in the URL
         secure = clerk_state.settings.cookie_secure
         try:
-            directives = clerk_state.instance.verifier.handshake_directives(answer, origin())
+            directives = clerk_state.instance.verifier.handshake_directives(
+                answer, origin(), request.cookies.get(NONCE_COOKIE))
         except TokenInvalid:
             directives = ["__session=; Max-Age=0"]  # a forged or stale answer: nobody
         for directive in directives:
@@ -291,6 +316,7 @@ def handshake_hooks(clerk_state: RemoteState) -> tuple[Any, Any]:
                 response.set_cookie(CLIENT_UAT_COOKIE, value, max_age=365 * 24 * 3600,
                                     httponly=True, secure=secure, samesite="Lax")
         response.delete_cookie(REDIRECT_COUNT_COOKIE)
+        response.delete_cookie(NONCE_COOKIE)
         return response
 
     def needed() -> Response | None:
@@ -302,7 +328,7 @@ def handshake_hooks(clerk_state: RemoteState) -> tuple[Any, Any]:
         if count_value >= MAX_HANDSHAKES:
             return None  # the issuer keeps not answering: signed out, not a loop
         response = redirect(handshake_url(clerk_state.settings) + "?"
-                            + urlencode({"redirect_url": request.url}), 307)
+                            + handshake_query(request.url), 307)
         response.set_cookie(REDIRECT_COUNT_COOKIE, str(count_value + 1), max_age=3,
                             httponly=True, secure=clerk_state.settings.cookie_secure,
                             samesite="Lax")

@@ -8,6 +8,7 @@ life, so after the first request the signature check is a dictionary lookup
 
 from __future__ import annotations
 
+import hmac
 import json
 import threading
 import time
@@ -172,12 +173,14 @@ HANDSHAKE_LIFETIME = 60  # seconds: the browser is on its way back at once
 
 
 def mint_handshake_token(*, key: KeyPair, issuer: str, audience: str,
-                         directives: Iterable[str], now: float | None = None) -> str:
+                         directives: Iterable[str], nonce: str,
+                         now: float | None = None) -> str:
     """Clerk's handshake answer: the ``Set-Cookie`` directives for the app at
-    ``audience`` (its origin), signed with the instance's key."""
+    ``audience`` (its origin), for the browser that asked (``nonce``), signed with
+    the instance's key."""
     issued = int(now if now is not None else time.time())
     claims = {"handshake": list(directives), "iss": issuer, "aud": audience, "iat": issued,
-              "exp": issued + HANDSHAKE_LIFETIME}
+              "exp": issued + HANDSHAKE_LIFETIME, "nonce": nonce}
     return jwt.encode(claims, key.private_key, algorithm=ALGORITHM,
                       headers={"kid": key.kid, "typ": "JWT"})
 
@@ -274,9 +277,11 @@ class TokenVerifier:
             raise TokenInvalid("session revoked")
         return entry
 
-    def handshake_directives(self, token: str, audience: str) -> list[str]:
+    def handshake_directives(self, token: str, audience: str, nonce: str | None) -> list[str]:
         """The cookie directives of a handshake answer signed by the issuer's key for
-        ``audience`` (this app's origin), or :class:`TokenInvalid`."""
+        ``audience`` (this app's origin) and this browser (the ``nonce`` it sent),
+        or :class:`TokenInvalid`: an answer lured into another browser (to sign it in
+        as someone else) does not carry that browser's nonce."""
         try:
             header = jwt.get_unverified_header(token)
             if header.get("alg") != ALGORITHM:
@@ -287,6 +292,8 @@ class TokenVerifier:
                 options={"require": ["exp", "iat", "aud"]})
         except jwt.PyJWTError as exc:
             raise TokenInvalid(str(exc) or "invalid") from exc
+        if not nonce or not hmac.compare_digest(str(claims.get("nonce", "")), nonce):
+            raise TokenInvalid("not this browser's handshake")
         directives = claims.get("handshake")
         if not isinstance(directives, list) or not all(isinstance(d, str) for d in directives):
             raise TokenInvalid("no cookie directives")

@@ -7,6 +7,8 @@ same as the official SDK verifies it."""
 from __future__ import annotations
 
 import base64
+import html
+import re
 import time
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
@@ -170,11 +172,22 @@ def test_a_protected_page_sends_to_the_issuers_sign_in_and_back(issuer):
     # The issuer's sign-in, then its handshake, which brings the session back here.
     location = urlsplit(answer.location)
     assert location.netloc == "localhost" and location.path == "/sign-in"
-    back = parse_qs(location.query)["redirect_url"][0]
-    assert back == "/__clerk/v1/client/handshake?redirect_url=http%3A%2F%2Flocalhost%2Fprivate"
-    html = app.test_client().get("/page").get_data(as_text=True)
-    assert ('href="http://localhost/sign-in?redirect_url=%2F__clerk%2Fv1%2Fclient%2Fhandshake'
-            '%3Fredirect_url%3Dhttp%253A%252F%252Flocalhost%252Fpage"') in html
+    back = urlsplit(parse_qs(location.query)["redirect_url"][0])
+    assert back.path == "/__clerk/v1/client/handshake"
+    query = parse_qs(back.query)
+    assert query["redirect_url"] == ["http://localhost/private"]
+    # The browser's nonce, in a cookie of the app's, for the answer to match.
+    cookie = next(c for c in answer.headers.getlist("Set-Cookie")
+                  if c.startswith("__clerk_handshake_nonce="))
+    assert cookie.startswith(f"__clerk_handshake_nonce={query['nonce'][0]};")
+    assert "HttpOnly" in cookie
+    page = app.test_client().get("/page")
+    href = re.search(r'href="([^"]+)"', page.get_data(as_text=True)).group(1)
+    link = urlsplit(html.unescape(href))
+    assert (link.netloc, link.path) == ("localhost", "/sign-in")
+    back = parse_qs(urlsplit(parse_qs(link.query)["redirect_url"][0]).query)
+    assert back["redirect_url"] == ["http://localhost/page"]
+    assert f"__clerk_handshake_nonce={back['nonce'][0]};" in page.headers["Set-Cookie"]
 
 
 def test_an_unreachable_issuer_signs_nobody_in_and_answers(issuer):
@@ -212,10 +225,16 @@ def engine(make_app):
         yield {"app": app, "browser": browser, "url": url}
 
 
-def handshake(engine, page="/whoami"):
-    """The browser at the issuer's handshake, for APP's ``page``: where it is sent."""
+NONCE = "n0nce-of-this-browser-1234"
+
+
+def handshake(engine, page="/whoami", app_browser=None):
+    """The browser at the issuer's handshake, for APP's ``page``: where it is sent.
+    (The app gave ``app_browser`` its nonce, as its redirect there would have.)"""
+    if app_browser is not None:
+        app_browser.set_cookie("__clerk_handshake_nonce", NONCE, domain="app.example.test")
     answer = engine["browser"].get("/__clerk/v1/client/handshake?redirect_url="
-                                   + quote(APP + page, safe=""))
+                                   + quote(APP + page, safe="") + f"&nonce={NONCE}")
     assert answer.status_code == 307, answer.get_data(as_text=True)
     assert answer.headers["Referrer-Policy"] == "no-referrer"
     return answer.location
@@ -224,7 +243,7 @@ def handshake(engine, page="/whoami"):
 def test_the_handshake_brings_the_issuers_session_to_the_app(engine):
     app = issuer_app(engine)
     browser = app.test_client()
-    location = handshake(engine)
+    location = handshake(engine, app_browser=browser)
     assert location.startswith(APP + "/whoami?__clerk_handshake=")
     answer = browser.get(location)
     assert answer.status_code == 307 and answer.location == APP + "/whoami"  # the URL cleaned
@@ -234,10 +253,30 @@ def test_the_handshake_brings_the_issuers_session_to_the_app(engine):
     assert whoami["user_id"] == engine["browser"].get("/whoami").get_json()["user_id"]
 
 
+def test_an_answer_lured_into_another_browser_signs_nobody_in(engine):
+    """Login CSRF: Ada's handshake answer, opened by another browser (a link from her),
+    would sign that browser in as Ada; without that browser's nonce it does not."""
+    app = issuer_app(engine)
+    location = handshake(engine, app_browser=app.test_client())
+    victim = app.test_client()
+    victim.set_cookie("__clerk_handshake_nonce", "the-victims-own-nonce-5678",
+                      domain="app.example.test")
+    victim.get(location)
+    assert victim.get("/whoami", base_url=APP).get_json()["user_id"] is None
+    no_nonce = app.test_client()
+    no_nonce.get(location)
+    assert no_nonce.get("/whoami", base_url=APP).get_json()["user_id"] is None
+    # The issuer asks for one at all.
+    answer = engine["browser"].get("/__clerk/v1/client/handshake?redirect_url="
+                                   + quote(APP + "/", safe=""))
+    assert answer.status_code == 400
+
+
 def test_a_handshake_for_another_origin_or_signed_by_another_key_signs_nobody_in(
         engine, cloud):
-    location = handshake(engine)
     elsewhere = issuer_app(engine).test_client()
+    location = handshake(engine, app_browser=elsewhere)
+    elsewhere.set_cookie("__clerk_handshake_nonce", NONCE, domain="other.example.test")
     elsewhere.get(location.replace(APP, "http://other.example.test"))
     assert elsewhere.get("/whoami", base_url="http://other.example.test").get_json()[
         "user_id"] is None
@@ -245,8 +284,9 @@ def test_a_handshake_for_another_origin_or_signed_by_another_key_signs_nobody_in
 
     forged = mint_handshake_token(
         key=generate_key_pair(), issuer=engine["app"].extensions["clerk"].settings.issuer,
-        audience=APP, directives=["__session=forged; Path=/; Max-Age=60"])
+        audience=APP, directives=["__session=forged; Path=/; Max-Age=60"], nonce=NONCE)
     browser = issuer_app(engine).test_client()
+    browser.set_cookie("__clerk_handshake_nonce", NONCE, domain="app.example.test")
     answer = browser.get(f"{APP}/whoami?__clerk_handshake={forged}")
     assert answer.status_code == 307
     assert browser.get("/whoami", base_url=APP).get_json()["user_id"] is None
@@ -261,7 +301,7 @@ def test_the_issuer_refuses_to_hand_a_session_to_an_origin_it_does_not_serve(eng
 def test_a_stale_token_asks_the_issuer_and_a_revoked_session_signs_the_app_out(engine):
     app = issuer_app(engine)
     browser = app.test_client()
-    browser.get(handshake(engine))
+    browser.get(handshake(engine, app_browser=browser))
     # Signed in at the issuer but no valid token here: a page asks the issuer…
     browser.delete_cookie("__session", domain="app.example.test")
     answer = browser.get("/whoami", base_url=APP, headers={"Accept": "text/html"})
@@ -279,7 +319,7 @@ def test_a_stale_token_asks_the_issuer_and_a_revoked_session_signs_the_app_out(e
 
         sessions.end_session(instance, db.get(Session, session_id), "revoked")
         db.commit()
-    browser.get(handshake(engine))
+    browser.get(handshake(engine, app_browser=browser))
     assert browser.get_cookie("__client_uat", domain="app.example.test").value == "0"
     answer = browser.get("/whoami", base_url=APP, headers={"Accept": "text/html"})
     assert answer.status_code == 200 and answer.get_json()["user_id"] is None

@@ -5,8 +5,9 @@ instance's cookies. When its session token is missing or stale it sends the brow
 here, with ``redirect_url`` naming where to come back (an origin of
 ``CLERK_ALLOWED_REDIRECT_ORIGINS``). This instance looks at the browser's
 ``__client`` and sends it back with ``__clerk_handshake``: a JWT, signed with the
-instance's key for that app's origin, holding the ``Set-Cookie`` directives of a
-fresh session token and ``__client_uat`` (or of signing out). This is Clerk's
+instance's key for that app's origin and for the asking browser (the ``nonce`` the
+app put in a cookie of its own and in the URL), holding the ``Set-Cookie``
+directives of a fresh session token and ``__client_uat`` (or of signing out). This is Clerk's
 handshake as its development instances carry it (in the URL); the app verifies it
 with the keys it already trusts.
 """
@@ -41,6 +42,10 @@ def client_handshake() -> Response:
         return Response("redirect_url must be a URL of an app this instance serves "
                         "(CLERK_ALLOWED_REDIRECT_ORIGINS).", status=400, mimetype="text/plain")
     origin = f"{parts.scheme}://{parts.netloc}"
+    nonce = request.args.get("nonce", "")
+    if not 16 <= len(nonce) <= 128 or not nonce.replace("-", "").replace("_", "").isalnum():
+        return Response("nonce: the asking browser's random value is missing.", status=400,
+                        mimetype="text/plain")
     client_token = request.cookies.get(CLIENT_COOKIE)
     refreshed = sessions.refresh_session(
         instance, db_session(), client_token,
@@ -54,7 +59,7 @@ def client_handshake() -> Response:
         directives = ["__session=; Path=/; Max-Age=0",
                       f"{CLIENT_UAT_COOKIE}=0; Path=/; Max-Age=31536000"]
     answer = mint_handshake_token(key=instance.signing_key(), issuer=settings.issuer,
-                                  audience=origin, directives=directives)
+                                  audience=origin, directives=directives, nonce=nonce)
     response = redirect(target + ("&" if "?" in target else "?")
                         + urlencode({HANDSHAKE_PARAM: answer}), 307)
     response.headers["Cache-Control"] = "no-store"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -125,7 +126,8 @@ def test_sign_in_on_the_instance_back_to_the_app_then_revoked(
         revoke(instance, jwt.decode(session_id, options={"verify_signature": False})["sid"])
         time.sleep(TOKEN_LIFETIME + 6)  # (the verifier's 5 s leeway included)
         page.goto(app + "/dashboard")
-        expect(page).to_have_url(  # type: ignore[attr-defined]
-            f"{auth}/sign-in?redirect_url=%2F__clerk%2Fv1%2Fclient%2Fhandshake%3Fredirect_url"
-            f"%3Dhttp%253A%252F%252Fapp.localhost%253A{app_port}%252Fdashboard")
+        expect(page).to_have_url(re.compile(  # type: ignore[attr-defined]
+            re.escape(f"{auth}/sign-in?redirect_url=%2F__clerk%2Fv1%2Fclient%2Fhandshake"
+                      f"%3Fredirect_url%3Dhttp%253A%252F%252Fapp.localhost%253A{app_port}"
+                      "%252Fdashboard%26nonce%3D") + "[A-Za-z0-9_-]+"))
         context.close()
