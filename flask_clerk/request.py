@@ -134,6 +134,25 @@ def session_user() -> ClerkUser | None:
 current_user: ClerkUser | None = cast("ClerkUser | None", LocalProxy(_current_user))
 
 
+_SESSION_PREFIX = SESSION_COOKIE + "="
+
+
+def session_cookie(header: str) -> str | None:
+    """The first ``__session`` value of a Cookie header, read without parsing the
+    whole header (the hot path's largest cost): ``""`` when there is none, None
+    when the header holds a quoted value (then Werkzeug's parser decides)."""
+    if '"' in header:
+        return None
+    at = header.find(_SESSION_PREFIX)
+    while at != -1:
+        if at == 0 or header[at - 1] in "; ":
+            start = at + len(_SESSION_PREFIX)
+            end = header.find(";", start)
+            return header[start:] if end == -1 else header[start:end]
+        at = header.find(_SESSION_PREFIX, at + 1)
+    return ""
+
+
 def load_auth(state: ClerkState) -> Auth:
     """Verify the session token; refresh it from ``__client`` when it is stale.
 
@@ -151,8 +170,9 @@ def load_auth(state: ClerkState) -> Auth:
         except TokenInvalid:
             ctx_g._clerk_auth = SIGNED_OUT
         return ctx_g._clerk_auth  # type: ignore[no-any-return]
-    cookies = req.cookies
-    cookie = cookies.get(SESSION_COOKIE)
+    cookie = session_cookie(req.environ.get("HTTP_COOKIE", ""))
+    if cookie is None:  # (a header the quick reading leaves to Werkzeug's parser)
+        cookie = req.cookies.get(SESSION_COOKIE)
     if cookie:
         try:
             ctx_g._clerk_auth = verifier.authenticate(cookie)
@@ -161,6 +181,7 @@ def load_auth(state: ClerkState) -> Auth:
             pass
     # The last one: a host-only cookie left from before a custom auth domain comes
     # first (older), and is deleted with the answer.
+    cookies = req.cookies
     client_token = (cookies.getlist(CLIENT_COOKIE) or [None])[-1]
     update: tuple[str, str | None] | None = None
     ctx_g._clerk_auth = SIGNED_OUT

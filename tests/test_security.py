@@ -44,10 +44,12 @@ def test_no_get_route_changes_state(app):
     # GETs. They change state only with the flow cookie of the browser that started
     # the flow (see test_passwordless and test_oauth), so no other page, mail
     # scanner or site can use them. An actor token's url (Clerk's ticket) is a GET
-    # too: a single-use secret only the Backend API's key holder can make.
+    # too: a single-use secret only the Backend API's key holder can make. Clerk's
+    # handshake (remote mode's apps) is a GET by design: it refreshes the browser's
+    # own session as any page load does, and changes nothing else.
     assert gets == {"clerk.static", "clerk_public.jwks_endpoint", "clerk_public.dev_mailbox",
                     "clerk_public.account_page", "clerk.sign_in_email_link",
-                    "clerk.oauth_callback", "clerk.accept_ticket"}
+                    "clerk.oauth_callback", "clerk.accept_ticket", "clerk.client_handshake"}
 
 
 def test_csrf_error_is_shown_in_place(client):

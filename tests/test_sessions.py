@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
+import pytest
 from sqlalchemy import event
 
 from conftest import post, sign_in, sign_out, sign_up
@@ -146,3 +147,26 @@ def test_users_see_and_revoke_their_own_sessions(app, client, user):
                     page="/user?page=security")
     assert response.status_code == 404
     assert whoami(other)["user_id"]
+
+
+@pytest.mark.parametrize("header", [
+    "", "__session=abc.def.ghi", "a=1; __session=tok", "a=1;__session=tok; b=2",
+    "x__session=no; __session=yes", "__sessionx=no", "a=1; __session=first; __session=second",
+    "__session=", "a=b", "a=1;  __session=spaced", "__client=c; __session=s; __client_uat=0",
+])
+def test_the_quick_session_cookie_reading_agrees_with_werkzeug(header):
+    """The hot path reads ``__session`` without parsing the whole header: it finds what
+    Werkzeug's parser finds, or leaves the header to it."""
+    from werkzeug.sansio.http import parse_cookie
+
+    from flask_clerk.request import session_cookie
+
+    quick = session_cookie(header)
+    assert quick is not None
+    assert quick == (parse_cookie(header).get("__session") or "")
+
+
+def test_a_quoted_cookie_header_is_left_to_werkzeug():
+    from flask_clerk.request import session_cookie
+
+    assert session_cookie('a="x __session=evil"; __session=real') is None
