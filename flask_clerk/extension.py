@@ -225,7 +225,9 @@ def _before_request_hook(clerk_state: ClerkState, handshake: Any = None,
 
     def before_request() -> Response | None:
         if apply is not None and "__clerk_handshake" in request.environ.get("QUERY_STRING", ""):
-            return apply()  # type: ignore[no-any-return]
+            applied = apply()  # (None: the text was there, not the parameter)
+            if applied is not None:
+                return applied  # type: ignore[no-any-return]
         current = load_auth(clerk_state)
         if needed is not None and current.user_id is None:
             asked = needed()

@@ -91,8 +91,9 @@ class RemoteSettings:
         issuer = (get("CLERK_FRONTEND_API_URL") or frontend_api_from_publishable_key(
             publishable_key)).rstrip("/")
         host = urlsplit(issuer).netloc
-        clerk_cloud = host.endswith((".clerk.accounts.dev", ".clerk.accounts.com")) or (
-            host.startswith("clerk."))
+        # Clerk's frontend API has no path; a flask_clerk instance's is /__clerk. (A
+        # self-hosted issuer must not send its secret key to api.clerk.com.)
+        clerk_cloud = urlsplit(issuer).path in {"", "/"}
         api_url = (get("CLERK_API_URL") or (
             CLERK_CLOUD_API if clerk_cloud else f"{urlsplit(issuer).scheme}://{host}")).rstrip("/")
         if urlsplit(api_url).scheme not in {"http", "https"}:
@@ -242,6 +243,11 @@ def handshake_url(settings: RemoteSettings) -> str:
     return settings.issuer + "/v1/client/handshake"
 
 
+def nonce_cookie_name(settings: RemoteSettings) -> str:
+    """``__Host-`` when Secure: a sibling host of the parent domain cannot plant one."""
+    return "__Host-" + NONCE_COOKIE.lstrip("_") if settings.cookie_secure else NONCE_COOKIE
+
+
 def handshake_nonce() -> str:
     """This browser's handshake nonce: made once per request, and set as a cookie
     on the response (the issuer's answer must carry it back)."""
@@ -254,8 +260,9 @@ def handshake_nonce() -> str:
         def remember(response: Any) -> Any:
             from .extension import state
 
-            response.set_cookie(NONCE_COOKIE, nonce, max_age=600, httponly=True,
-                                secure=state().settings.cookie_secure, samesite="Lax")
+            settings = state().settings
+            response.set_cookie(nonce_cookie_name(settings), nonce, max_age=600,  # type: ignore[arg-type]
+                                httponly=True, secure=settings.cookie_secure, samesite="Lax")
             return response
     return str(g._clerk_handshake_nonce)
 
@@ -299,7 +306,8 @@ def handshake_hooks(clerk_state: RemoteState) -> tuple[Any, Any]:
         secure = clerk_state.settings.cookie_secure
         try:
             directives = clerk_state.instance.verifier.handshake_directives(
-                answer, origin(), request.cookies.get(NONCE_COOKIE))
+                answer, origin(), request.cookies.get(nonce_cookie_name(clerk_state.settings)))
+            response.delete_cookie(REDIRECT_COUNT_COOKIE)  # (only an answer taken ends a run)
         except TokenInvalid:
             directives = ["__session=; Max-Age=0"]  # a forged or stale answer: nobody
         for directive in directives:
@@ -315,8 +323,7 @@ def handshake_hooks(clerk_state: RemoteState) -> tuple[Any, Any]:
             elif name == CLIENT_UAT_COOKIE and value.isdigit():
                 response.set_cookie(CLIENT_UAT_COOKIE, value, max_age=365 * 24 * 3600,
                                     httponly=True, secure=secure, samesite="Lax")
-        response.delete_cookie(REDIRECT_COUNT_COOKIE)
-        response.delete_cookie(NONCE_COOKIE)
+        response.delete_cookie(nonce_cookie_name(clerk_state.settings))
         return response
 
     def needed() -> Response | None:
@@ -324,7 +331,7 @@ def handshake_hooks(clerk_state: RemoteState) -> tuple[Any, Any]:
         if uat in {"", "0"} or request.method not in {"GET", "HEAD"} or not wants_html():
             return None
         count = request.cookies.get(REDIRECT_COUNT_COOKIE, "0")
-        count_value = int(count) if count.isdigit() else MAX_HANDSHAKES
+        count_value = int(count) if count.isascii() and count.isdigit() else MAX_HANDSHAKES
         if count_value >= MAX_HANDSHAKES:
             return None  # the issuer keeps not answering: signed out, not a loop
         response = redirect(handshake_url(clerk_state.settings) + "?"

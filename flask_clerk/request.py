@@ -178,7 +178,14 @@ def load_auth(state: ClerkState) -> Auth:
             ctx_g._clerk_auth = verifier.authenticate(cookie)
             return ctx_g._clerk_auth  # type: ignore[no-any-return]
         except TokenInvalid:
-            pass
+            # Another __session may follow (a parent domain's, or a host's own left
+            # from before a custom domain): the first that verifies.
+            for other in req.cookies.getlist(SESSION_COOKIE)[1:]:
+                try:
+                    ctx_g._clerk_auth = verifier.authenticate(other)
+                    return ctx_g._clerk_auth  # type: ignore[no-any-return]
+                except TokenInvalid:
+                    continue
     # The last one: a host-only cookie left from before a custom auth domain comes
     # first (older), and is deleted with the answer.
     cookies = req.cookies

@@ -243,9 +243,15 @@ class TokenVerifier:
         self.clock = clock
 
     def reload_keys(self) -> None:
-        self._keys = {
-            jwk["kid"]: RSAAlgorithm.from_jwk(json.dumps(jwk)) for jwk in self._load_keys()
-        }
+        keys = {}
+        for jwk in self._load_keys():
+            if isinstance(jwk, dict) and jwk.get("kty") == "RSA" and isinstance(
+                    jwk.get("kid"), str):  # (a key of another kind signs none of ours)
+                try:
+                    keys[jwk["kid"]] = RSAAlgorithm.from_jwk(json.dumps(jwk))
+                except (jwt.PyJWTError, ValueError, KeyError):
+                    continue
+        self._keys = keys
         self._keys_loaded_at = time.monotonic()
         with self._lock:
             self._cache.clear()
@@ -292,7 +298,8 @@ class TokenVerifier:
                 options={"require": ["exp", "iat", "aud"]})
         except jwt.PyJWTError as exc:
             raise TokenInvalid(str(exc) or "invalid") from exc
-        if not nonce or not hmac.compare_digest(str(claims.get("nonce", "")), nonce):
+        if not nonce or not hmac.compare_digest(str(claims.get("nonce", "")).encode(),
+                                                nonce.encode()):
             raise TokenInvalid("not this browser's handshake")
         directives = claims.get("handshake")
         if not isinstance(directives, list) or not all(isinstance(d, str) for d in directives):
@@ -304,7 +311,11 @@ class TokenVerifier:
         # made by another process is picked up, and a retired key drops out once
         # its tokens have expired (the loader leaves it out from then on).
         if self._keys is None or time.monotonic() - self._keys_loaded_at > KEY_RELOAD_INTERVAL:
-            self.reload_keys()
+            try:
+                self.reload_keys()
+            except TokenInvalid:  # the issuer did not answer: the keys held, a minute more
+                self._keys = self._keys or {}
+                self._keys_loaded_at = time.monotonic()
         assert self._keys is not None
         if ANY_KID in self._keys:  # one configured key (remote mode's CLERK_JWT_KEY)
             return self._keys[ANY_KID]

@@ -333,3 +333,93 @@ def test_handshakes_stop_after_three_in_a_row(engine):
         statuses.append(browser.get("/whoami", base_url=APP,
                                     headers={"Accept": "text/html"}).status_code)
     assert statuses == [307, 307, 307, 200]  # then signed out, not a loop
+
+
+# -- found by the review -------------------------------------------------------------------
+
+
+def test_a_query_that_mentions_the_handshake_does_not_skip_protection(cloud):
+    app = cloud_app(cloud, CLERK_PROTECTED_ROUTES=("/whoami",))
+    client = app.test_client()
+    for query in ("", "?x=__clerk_handshake", "?__clerk_handshake_x=1"):
+        assert client.get("/whoami" + query).status_code == 401, query
+
+
+def test_a_refused_answer_does_not_restart_the_count_and_odd_input_is_no_500(engine):
+    browser = issuer_app(engine).test_client()
+    browser.set_cookie("__client_uat", "1700000000", domain="app.example.test")
+    browser.set_cookie("__clerk_redirect_count", "2", domain="app.example.test")
+    answer = browser.get(f"{APP}/whoami?__clerk_handshake=garbage")
+    assert answer.status_code == 307
+    assert browser.get_cookie("__clerk_redirect_count", domain="app.example.test").value == "2"
+    for count in ("\u00b2", "-1", "9" * 40):
+        browser.set_cookie("__clerk_redirect_count", count, domain="app.example.test")
+        assert browser.get("/whoami", base_url=APP, headers={
+            "Accept": "text/html"}).status_code in {200, 307}
+    browser.set_cookie("__clerk_handshake_nonce", "\u00e9" * 20, domain="app.example.test")
+    location = handshake(engine)  # (the nonce the issuer signed is another)
+    assert browser.get(location).status_code == 307
+    refused = engine["browser"].get("/__clerk/v1/client/handshake?redirect_url="
+                                    + quote(APP + "/", safe="") + "&nonce=" + "%C3%A9" * 20)
+    assert refused.status_code == 400
+
+
+def test_the_answer_never_lands_in_a_fragment(engine):
+    answer = engine["browser"].get("/__clerk/v1/client/handshake?redirect_url="
+                                   + quote(APP + "/page?a=1#secret", safe="")
+                                   + f"&nonce={NONCE}")
+    location = urlsplit(answer.location)
+    assert location.fragment == "" and location.path == "/page"
+    assert set(parse_qs(location.query)) == {"a", "__clerk_handshake"}
+
+
+def test_only_clerks_own_frontend_api_sends_the_secret_key_to_api_clerk_com():
+    from flask_clerk.remote import RemoteSettings
+
+    def api_url(host: str) -> str:
+        return RemoteSettings.from_config({"CLERK_PUBLISHABLE_KEY": publishable_key(host),
+                                           "CLERK_SECRET_KEY": "sk_x"}, debug=True).api_url
+
+    assert api_url("clerk.example.com") == "https://api.clerk.com"
+    assert api_url(CLOUD_HOST) == "https://api.clerk.com"
+    assert api_url("clerk.example.com/__clerk") == "https://clerk.example.com"
+
+
+def test_a_second_session_cookie_is_tried_when_the_first_does_not_verify(cloud):
+    client = cloud_app(cloud).test_client(use_cookies=False)
+    answer = client.get("/whoami", headers={
+        "Cookie": f"__session=stale.from.elsewhere; __session={cloud['token']()}"})
+    assert answer.get_json()["user_id"] == "user_2x0ClerkUser"
+
+
+def test_keys_outlive_an_issuer_outage_and_an_outage_is_not_asked_every_request():
+    from flask_clerk.remote import IssuerUnavailable
+    from flask_clerk.tokens import TokenVerifier
+
+    pair = generate_key_pair()
+    calls = []
+
+    def load():
+        calls.append(1)
+        if len(calls) > 1:
+            raise IssuerUnavailable("down")
+        return [pair.public_jwk, {"kty": "EC", "kid": "ec"}, {"kty": "RSA"}, "junk"]
+
+    verifier = TokenVerifier(load, issuer="https://issuer.example")
+    token = jwt.encode({"sub": "u", "sid": "s", "iat": int(time.time()),
+                        "nbf": int(time.time()), "exp": int(time.time()) + 60,
+                        "iss": "https://issuer.example"}, pair.private_key, algorithm="RS256",
+                       headers={"kid": pair.kid})
+    assert verifier.verify(token)["sub"] == "u"  # the odd keys skipped, not a 500
+    verifier._keys_loaded_at -= 120  # a minute later the issuer is down…
+    fresh = jwt.encode({"sub": "u", "sid": "s2", "iat": int(time.time()),
+                        "nbf": int(time.time()), "exp": int(time.time()) + 60,
+                        "iss": "https://issuer.example"}, pair.private_key, algorithm="RS256",
+                       headers={"kid": pair.kid})
+    assert verifier.verify(fresh)["sid"] == "s2"  # …and the keys held still verify
+    other = generate_key_pair()
+    for _ in range(3):  # an unknown kid does not ask the dead issuer again at once
+        with pytest.raises(Exception):
+            verifier.verify(jwt.encode({"sub": "u"}, other.private_key, algorithm="RS256",
+                                       headers={"kid": other.kid}))
+    assert len(calls) == 2

@@ -15,7 +15,7 @@ with the keys it already trusts.
 from __future__ import annotations
 
 import time
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from flask import redirect, request
 from werkzeug.wrappers import Response
@@ -43,7 +43,8 @@ def client_handshake() -> Response:
                         "(CLERK_ALLOWED_REDIRECT_ORIGINS).", status=400, mimetype="text/plain")
     origin = f"{parts.scheme}://{parts.netloc}"
     nonce = request.args.get("nonce", "")
-    if not 16 <= len(nonce) <= 128 or not nonce.replace("-", "").replace("_", "").isalnum():
+    if not 16 <= len(nonce) <= 128 or not nonce.isascii() or not nonce.replace(
+            "-", "").replace("_", "").isalnum():
         return Response("nonce: the asking browser's random value is missing.", status=400,
                         mimetype="text/plain")
     client_token = request.cookies.get(CLIENT_COOKIE)
@@ -60,8 +61,9 @@ def client_handshake() -> Response:
                       f"{CLIENT_UAT_COOKIE}=0; Path=/; Max-Age=31536000"]
     answer = mint_handshake_token(key=instance.signing_key(), issuer=settings.issuer,
                                   audience=origin, directives=directives, nonce=nonce)
-    response = redirect(target + ("&" if "?" in target else "?")
-                        + urlencode({HANDSHAKE_PARAM: answer}), 307)
+    query = (parts.query + "&" if parts.query else "") + urlencode({HANDSHAKE_PARAM: answer})
+    # (never in a fragment, where the page's scripts would read it)
+    response = redirect(urlunsplit(parts._replace(query=query, fragment="")), 307)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"  # the token is in the URL
     return response

@@ -39,7 +39,8 @@ def create_app() -> Flask:
     @app.get("/api/me")
     @login_required
     def me() -> Any:
-        assert current_user is not None
+        if current_user is None:  # the instance's Backend API did not answer just now
+            return jsonify(error="the user could not be read; try again"), 503
         return jsonify(email=current_user.email_addresses[0].email_address)
 
     return app
