@@ -7,10 +7,12 @@ issuer's public keys (``CLERK_JWT_KEY``, a PEM, networkless; else the Backend AP
 once a minute), through the same verifier, cache and ``auth()`` as embedded mode.
 ``current_user`` comes from the Backend API (``GET /v1/users/{id}``), cached for a
 short while. Signing in happens on the issuer's pages (``CLERK_SIGN_IN_URL``,
-absolute), which send the browser back with ``redirect_url``.
+absolute); the issuer's handshake (:mod:`flask_clerk.web.handshake`) brings the
+session back to this app, on any site, and renews it when its token runs out.
 
-Not here yet (issue 10): the handshake that renews an expired ``__session`` from
-the issuer, and the user button and organization switcher rendered remotely.
+Not here yet (issue 10): the user button and organization switcher rendered
+remotely, and Clerk's production handshake format (a one-time id, not the token in
+the URL).
 """
 
 from __future__ import annotations
