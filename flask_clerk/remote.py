@@ -35,7 +35,7 @@ from jwt.algorithms import RSAAlgorithm
 from markupsafe import Markup
 
 from .errors import MESSAGES, ClerkConfigError
-from .settings import _TUPLES, DEFAULTS, frontend_api_from_publishable_key
+from .settings import DEFAULTS, frontend_api_from_publishable_key
 from .tokens import ANY_KID, TokenInvalid, TokenVerifier
 from .user import ClerkUser
 
@@ -114,9 +114,7 @@ class RemoteSettings:
         cookie_secure = get("CLERK_COOKIE_SECURE")
 
         def listed(key: str) -> tuple[str, ...]:
-            value = get(key) or ()
-            return tuple(value.split(",")) if isinstance(value, str) and key in _TUPLES \
-                else tuple(value)
+            return tuple(get(key) or ())  # (from the environment: apply_defaults split it)
 
         return cls(
             publishable_key=publishable_key, secret_key=secret_key, issuer=issuer,

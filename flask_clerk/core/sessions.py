@@ -202,15 +202,22 @@ def _refresh_active(
         end_session(instance, session, "revoked")
         db.commit()
         return None
+    _touch(instance, db, session, membership, now)
+    db.commit()
+    return session, session_token(instance, session, membership, organization, request,
+                                  has_mfa=mfa_enabled_at is not None)
+
+
+def _touch(instance: Instance, db: DbSession, session: Session,
+           membership: OrganizationMembership | None, now: datetime) -> None:
+    """``session`` used now (a refresh, a switch): its day of activity, its inactivity
+    clock, and its organization dropped if the user is no longer in it."""
     if session.actor is None:
         record_new_day(db, session.user_id, session.last_active_at, now)
     session.last_active_at = now
     session.abandon_at = _abandon_at(instance, now)
     if membership is None:
         session.last_active_organization_id = None  # removed from it since, or it is gone
-    db.commit()
-    return session, session_token(instance, session, membership, organization, request,
-                                  has_mfa=mfa_enabled_at is not None)
 
 
 def _ended_by_time(instance: Instance, session: Session, now: datetime) -> bool:
@@ -256,12 +263,7 @@ def switch_session(instance: Instance, db: DbSession, client_token: str, session
         raise NotFound("session_not_found")
     session, membership, organization, client = row
     client.last_active_session_id = session.id
-    session.last_active_at = now
-    session.abandon_at = _abandon_at(instance, now)
-    if session.actor is None:
-        record_new_day(db, session.user_id, session.last_active_at, now)
-    if membership is None:
-        session.last_active_organization_id = None
+    _touch(instance, db, session, membership, now)
     db.commit()
     return session_token(instance, session, membership, organization, request,
                          has_mfa=session.user.mfa_enabled_at is not None)
