@@ -98,6 +98,10 @@ MESSAGES: dict[str, str] = {
     ),
     "authentication_invalid": "You need to sign in to access this resource.",
     "authorization_invalid": "You are not authorized to access this resource.",
+    "issuer_unavailable": "The sign-in service could not be reached. Try again in a moment.",
+    "organization_switch_unsupported": (
+        "Switch organizations on the sign-in service's pages: it cannot be done from here."
+    ),
     "csrf_invalid": "Your form expired. Reload the page and try again.",
     "too_many_requests": "Too many requests. Try again in {seconds} seconds.",
     "form_param_unknown": "{field} is not a known parameter.",

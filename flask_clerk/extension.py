@@ -129,9 +129,6 @@ class ClerkAuth:
         apply_defaults(app.config)
         if app.config["CLERK_MODE"] not in {"embedded", "remote"}:
             raise ClerkConfigError('CLERK_MODE must be "embedded" or "remote".')
-        if app.config["CLERK_MODE"] == "remote":
-            _init_remote(app)
-            return
         if app.config.get("SESSION_COOKIE_SAMESITE") is None:
             # Flask's session holds the CSRF secret: keep it same-site like our cookies.
             app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
@@ -141,6 +138,9 @@ class ClerkAuth:
                 "`flask clerk init` writes FLASK_SECRET_KEY to .env; load it with "
                 "app.config.from_prefixed_env() or set app.secret_key."
             )
+        if app.config["CLERK_MODE"] == "remote":
+            _init_remote(app)
+            return
         settings = Settings.from_config(
             app.config, instance_path=app.instance_path, debug=app.debug or app.testing,
             debug_server=app.debug and not app.testing,
@@ -179,26 +179,25 @@ class ClerkAuth:
 
 def _init_remote(app: Flask) -> None:
     """Remote mode: the SDK half alone (see :mod:`flask_clerk.remote`)."""
-    from .remote import (
-        RemoteComponents,
-        RemoteInstance,
-        RemoteSettings,
-        RemoteState,
-        RemoteUsers,
-        handshake_hooks,
-    )
+    from .components.remote import RemoteComponents
+    from .remote import RemoteInstance, RemoteSettings, RemoteState, RemoteUsers, handshake_hooks
+    from .web.remote import register_remote_blueprints
 
     settings = RemoteSettings.from_config(app.config, debug=app.debug or app.testing)
     instance = RemoteInstance(settings)
     instance.verifier.build = auth_from_claims
+    users = RemoteUsers(instance.api)
+    appearance = Appearance.parse(app.config["CLERK_APPEARANCE"])
     clerk_state = RemoteState(
-        instance=instance, users=RemoteUsers(settings), components=RemoteComponents(settings),
+        instance=instance, users=users,
+        components=RemoteComponents(instance, appearance, users),
         protected=compile_route_patterns(settings.protected_routes))
     app.extensions["clerk"] = clerk_state
     app.before_request(_before_request_hook(
         clerk_state, handshake_hooks(clerk_state)))  # type: ignore[arg-type]
     app.jinja_env.globals["clerk"] = clerk_state.components
     app.jinja_env.globals.setdefault("auth", auth)
+    register_remote_blueprints(app)
 
 
 def _use_auth_domain(app: Flask, clerk_state: ClerkState) -> None:

@@ -24,7 +24,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import quote, urlencode, urlsplit
@@ -32,15 +32,15 @@ from urllib.parse import quote, urlencode, urlsplit
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
-from markupsafe import Markup
 
 from .errors import MESSAGES, ClerkConfigError
 from .settings import DEFAULTS, frontend_api_from_publishable_key
 from .tokens import ANY_KID, TokenInvalid, TokenVerifier
-from .user import ClerkUser
+from .user import ClerkObject, ClerkUser
 
 CLERK_CLOUD_API = "https://api.clerk.com"
 USER_CACHE_SECONDS = 30.0
+OUTAGE_CACHE_SECONDS = 3.0  # an issuer that did not answer is asked again this soon
 # Settings that belong to the engine: an app in remote mode has none of them.
 ENGINE_ONLY = ("CLERK_DATABASE_URL", "CLERK_DASHBOARD_ADMINS", "CLERK_SMTP_URL",
                "CLERK_OAUTH_PROVIDERS", "CLERK_DOMAIN")
@@ -67,10 +67,17 @@ class RemoteSettings:
     choose_organization_url: str = ""
     setup_mfa_url: str = ""
     reverify_url: str = ""
+    user_profile_url: str = ""
+    organization_profile_url: str = ""
+    create_organization_url: str = ""
+    after_sign_out_url: str = "/"
     application_name: str | None = None
     messages: Mapping[str, str] = field(default_factory=dict)
-    organizations: bool = False
+    # The organization switcher's: as the issuer is configured.
+    organizations: bool = True
     organization_membership: str = "optional"
+    create_organization_enabled: bool = True
+    multi_session: bool = False
     domain: str | None = None  # (no custom auth domain: the issuer has the pages)
     cookie_domain: str | None = None
     remote: bool = True
@@ -131,6 +138,12 @@ class RemoteSettings:
             choose_organization_url=page("CLERK_CHOOSE_ORGANIZATION_URL"),
             setup_mfa_url=page("CLERK_SETUP_MFA_URL"),
             reverify_url=page("CLERK_REVERIFY_URL"),
+            user_profile_url=page("CLERK_USER_PROFILE_URL"),
+            organization_profile_url=page("CLERK_ORGANIZATION_PROFILE_URL"),
+            create_organization_url=page("CLERK_CREATE_ORGANIZATION_URL"),
+            after_sign_out_url=get("CLERK_AFTER_SIGN_OUT_URL"),
+            organization_membership=get("CLERK_ORGANIZATION_MEMBERSHIP"),
+            create_organization_enabled=bool(get("CLERK_CREATE_ORGANIZATION_ENABLED")),
             application_name=get("CLERK_APPLICATION_NAME"),
             messages={**MESSAGES, **(get("CLERK_MESSAGES") or {})},
         )
@@ -149,52 +162,112 @@ def key_loader(settings: RemoteSettings) -> Any:
         return lambda: [{**jwk, "kid": ANY_KID}]
 
     def fetch() -> list[dict[str, Any]]:
-        return list(_get_json(settings, "/v1/jwks").get("keys") or [])
+        return list(IssuerAPI(settings).get("/v1/jwks").get("keys") or [])
 
     return fetch
 
 
-def _get_json(settings: RemoteSettings, path: str) -> dict[str, Any]:
-    request = urllib.request.Request(settings.api_url + path, headers={  # noqa: S310 - http(s) only
-        "Authorization": f"Bearer {settings.secret_key}", "Accept": "application/json",
-        "User-Agent": "flask_clerk (remote mode)"})
+class IssuerAPI:
+    """The issuer's Backend API, server to server, with the secret key."""
+
+    def __init__(self, settings: RemoteSettings) -> None:
+        self._settings = settings
+
+    def get(self, path: str) -> dict[str, Any]:
+        return self._call("GET", path)
+
+    def post(self, path: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        return self._call("POST", path, body or {})
+
+    def _call(self, method: str, path: str, body: Mapping[str, Any] | None = None
+              ) -> dict[str, Any]:
+        settings = self._settings
+        request = urllib.request.Request(  # noqa: S310 - http(s) only (checked at start)
+            settings.api_url + path, method=method,
+            data=None if body is None else json.dumps(body).encode(), headers={
+                "Authorization": f"Bearer {settings.secret_key}",
+                "Accept": "application/json", "Content-Type": "application/json",
+                "User-Agent": "flask_clerk (remote mode)"})
+        try:
+            with urllib.request.urlopen(request, timeout=5) as answer:  # noqa: S310
+                data = json.loads(answer.read())
+        except urllib.error.HTTPError as exc:
+            if 400 <= exc.code < 500 and exc.code != 429:
+                raise IssuerRefused(exc.code, _error_code(exc)) from exc
+            raise IssuerUnavailable(f"{settings.api_url}{path}: {exc}") from exc
+        except (urllib.error.URLError, TimeoutError, ValueError) as exc:
+            raise IssuerUnavailable(f"{settings.api_url}{path}: {exc}") from exc
+        if not isinstance(data, dict):
+            raise IssuerUnavailable(f"{settings.api_url}{path}: not a JSON object")
+        return data
+
+
+def _error_code(error: urllib.error.HTTPError) -> str:
+    """The first of Clerk's ``{"errors": [{"code": …}]}`` (or the bare status)."""
     try:
-        with urllib.request.urlopen(request, timeout=5) as answer:  # noqa: S310 - http(s) only
-            data = json.loads(answer.read())
-    except (urllib.error.URLError, TimeoutError, ValueError) as exc:
-        raise IssuerUnavailable(f"{settings.api_url}{path}: {exc}") from exc
-    if not isinstance(data, dict):
-        raise IssuerUnavailable(f"{settings.api_url}{path}: not a JSON object")
-    return data
+        return str(json.loads(error.read())["errors"][0]["code"])
+    except (ValueError, KeyError, IndexError, TypeError, OSError):
+        return f"http_{error.code}"
 
 
 class IssuerUnavailable(TokenInvalid):
     """The issuer's Backend API did not answer (its keys or a user could not be read)."""
 
 
-class RemoteUsers:
-    """``current_user`` from the Backend API, each user cached for a short while."""
+class IssuerRefused(Exception):
+    """The issuer's Backend API answered with a 4xx: ``status`` and Clerk's ``code``."""
 
-    def __init__(self, settings: RemoteSettings) -> None:
-        self._settings = settings
-        self._cache: dict[str, tuple[float, ClerkUser | None]] = {}
+    def __init__(self, status: int, code: str) -> None:
+        super().__init__(f"{status} {code}")
+        self.status, self.code = status, code
+
+
+class RemoteUsers:
+    """``current_user`` and the user's organization memberships, from the Backend
+    API, each cached for a short while (an outage for a few seconds only)."""
+
+    def __init__(self, api: IssuerAPI) -> None:
+        self._api = api
+        self._cache: dict[tuple[str, str], tuple[float, Any]] = {}
         self._lock = threading.Lock()
 
     def get(self, user_id: str) -> ClerkUser | None:
+        user: ClerkUser | None = self._cached("user", user_id, lambda: ClerkUser(
+            self._api.get("/v1/users/" + quote(user_id, safe=""))))
+        return user
+
+    def memberships(self, user_id: str) -> list[ClerkObject] | None:
+        """The user's memberships (each with ``organization_id``), or None when the
+        issuer cannot be read."""
+        def fetch() -> list[ClerkObject]:
+            answer = self._api.get(f"/v1/users/{quote(user_id, safe='')}"
+                                   "/organization_memberships?limit=100")
+            return [ClerkObject({**m, "organization_id": m["organization"]["id"]})
+                    for m in answer.get("data") or []
+                    if isinstance(m, dict) and isinstance(m.get("organization"), dict)]
+
+        found: list[ClerkObject] | None = self._cached("memberships", user_id, fetch)
+        return found
+
+    def forget(self, user_id: str) -> None:
+        with self._lock:
+            for kind in ("user", "memberships"):
+                self._cache.pop((kind, user_id), None)
+
+    def _cached(self, kind: str, user_id: str, fetch: Callable[[], Any]) -> Any:
         now = time.monotonic()
-        hit = self._cache.get(user_id)
-        if hit is not None and now - hit[0] < USER_CACHE_SECONDS:
+        hit = self._cache.get((kind, user_id))
+        if hit is not None and now < hit[0]:
             return hit[1]
         try:
-            user: ClerkUser | None = ClerkUser(
-                _get_json(self._settings, "/v1/users/" + quote(user_id, safe="")))
-        except IssuerUnavailable:
-            user = None
+            value, ttl = fetch(), USER_CACHE_SECONDS
+        except (IssuerUnavailable, IssuerRefused):
+            value, ttl = None, OUTAGE_CACHE_SECONDS
         with self._lock:
             if len(self._cache) > 10_000:
                 self._cache.clear()
-            self._cache[user_id] = (now, user)
-        return user
+            self._cache[(kind, user_id)] = (now + ttl, value)
+        return value
 
 
 class RemoteInstance:
@@ -202,6 +275,7 @@ class RemoteInstance:
 
     def __init__(self, settings: RemoteSettings) -> None:
         self.settings = settings
+        self.api = IssuerAPI(settings)
         self.verifier = TokenVerifier(
             key_loader(settings), skew=settings.clock_skew, issuer=settings.issuer,
             authorized_parties=settings.authorized_parties,
@@ -350,25 +424,3 @@ def _max_age(directive: str, default: int) -> int:
         if key.lower() == "max-age" and value.strip().isdigit():
             return int(value)
     return default
-
-
-class RemoteComponents:
-    """``clerk`` in templates, in remote mode: the way to the issuer's pages."""
-
-    def __init__(self, settings: RemoteSettings) -> None:
-        self.settings = settings
-
-    def sign_in(self, **props: Any) -> Markup:
-        return self._link("signIn", self.settings.sign_in_url, props.get("text") or "Sign in",
-                          props)
-
-    def sign_up(self, **props: Any) -> Markup:
-        return self._link("signUp", self.settings.sign_up_url,
-                          props.get("text") or "Sign up", props)
-
-    def _link(self, key: str, page: str, text: str, props: Mapping[str, Any]) -> Markup:
-        from flask import request
-
-        back = via_handshake(self.settings, props.get("redirect_url") or request.url)
-        href = page + ("&" if "?" in page else "?") + urlencode({"redirect_url": back})
-        return Markup('<a class="cl-{}Button" href="{}">{}</a>').format(key, href, text)

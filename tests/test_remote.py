@@ -55,6 +55,11 @@ def remote_app(**config: Any) -> Flask:
     def page() -> str:
         return render_template_string("{{ clerk.sign_in() }}")
 
+    @app.get("/menu")
+    def menu() -> str:
+        return render_template_string(
+            "{{ clerk.user_button() }}{{ clerk.organization_switcher() }}")
+
     return app
 
 

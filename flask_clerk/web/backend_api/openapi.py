@@ -152,6 +152,7 @@ WAITLIST_ENTRY = _object({
     "created_at": MILLIS, "updated_at": MILLIS,
 })
 
+TOKEN = _object({"object": _const("token"), "jwt": STRING})
 ACTOR_TOKEN = _object({
     "object": _const("actor_token"), "id": STRING,
     "status": {"type": "string", "enum": ["pending", "accepted", "revoked"]},
@@ -444,6 +445,14 @@ def _session_paths() -> dict[str, Schema]:
             "GetSession", "Retrieve a session", _ref("Session"), 404)},
         "/sessions/{session_id}/revoke": {"parameters": [session_id], "post": _post(
             "RevokeSession", "Revoke a session", _ref("Session"), 404)},
+        "/sessions/{session_id}/active_organization": {"parameters": [session_id], "post": {
+            **_post("SetActiveOrganization", "Switch a session's active organization",
+                    TOKEN, 404, body=_body({"organization_id": N_STRING,
+                                            "request_origin": N_STRING})),
+            "description": "flask_clerk's own (not in Clerk's API): for an app in remote "
+                           "mode. null is the personal account. Answers the session's new "
+                           "token, which carries the organization.",
+        }},
         "/invitations": {
             "get": _operation("ListInvitations", "List invitations", _array("Invitation"), 422,
                               parameters=[*PAGE, _query("status", STATUS),

@@ -8,8 +8,9 @@ from urllib.parse import urlencode
 from flask import request
 from werkzeug.wrappers import Response
 
-from ...core import impersonation, invitations, user_admin
+from ...core import impersonation, invitations, organizations, user_admin
 from ...core.impersonation import TICKET_PATH
+from ...core.instance import RequestInfo
 from ...core.models import Session
 from ...core.serializers import actor_token_json, instance_invitation_json, session_json
 from ...core.sessions import end_session, sessions_of
@@ -51,6 +52,26 @@ def revoke_session(session_id: str) -> Response:
     end_session(state().instance, session, "revoked")
     db_session().commit()
     return json_response(session_json(session))
+
+
+@bp.post("/sessions/<session_id>/active_organization")
+def set_active_organization(session_id: str) -> Response:
+    """flask_clerk's own: switch a session's active organization (None: the personal
+    account) for an app in remote mode, whose organization switcher cannot reach
+    this instance's cookies. (Clerk's cloud does it in the browser, ``setActive``.)
+    Answers the session's new token, as Clerk's ``/sessions/{id}/tokens`` does."""
+    body = Body.from_request()
+    organization_id = body.take("organization_id", str)
+    origin = body.take("request_origin", str)
+    body.done()
+    if origin is not None and not (origin.startswith(("https://", "http://"))
+                                   and len(origin) <= 300 and origin.isprintable()):
+        raise ClerkError("form_param_format_invalid", field="request_origin")
+    session = _session(session_id)
+    token = organizations.set_active_organization(
+        state().instance, db_session(), session.id, session.user_id, organization_id,
+        RequestInfo(origin=origin))
+    return json_response({"object": "token", "jwt": token})
 
 
 @bp.get("/invitations")
