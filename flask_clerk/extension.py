@@ -221,9 +221,13 @@ def _before_request_hook(clerk_state: ClerkState, handshake: Any = None,
     applies an issuer's answer, and asks for one for a browser with no valid token."""
     protected = clerk_state.protected
     apply, needed = handshake or (None, None)
+    # Where an answer may be: the URL; and with Clerk's cloud, a cookie it set on the site.
+    answer_in = ("QUERY_STRING", "HTTP_COOKIE") if getattr(
+        clerk_state.settings, "clerk_cloud", False) else ("QUERY_STRING",)
 
     def before_request() -> Response | None:
-        if apply is not None and "__clerk_handshake" in request.environ.get("QUERY_STRING", ""):
+        environ = request.environ
+        if apply is not None and any("__clerk_handshake" in environ.get(k, "") for k in answer_in):
             applied = apply()  # (None: the text was there, not the parameter)
             if applied is not None:
                 return applied  # type: ignore[no-any-return]

@@ -17,6 +17,7 @@ the URL).
 
 from __future__ import annotations
 
+import hmac
 import json
 import re
 import secrets
@@ -78,6 +79,7 @@ class RemoteSettings:
     organization_membership: str = "optional"
     create_organization_enabled: bool = True
     multi_session: bool = False
+    clerk_cloud: bool = False  # the issuer is Clerk's cloud, not a flask_clerk instance
     domain: str | None = None  # (no custom auth domain: the issuer has the pages)
     cookie_domain: str | None = None
     remote: bool = True
@@ -125,7 +127,7 @@ class RemoteSettings:
 
         return cls(
             publishable_key=publishable_key, secret_key=secret_key, issuer=issuer,
-            api_url=api_url, jwt_key=jwt_key,
+            api_url=api_url, jwt_key=jwt_key, clerk_cloud=clerk_cloud,
             sign_in_url=page("CLERK_SIGN_IN_URL"),
             sign_up_url=page("CLERK_SIGN_UP_URL"),
             after_sign_in_url=get("CLERK_AFTER_SIGN_IN_URL"),
@@ -306,10 +308,12 @@ class RemoteState:
 
 # -- the handshake, the app's side (the issuer's: flask_clerk.web.handshake) -------------
 
-HANDSHAKE_PARAM = "__clerk_handshake"
+HANDSHAKE_PARAM = "__clerk_handshake"  # the answer: a signed token of cookie directives
+HANDSHAKE_NONCE_PARAM = "__clerk_handshake_nonce"  # or what stands for it, to redeem
+ANSWER_NAMES = (HANDSHAKE_PARAM, HANDSHAKE_NONCE_PARAM)
 CLIENT_UAT_COOKIE = "__client_uat"  # when the browser last signed in or out at the issuer
 REDIRECT_COUNT_COOKIE = "__clerk_redirect_count"
-NONCE_COOKIE = "__clerk_handshake_nonce"  # binds the issuer's answer to this browser
+NONCE_COOKIE = "__clerk_handshake_state"  # binds the issuer's answer to this browser
 MAX_HANDSHAKES = 3  # in a row, a few seconds apart: then the request is signed out
 
 
@@ -342,7 +346,9 @@ def handshake_nonce() -> str:
 
 
 def handshake_query(target: str) -> str:
-    return urlencode({"redirect_url": target, "nonce": handshake_nonce()})
+    """Clerk's handshake request, in its production form (``format=nonce``), with
+    this browser's nonce (which Clerk's cloud ignores)."""
+    return urlencode({"redirect_url": target, "format": "nonce", "nonce": handshake_nonce()})
 
 
 def via_handshake(settings: RemoteSettings, target: str) -> str:
@@ -350,54 +356,45 @@ def via_handshake(settings: RemoteSettings, target: str) -> str:
     ``target`` (absolute) with the session: its handshake, by a path of its own (a
     flask_clerk issuer takes only its own paths and its apps' origins). Clerk's
     cloud runs the handshake itself: straight back to ``target``."""
-    if settings.api_url == CLERK_CLOUD_API:
+    if settings.clerk_cloud:
         return target
     return urlsplit(handshake_url(settings)).path + "?" + handshake_query(target)
 
 
 def handshake_hooks(clerk_state: RemoteState) -> tuple[Any, Any]:
-    """``(apply, needed)``, for the request hook: ``apply`` takes a handshake's answer
-    (the URL carries ``__clerk_handshake``); ``needed``, for a request with no valid
-    session token, asks the issuer for one when the browser signed in there
-    (``__client_uat``)."""
+    """``(apply, needed)``, for the request hook: ``apply`` takes a handshake's answer;
+    ``needed``, for a request with no valid session token, asks the issuer for one
+    when the browser signed in there (``__client_uat``)."""
     from flask import redirect, request
     from werkzeug.wrappers import Response
 
     from .request import wants_html
 
-    def origin() -> str:
-        return f"{request.scheme}://{request.host}"
+    settings = clerk_state.settings
 
     def apply() -> Response | None:
-        answer = request.args.get(HANDSHAKE_PARAM)
-        if answer is None:
+        carried = {k: request.args[k] for k in ANSWER_NAMES if k in request.args}
+        cookies = {k: request.cookies[k] for k in ANSWER_NAMES if k in request.cookies
+                   } if settings.clerk_cloud else {}
+        if not carried and not cookies:
             return None
-        args = [(k, v) for k, v in request.args.items(multi=True) if k != HANDSHAKE_PARAM]
+        args = [(k, v) for k, v in request.args.items(multi=True) if k not in ANSWER_NAMES]
         clean = request.base_url + ("?" + urlencode(args) if args else "")
         response = redirect(clean, 307)
         response.headers["Cache-Control"] = "no-store"
-        response.headers["Referrer-Policy"] = "no-referrer"  # the token was in the URL
-        secure = clerk_state.settings.cookie_secure
+        response.headers["Referrer-Policy"] = "no-referrer"  # (the answer was in the URL)
         try:
-            directives = clerk_state.instance.verifier.handshake_directives(
-                answer, origin(), request.cookies.get(nonce_cookie_name(clerk_state.settings)))
+            directives = answer_directives(clerk_state, carried, cookies,
+                                           f"{request.scheme}://{request.host}")
             response.delete_cookie(REDIRECT_COUNT_COOKIE)  # (only an answer taken ends a run)
         except TokenInvalid:
-            directives = ["__session=; Max-Age=0"]  # a forged or stale answer: nobody
-        for directive in directives:
-            name, _, value = directive.split(";", 1)[0].partition("=")
-            name, value = name.strip(), value.strip()
-            if name == "__session":
-                if value:
-                    response.set_cookie("__session", value, max_age=_max_age(directive, 60),
-                                        httponly=True, secure=secure, samesite="Lax")
-                else:
-                    response.delete_cookie("__session", httponly=True, secure=secure,
-                                           samesite="Lax")
-            elif name == CLIENT_UAT_COOKIE and value.isdigit():
-                response.set_cookie(CLIENT_UAT_COOKIE, value, max_age=365 * 24 * 3600,
-                                    httponly=True, secure=secure, samesite="Lax")
-        response.delete_cookie(nonce_cookie_name(clerk_state.settings))
+            directives = ["__session=; Max-Age=0"]  # a forged, stale or unbound answer: nobody
+        _set_directives(response, directives, settings.cookie_secure)
+        response.delete_cookie(nonce_cookie_name(settings))
+        site = (urlsplit(settings.issuer).hostname or "").partition(".")[2] or None
+        for name in cookies:  # (Clerk's cloud sets them for the site: clerk.<site>)
+            response.delete_cookie(name)
+            response.delete_cookie(name, domain=site)
         return response
 
     def needed() -> Response | None:
@@ -408,14 +405,78 @@ def handshake_hooks(clerk_state: RemoteState) -> tuple[Any, Any]:
         count_value = int(count) if count.isascii() and count.isdigit() else MAX_HANDSHAKES
         if count_value >= MAX_HANDSHAKES:
             return None  # the issuer keeps not answering: signed out, not a loop
-        response = redirect(handshake_url(clerk_state.settings) + "?"
-                            + handshake_query(request.url), 307)
+        response = redirect(handshake_url(settings) + "?" + handshake_query(request.url), 307)
         response.set_cookie(REDIRECT_COUNT_COOKIE, str(count_value + 1), max_age=3,
-                            httponly=True, secure=clerk_state.settings.cookie_secure,
-                            samesite="Lax")
+                            httponly=True, secure=settings.cookie_secure, samesite="Lax")
         return response
 
     return apply, needed
+
+
+def answer_directives(clerk_state: RemoteState, carried: Mapping[str, str],
+                      cookies: Mapping[str, str], origin: str) -> list[str]:
+    """The ``Set-Cookie`` directives of the issuer's answer, or :class:`TokenInvalid`.
+
+    A flask_clerk issuer's answer, in the URL, is its signed token (or that token
+    sealed, redeemed through the Backend API), which must name this app's origin
+    and carry this browser's nonce: an answer lured into another browser signs
+    nobody in. Clerk's cloud binds its production answers to the browser by
+    setting them as cookies on the site, and those are taken as they are; its
+    unbound answers in the URL (development instances) are refused.
+    """
+    from flask import request
+
+    settings, verifier = clerk_state.settings, clerk_state.instance.verifier
+    if settings.clerk_cloud and not carried:
+        token = cookies.get(HANDSHAKE_PARAM)
+        if token is None:
+            payload = _redeem(clerk_state, cookies[HANDSHAKE_NONCE_PARAM])
+            return _directives(payload.get("directives"))
+        return _directives(verifier.handshake_claims(token, audience=None).get("handshake"))
+    token = carried.get(HANDSHAKE_PARAM)
+    if token is None:
+        token = _redeem(clerk_state, carried[HANDSHAKE_NONCE_PARAM]).get("token")
+        if not isinstance(token, str):
+            raise TokenInvalid("the issuer's answer is not bound to this browser")
+    claims = verifier.handshake_claims(token, audience=origin)
+    nonce = request.cookies.get(nonce_cookie_name(settings))
+    if not nonce or not hmac.compare_digest(str(claims.get("nonce", "")).encode(),
+                                            nonce.encode()):
+        raise TokenInvalid("not this browser's handshake")
+    return _directives(claims.get("handshake"))
+
+
+def _redeem(clerk_state: RemoteState, sealed: str) -> dict[str, Any]:
+    """Clerk's ``GET /v1/clients/handshake_payload``: what a nonce stands for."""
+    try:
+        return clerk_state.instance.api.get(
+            "/v1/clients/handshake_payload?" + urlencode({"nonce": sealed}))
+    except IssuerRefused as refused:
+        raise TokenInvalid(f"the issuer refused the handshake nonce: {refused}") from None
+
+
+def _directives(value: object) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(d, str) for d in value):
+        raise TokenInvalid("no cookie directives")
+    return value
+
+
+def _set_directives(response: Any, directives: list[str], secure: bool) -> None:
+    """The issuer's ``Set-Cookie`` directives, as this app's own cookies: only
+    ``__session`` and ``__client_uat``, with this app's attributes."""
+    for directive in directives:
+        name, _, value = directive.split(";", 1)[0].partition("=")
+        name, value = name.strip(), value.strip()
+        if name == "__session":
+            if value:
+                response.set_cookie("__session", value, max_age=_max_age(directive, 60),
+                                    httponly=True, secure=secure, samesite="Lax")
+            else:
+                response.delete_cookie("__session", httponly=True, secure=secure,
+                                       samesite="Lax")
+        elif name == CLIENT_UAT_COOKIE and value.isdigit():
+            response.set_cookie(CLIENT_UAT_COOKIE, value, max_age=365 * 24 * 3600,
+                                httponly=True, secure=secure, samesite="Lax")
 
 
 def _max_age(directive: str, default: int) -> int:

@@ -8,7 +8,6 @@ life, so after the first request the signature check is a dictionary lookup
 
 from __future__ import annotations
 
-import hmac
 import json
 import threading
 import time
@@ -283,28 +282,23 @@ class TokenVerifier:
             raise TokenInvalid("session revoked")
         return entry
 
-    def handshake_directives(self, token: str, audience: str, nonce: str | None) -> list[str]:
-        """The cookie directives of a handshake answer signed by the issuer's key for
-        ``audience`` (this app's origin) and this browser (the ``nonce`` it sent),
-        or :class:`TokenInvalid`: an answer lured into another browser (to sign it in
-        as someone else) does not carry that browser's nonce."""
+    def handshake_claims(self, token: str, *, audience: str | None) -> dict[str, Any]:
+        """The claims of a handshake answer signed by the issuer's key: for
+        ``audience`` (this app's origin) when given, expiring, or
+        :class:`TokenInvalid`. (The caller checks its browser ``nonce``.)"""
         try:
             header = jwt.get_unverified_header(token)
             if header.get("alg") != ALGORITHM:
                 raise TokenInvalid("algorithm not allowed")
-            claims = jwt.decode(
+            claims: dict[str, Any] = jwt.decode(
                 token, self._key_for(header.get("kid")), algorithms=[ALGORITHM],
-                audience=audience, issuer=self._issuer, leeway=self._skew,
-                options={"require": ["exp", "iat", "aud"]})
+                audience=audience, issuer=self._issuer if audience else None,
+                leeway=self._skew, options={
+                    "require": ["exp", "iat", "aud"] if audience else [],
+                    "verify_aud": audience is not None})
         except jwt.PyJWTError as exc:
             raise TokenInvalid(str(exc) or "invalid") from exc
-        if not nonce or not hmac.compare_digest(str(claims.get("nonce", "")).encode(),
-                                                nonce.encode()):
-            raise TokenInvalid("not this browser's handshake")
-        directives = claims.get("handshake")
-        if not isinstance(directives, list) or not all(isinstance(d, str) for d in directives):
-            raise TokenInvalid("no cookie directives")
-        return directives
+        return claims
 
     def _key_for(self, kid: object) -> Any:
         # Keys are re-read at most once a minute, on a cache miss only: a rotation

@@ -183,8 +183,8 @@ def test_a_protected_page_sends_to_the_issuers_sign_in_and_back(issuer):
     assert query["redirect_url"] == ["http://localhost/private"]
     # The browser's nonce, in a cookie of the app's, for the answer to match.
     cookie = next(c for c in answer.headers.getlist("Set-Cookie")
-                  if c.startswith("__clerk_handshake_nonce="))
-    assert cookie.startswith(f"__clerk_handshake_nonce={query['nonce'][0]};")
+                  if c.startswith("__clerk_handshake_state="))
+    assert cookie.startswith(f"__clerk_handshake_state={query['nonce'][0]};")
     assert "HttpOnly" in cookie
     page = app.test_client().get("/page")
     href = re.search(r'href="([^"]+)"', page.get_data(as_text=True)).group(1)
@@ -192,7 +192,7 @@ def test_a_protected_page_sends_to_the_issuers_sign_in_and_back(issuer):
     assert (link.netloc, link.path) == ("localhost", "/sign-in")
     back = parse_qs(urlsplit(parse_qs(link.query)["redirect_url"][0]).query)
     assert back["redirect_url"] == ["http://localhost/page"]
-    assert f"__clerk_handshake_nonce={back['nonce'][0]};" in page.headers["Set-Cookie"]
+    assert f"__clerk_handshake_state={back['nonce'][0]};" in page.headers["Set-Cookie"]
 
 
 def test_an_unreachable_issuer_signs_nobody_in_and_answers(issuer):
@@ -237,7 +237,7 @@ def handshake(engine, page="/whoami", app_browser=None):
     """The browser at the issuer's handshake, for APP's ``page``: where it is sent.
     (The app gave ``app_browser`` its nonce, as its redirect there would have.)"""
     if app_browser is not None:
-        app_browser.set_cookie("__clerk_handshake_nonce", NONCE, domain="app.example.test")
+        app_browser.set_cookie("__clerk_handshake_state", NONCE, domain="app.example.test")
     answer = engine["browser"].get("/__clerk/v1/client/handshake?redirect_url="
                                    + quote(APP + page, safe="") + f"&nonce={NONCE}")
     assert answer.status_code == 307, answer.get_data(as_text=True)
@@ -264,7 +264,7 @@ def test_an_answer_lured_into_another_browser_signs_nobody_in(engine):
     app = issuer_app(engine)
     location = handshake(engine, app_browser=app.test_client())
     victim = app.test_client()
-    victim.set_cookie("__clerk_handshake_nonce", "the-victims-own-nonce-5678",
+    victim.set_cookie("__clerk_handshake_state", "the-victims-own-nonce-5678",
                       domain="app.example.test")
     victim.get(location)
     assert victim.get("/whoami", base_url=APP).get_json()["user_id"] is None
@@ -281,7 +281,7 @@ def test_a_handshake_for_another_origin_or_signed_by_another_key_signs_nobody_in
         engine, cloud):
     elsewhere = issuer_app(engine).test_client()
     location = handshake(engine, app_browser=elsewhere)
-    elsewhere.set_cookie("__clerk_handshake_nonce", NONCE, domain="other.example.test")
+    elsewhere.set_cookie("__clerk_handshake_state", NONCE, domain="other.example.test")
     elsewhere.get(location.replace(APP, "http://other.example.test"))
     assert elsewhere.get("/whoami", base_url="http://other.example.test").get_json()[
         "user_id"] is None
@@ -291,7 +291,7 @@ def test_a_handshake_for_another_origin_or_signed_by_another_key_signs_nobody_in
         key=generate_key_pair(), issuer=engine["app"].extensions["clerk"].settings.issuer,
         audience=APP, directives=["__session=forged; Path=/; Max-Age=60"], nonce=NONCE)
     browser = issuer_app(engine).test_client()
-    browser.set_cookie("__clerk_handshake_nonce", NONCE, domain="app.example.test")
+    browser.set_cookie("__clerk_handshake_state", NONCE, domain="app.example.test")
     answer = browser.get(f"{APP}/whoami?__clerk_handshake={forged}")
     assert answer.status_code == 307
     assert browser.get("/whoami", base_url=APP).get_json()["user_id"] is None
@@ -361,7 +361,7 @@ def test_a_refused_answer_does_not_restart_the_count_and_odd_input_is_no_500(eng
         browser.set_cookie("__clerk_redirect_count", count, domain="app.example.test")
         assert browser.get("/whoami", base_url=APP, headers={
             "Accept": "text/html"}).status_code in {200, 307}
-    browser.set_cookie("__clerk_handshake_nonce", "\u00e9" * 20, domain="app.example.test")
+    browser.set_cookie("__clerk_handshake_state", "\u00e9" * 20, domain="app.example.test")
     location = handshake(engine)  # (the nonce the issuer signed is another)
     assert browser.get(location).status_code == 307
     refused = engine["browser"].get("/__clerk/v1/client/handshake?redirect_url="
@@ -428,3 +428,111 @@ def test_keys_outlive_an_issuer_outage_and_an_outage_is_not_asked_every_request(
             verifier.verify(jwt.encode({"sub": "u"}, other.private_key, algorithm="RS256",
                                        headers={"kid": other.kid}))
     assert len(calls) == 2
+
+
+# -- Clerk's production form of the answer: a nonce, redeemed through the Backend API ----
+
+
+def test_the_app_asks_for_the_nonce_form_and_its_url_holds_no_token(engine):
+    app = issuer_app(engine)
+    browser = app.test_client()
+    browser.set_cookie("__client_uat", "1700000000", domain="app.example.test")
+    asked = urlsplit(browser.get("/whoami", base_url=APP,
+                                 headers={"Accept": "text/html"}).location)
+    query = parse_qs(asked.query)
+    assert query["format"] == ["nonce"]
+    answer = engine["browser"].get(f"{asked.path.removeprefix('/__clerk')}?{asked.query}"
+                                   .replace("/v1/", "/__clerk/v1/", 1))
+    location = urlsplit(answer.location)
+    carried = parse_qs(location.query)
+    assert set(carried) == {"__clerk_handshake_nonce"}
+    assert not re.search(r"eyJ[\w-]*\.", answer.location)  # no JWT (a session's) in the URL
+    applied = browser.get(answer.location)
+    assert applied.status_code == 307 and applied.location == APP + "/whoami"
+    whoami = browser.get("/whoami", base_url=APP).get_json()
+    assert whoami["user_id"] == engine["browser"].get("/whoami").get_json()["user_id"]
+
+
+def nonce_answer(engine: dict[str, Any]) -> str:
+    answer = engine["browser"].get("/__clerk/v1/client/handshake?format=nonce&redirect_url="
+                                   + quote(APP + "/whoami", safe="") + f"&nonce={NONCE}")
+    return parse_qs(urlsplit(answer.location).query)["__clerk_handshake_nonce"][0]
+
+
+def test_a_nonce_is_bound_to_the_browser_and_the_issuer_and_expires(engine, monkeypatch):
+    app = issuer_app(engine)
+    sealed = nonce_answer(engine)
+    for cookie in (None, "the-victims-own-nonce-5678"):  # lured into another browser
+        victim = app.test_client()
+        if cookie:
+            victim.set_cookie("__clerk_handshake_state", cookie, domain="app.example.test")
+        victim.get(f"{APP}/whoami?__clerk_handshake_nonce={quote(sealed)}")
+        assert victim.get("/whoami", base_url=APP).get_json()["user_id"] is None
+    browser = app.test_client()
+    browser.set_cookie("__clerk_handshake_state", NONCE, domain="app.example.test")
+    for forged in (sealed[:-4] + "AAAA", "x", "\u00e9" * 10):  # not sealed by the issuer
+        browser.set_cookie("__clerk_handshake_state", NONCE, domain="app.example.test")
+        browser.get(f"{APP}/whoami?__clerk_handshake_nonce={quote(forged)}")
+        assert browser.get("/whoami", base_url=APP).get_json()["user_id"] is None
+    # Only the secret key redeems it, and only for a minute.
+    api = engine["app"].test_client()
+    path = f"/v1/clients/handshake_payload?nonce={quote(sealed)}"
+    assert api.get(path).status_code == 401
+    headers = {"Authorization": f"Bearer {engine['app'].config['CLERK_SECRET_KEY']}"}
+    payload = api.get(path, headers=headers).get_json()
+    assert payload["directives"][0].startswith("__session=ey") and payload["token"]
+    import cryptography.fernet
+
+    later = time.time() + 120
+    monkeypatch.setattr(cryptography.fernet.time, "time", lambda: later)
+    assert api.get(path, headers=headers).status_code == 422
+    monkeypatch.undo()
+    assert len(sealed) < 500  # (which session, for whom: not the token itself)
+    browser.set_cookie("__clerk_handshake_state", NONCE, domain="app.example.test")
+    browser.get(f"{APP}/whoami?__clerk_handshake_nonce={quote(sealed)}")
+    assert browser.get("/whoami", base_url=APP).get_json()["user_id"] is not None
+
+
+@pytest.fixture
+def clerk_cloud(cloud):
+    """Clerk's cloud, where nobody can reach it from here: its Backend API's
+    ``handshake_payload``, answering as Clerk's documents it (directives only)."""
+    api = Flask("clerk-cloud")
+    issued = {"nonce": "nonce_2x0ClerkHandshake", "token": cloud["token"]()}
+
+    @api.get("/v1/clients/handshake_payload")
+    def payload() -> Any:
+        from flask import request
+
+        if request.headers.get("Authorization") != "Bearer sk_test_cloud":
+            return jsonify(errors=[{"code": "authentication_invalid"}]), 401
+        if request.args.get("nonce") != issued["nonce"]:
+            return jsonify(errors=[{"code": "resource_not_found"}]), 404
+        return jsonify(directives=[f"__session={issued['token']}; Path=/; Max-Age=60",
+                                   f"__client_uat={int(time.time())}; Path=/; Max-Age=31536000"])
+
+    with serve(api) as url:
+        yield {**issued, "app": cloud_app(cloud, CLERK_SECRET_KEY="sk_test_cloud",
+                                          CLERK_API_URL=url,
+                                          CLERK_AUTHORIZED_PARTIES=("http://localhost:3000",))}
+
+
+def test_clerk_clouds_answer_set_as_a_cookie_on_the_site_is_taken(clerk_cloud):
+    browser = clerk_cloud["app"].test_client()
+    browser.set_cookie("__clerk_handshake_nonce", clerk_cloud["nonce"])
+    answer = browser.get("/whoami?a=1")
+    assert answer.status_code == 307 and answer.location == "http://localhost/whoami?a=1"
+    assert browser.get_cookie("__clerk_handshake_nonce") is None  # used once
+    assert browser.get("/whoami").get_json()["user_id"] == "user_2x0ClerkUser"
+
+
+def test_clerk_clouds_unbound_answers_in_the_url_are_refused(clerk_cloud, cloud):
+    """A development instance's answer in the URL is not tied to this browser: a
+    link could sign a visitor in as whoever made it."""
+    for query in (f"__clerk_handshake_nonce={clerk_cloud['nonce']}",
+                  "__clerk_handshake=" + jwt.encode(
+                      {"handshake": [f"__session={clerk_cloud['token']}; Path=/"]},
+                      cloud["private"], algorithm="RS256")):
+        browser = clerk_cloud["app"].test_client()
+        assert browser.get("/whoami?" + query).status_code == 307
+        assert browser.get("/whoami").get_json()["user_id"] is None, query

@@ -45,19 +45,22 @@ def _derive(key: str, info: bytes) -> bytes:
 
 
 @lru_cache(maxsize=8)
-def _fernet(keys: tuple[str, ...]) -> MultiFernet:
-    return MultiFernet([Fernet(base64.urlsafe_b64encode(_derive(k, INFO))) for k in keys])
+def _fernet(keys: tuple[str, ...], info: bytes = INFO) -> MultiFernet:
+    return MultiFernet([Fernet(base64.urlsafe_b64encode(_derive(k, info))) for k in keys])
 
 
-def seal(settings: Settings, plaintext: str) -> str:
-    """``plaintext`` encrypted and authenticated under the first key, as text."""
-    return _fernet(_keys(settings)).encrypt(plaintext.encode()).decode("ascii")
+def seal(settings: Settings, plaintext: str, *, info: bytes = INFO) -> str:
+    """``plaintext`` encrypted and authenticated under the first key, as text
+    (``info`` keeps one use's boxes from opening as another's)."""
+    return _fernet(_keys(settings), info).encrypt(plaintext.encode()).decode("ascii")
 
 
-def open_sealed(settings: Settings, token: str) -> str:
-    """The plaintext of :func:`seal`; :class:`UnreadableSecret` if no key opens it."""
+def open_sealed(settings: Settings, token: str, *, info: bytes = INFO,
+                ttl: int | None = None) -> str:
+    """The plaintext of :func:`seal`; :class:`UnreadableSecret` if no key opens it
+    (or it was sealed more than ``ttl`` seconds ago)."""
     try:
-        return _fernet(_keys(settings)).decrypt(token.encode("ascii")).decode()
+        return _fernet(_keys(settings), info).decrypt(token.encode("ascii"), ttl).decode()
     except (InvalidToken, UnicodeError) as error:
         raise UnreadableSecret(
             "a stored secret cannot be decrypted: the key it was sealed with is not in "

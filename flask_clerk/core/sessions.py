@@ -163,13 +163,21 @@ def refresh_session(
     server, whatever the cookie says. With multi-session, when the active account's
     session has ended, the browser's next account signed in takes its place.
     """
-    refreshed = _refresh_active(instance, db, client_token, request)
+    refreshed = _refresh_active(instance, db, request, client_token=client_token)
     if refreshed is not None:
         return Refreshed(*refreshed)
     if instance.settings.multi_session and _activate_next(db, client_token):
-        refreshed = _refresh_active(instance, db, client_token, request)
+        refreshed = _refresh_active(instance, db, request, client_token=client_token)
         return Refreshed(*refreshed, switched=True) if refreshed else None
     return None
+
+
+def refresh_session_by_id(instance: Instance, db: DbSession, session_id: str,
+                          request: RequestInfo) -> str | None:
+    """A new token for session ``session_id`` (a handshake answer redeemed by an
+    app's server, away from the browser), or None when it has ended."""
+    refreshed = _refresh_active(instance, db, request, session_id=session_id)
+    return refreshed[1] if refreshed else None
 
 
 def _activate_next(db: DbSession, client_token: str) -> bool:
@@ -181,16 +189,20 @@ def _activate_next(db: DbSession, client_token: str) -> bool:
 
 
 def _refresh_active(
-    instance: Instance, db: DbSession, client_token: str, request: RequestInfo
+    instance: Instance, db: DbSession, request: RequestInfo, *,
+    client_token: str | None = None, session_id: str | None = None,
 ) -> tuple[Session, str] | None:
+    """The client's active session (or session ``session_id``), used now: its new
+    token, or None when it has ended."""
     now = clock.now()
-    row = db.execute(
-        _with_organization(select(Session))
-        .add_columns(User.mfa_enabled_at)
-        .join(Client, Client.last_active_session_id == Session.id)
-        .join(User, User.id == Session.user_id)
-        .where(Client.token_hash == token_hash(client_token), Session.status == "active")
-    ).first()
+    query = (_with_organization(select(Session)).add_columns(User.mfa_enabled_at)
+             .join(User, User.id == Session.user_id).where(Session.status == "active"))
+    if client_token is not None:
+        query = query.join(Client, Client.last_active_session_id == Session.id).where(
+            Client.token_hash == token_hash(client_token))
+    else:
+        query = query.where(Session.id == session_id)
+    row = db.execute(query).first()
     if row is None:
         return None
     session, membership, organization, mfa_enabled_at = row

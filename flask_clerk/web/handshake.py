@@ -7,13 +7,21 @@ here, with ``redirect_url`` naming where to come back (an origin of
 ``__client`` and sends it back with ``__clerk_handshake``: a JWT, signed with the
 instance's key for that app's origin and for the asking browser (the ``nonce`` the
 app put in a cookie of its own and in the URL), holding the ``Set-Cookie``
-directives of a fresh session token and ``__client_uat`` (or of signing out). This is Clerk's
-handshake as its development instances carry it (in the URL); the app verifies it
-with the keys it already trusts.
+directives of a fresh session token and ``__client_uat`` (or of signing out). The
+app verifies it with the keys it already trusts.
+
+That is Clerk's handshake as its development instances carry it, in the URL. With
+``format=nonce`` (Clerk's production form, which an app in remote mode asks for)
+the URL carries ``__clerk_handshake_nonce`` instead: which session, for which app
+and browser, sealed for this instance (a few hundred characters). The app's server
+exchanges it for the answer through the Backend API
+(``GET /v1/clients/handshake_payload?nonce=…``, with the secret key, within a
+minute). Browser history and access logs then hold nothing that signs anyone in.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -22,14 +30,17 @@ from werkzeug.wrappers import Response
 
 from ..core import sessions
 from ..core.instance import RequestInfo
+from ..core.secret_box import UnreadableSecret, open_sealed, seal
 from ..extension import db_session, state
 from ..redirects import safe_redirect_url
 from ..request import CLIENT_COOKIE
-from ..tokens import mint_handshake_token
+from ..tokens import HANDSHAKE_LIFETIME, mint_handshake_token
 from .views import bp
 
 HANDSHAKE_PARAM = "__clerk_handshake"
+HANDSHAKE_NONCE_PARAM = "__clerk_handshake_nonce"
 CLIENT_UAT_COOKIE = "__client_uat"
+SEAL_INFO = b"flask_clerk handshake"
 
 
 @bp.get("/v1/client/handshake")
@@ -52,18 +63,46 @@ def client_handshake() -> Response:
         instance, db_session(), client_token,
         RequestInfo(ip_address=request.remote_addr, user_agent=request.user_agent.string,
                     origin=origin)) if client_token else None
-    if refreshed is not None:
-        directives = [f"__session={refreshed.token}; Path=/; "
+    if request.args.get("format") == "nonce":  # Clerk's production form: no token in the URL
+        carried = {HANDSHAKE_NONCE_PARAM: seal(settings, json.dumps({
+            "sid": refreshed.session.id if refreshed else None, "aud": origin,
+            "nonce": nonce}), info=SEAL_INFO)}
+    else:
+        carried = {HANDSHAKE_PARAM: _answer(origin, nonce, refreshed.token if refreshed else None)}
+    query = (parts.query + "&" if parts.query else "") + urlencode(carried)
+    # (never in a fragment, where the page's scripts would read it)
+    response = redirect(urlunsplit(parts._replace(query=query, fragment="")), 307)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"  # the answer is in the URL
+    return response
+
+
+def redeem(sealed: str) -> str:
+    """The answer a ``__clerk_handshake_nonce`` stands for, with a token of the
+    session minted now (or "signed out", if it has ended since); ValueError when
+    this instance did not seal it in the last minute."""
+    try:
+        claims = json.loads(open_sealed(state().settings, sealed, info=SEAL_INFO,
+                                        ttl=HANDSHAKE_LIFETIME))
+    except UnreadableSecret as error:
+        raise ValueError("not a handshake nonce of this instance's, or expired") from error
+    origin, session_id = claims["aud"], claims.get("sid")
+    token = sessions.refresh_session_by_id(
+        state().instance, db_session(), session_id, RequestInfo(origin=origin)
+    ) if session_id else None
+    return _answer(origin, claims["nonce"], token)
+
+
+def _answer(origin: str, nonce: str, session_token: str | None) -> str:
+    """The signed answer for the app at ``origin`` and its browser's ``nonce``: the
+    cookie directives of ``session_token``, or of signing out."""
+    settings = state().settings
+    if session_token is not None:
+        directives = [f"__session={session_token}; Path=/; "
                       f"Max-Age={settings.session_token_lifetime}",
                       f"{CLIENT_UAT_COOKIE}={int(time.time())}; Path=/; Max-Age=31536000"]
     else:
         directives = ["__session=; Path=/; Max-Age=0",
                       f"{CLIENT_UAT_COOKIE}=0; Path=/; Max-Age=31536000"]
-    answer = mint_handshake_token(key=instance.signing_key(), issuer=settings.issuer,
-                                  audience=origin, directives=directives, nonce=nonce)
-    query = (parts.query + "&" if parts.query else "") + urlencode({HANDSHAKE_PARAM: answer})
-    # (never in a fragment, where the page's scripts would read it)
-    response = redirect(urlunsplit(parts._replace(query=query, fragment="")), 307)
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"  # the token is in the URL
-    return response
+    return mint_handshake_token(key=state().instance.signing_key(), issuer=settings.issuer,
+                                audience=origin, directives=directives, nonce=nonce)

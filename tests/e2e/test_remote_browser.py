@@ -20,6 +20,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_accounts_browser import create_user
@@ -83,8 +84,26 @@ def revoke(instance: LiveServer, session_id: str) -> None:
         assert json.loads(answer.read())["status"] == "revoked"
 
 
-def test_sign_in_on_the_instance_back_to_the_app_then_revoked(
-        tmp_path: Path, expect: object, artifacts: Path) -> None:
+def create_organization(instance: LiveServer, name: str, slug: str, email: str) -> None:
+    """Through the instance's Backend API, with ``email``'s user as its admin."""
+    secret = instance.app.config["CLERK_SECRET_KEY"]
+
+    def call(path: str, body: dict[str, object] | None = None) -> object:
+        request = urllib.request.Request(
+            instance.url + path, method="GET" if body is None else "POST",
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Authorization": f"Bearer {secret}", "Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return json.loads(answer.read())
+
+    user = call("/v1/users?email_address=" + email)[0]  # type: ignore[index]
+    call("/v1/organizations", {"name": name, "slug": slug, "created_by": user["id"]})
+
+
+@contextmanager
+def two_sites(tmp_path: Path) -> Iterator[tuple[LiveServer, str, str, object]]:
+    """The instance on auth.localhost, the app on app.localhost, and Chromium;
+    Ada has an account with two organizations."""
     auth_port, app_port = free_port(), free_port()
     auth, app = f"http://auth.localhost:{auth_port}", f"http://app.localhost:{app_port}"
     config = {
@@ -97,27 +116,50 @@ def test_sign_in_on_the_instance_back_to_the_app_then_revoked(
             remote_app_process(app_port, instance), \
             chromium("--host-resolver-rules=MAP *.localhost 127.0.0.1") as browser:
         create_user(instance, "ada@example.com", "Ada", "Lovelace")
-        context = browser.new_context(viewport=DESKTOP)
+        for name, slug in (("Acme", "acme"), ("Globex", "globex")):
+            create_organization(instance, name, slug, "ada@example.com")
+        yield instance, auth, app, browser
+
+
+def sign_in_through_the_app(page: object, auth: str, app: str, expect: Any) -> None:
+    page.goto(app + "/")  # type: ignore[attr-defined]
+    expect(page.get_by_role("heading", name="The app")).to_be_visible()  # type: ignore[attr-defined]
+    page.get_by_role("link", name="Sign in").click()  # type: ignore[attr-defined]
+    assert page.url.startswith(auth + "/sign-in?redirect_url=")  # type: ignore[attr-defined]
+    page.get_by_label("Email address").fill("ada@example.com")  # type: ignore[attr-defined]
+    page.get_by_role("button", name="Continue", exact=True).click()  # type: ignore[attr-defined]
+    page.get_by_label("Password", exact=True).fill(PASSWORD)  # type: ignore[attr-defined]
+    page.get_by_role("button", name="Continue", exact=True).click()  # type: ignore[attr-defined]
+    # Back on the app, signed in (the handshake's nonce in the URL is gone).
+    expect(page).to_have_url(app + "/")  # type: ignore[attr-defined]
+    expect(page.get_by_role("heading", name="Welcome, Ada")).to_be_visible()  # type: ignore[attr-defined]
+
+
+def test_sign_in_on_the_instance_back_to_the_app_then_revoked(
+        tmp_path: Path, expect: object, artifacts: Path) -> None:
+    with two_sites(tmp_path) as (instance, auth, app, browser):
+        context = browser.new_context(viewport=DESKTOP)  # type: ignore[attr-defined]
         context.set_default_timeout(TIMEOUT_MS)
         page = context.new_page()
-
-        page.goto(app + "/")
-        expect(page.get_by_role("heading", name="The app")).to_be_visible()  # type: ignore[attr-defined]
-        page.get_by_role("link", name="Sign in").click()
-        assert page.url.startswith(auth + "/sign-in?redirect_url=")  # the instance's page
-        page.get_by_label("Email address").fill("ada@example.com")
-        page.get_by_role("button", name="Continue", exact=True).click()
-        page.get_by_label("Password", exact=True).fill(PASSWORD)
-        page.get_by_role("button", name="Continue", exact=True).click()
-        # Back on the app, signed in (the handshake's token in the URL is gone).
-        expect(page).to_have_url(app + "/")  # type: ignore[attr-defined]
-        expect(page.get_by_role("heading", name="Welcome, Ada")).to_be_visible()  # type: ignore[attr-defined]
-        page.screenshot(path=str(artifacts / "remote-app-signed-in.png"))
+        sign_in_through_the_app(page, auth, app, expect)
         assert page.evaluate("fetch('/api/me').then(r => r.json())") == {
             "email": "ada@example.com"}
         cookies = {c["name"]: c for c in context.cookies(app)}
         assert cookies["__session"]["domain"] == "app.localhost"  # the app's own cookie
         assert "__client" not in cookies  # the instance's stays with the instance
+
+        # The organization switcher, from the token and the instance's Backend API.
+        switcher = page.locator(".cl-organizationSwitcher-root")
+        expect(switcher.locator("summary")).to_contain_text("Personal account")  # type: ignore[attr-defined]
+        switcher.locator("summary").click()
+        page.screenshot(path=str(artifacts / "remote-app-organization-switcher.png"),
+                        animations="disabled")
+        switcher.get_by_role("menuitem", name="Globex").click()
+        expect(page.locator("#org")).to_have_text("globex")  # type: ignore[attr-defined]
+        expect(switcher.locator("summary")).to_contain_text("Globex")  # type: ignore[attr-defined]
+        page.locator(".cl-userButtonTrigger").click()
+        expect(page.get_by_text("ada@example.com")).to_be_visible()  # type: ignore[attr-defined]
+        page.screenshot(path=str(artifacts / "remote-app-user-button.png"), animations="disabled")
 
         # Revoked at the instance: signed out of the app within the token's lifetime.
         session_id = next(c["value"] for c in context.cookies(auth) if c["name"] == "__session")
@@ -128,6 +170,32 @@ def test_sign_in_on_the_instance_back_to_the_app_then_revoked(
         page.goto(app + "/dashboard")
         expect(page).to_have_url(re.compile(  # type: ignore[attr-defined]
             re.escape(f"{auth}/sign-in?redirect_url=%2F__clerk%2Fv1%2Fclient%2Fhandshake"
-                      f"%3Fredirect_url%3Dhttp%253A%252F%252Fapp.localhost%253A{app_port}"
-                      "%252Fdashboard%26nonce%3D") + "[A-Za-z0-9_-]+"))
+                      f"%3Fredirect_url%3Dhttp%253A%252F%252Fapp.localhost%253A"
+                      f"{app.rsplit(':', 1)[1]}%252Fdashboard%26format%3Dnonce%26nonce%3D")
+            + "[A-Za-z0-9_-]+"))
+        context.close()
+
+
+@pytest.mark.parametrize(("theme", "viewport"), [("dark", DESKTOP),
+                                                 ("light", {"width": 375, "height": 740})])
+def test_the_apps_sign_out_signs_out_at_the_instance(
+        tmp_path: Path, expect: object, artifacts: Path, theme: str,
+        viewport: dict[str, int]) -> None:
+    with two_sites(tmp_path) as (instance, auth, app, browser):
+        context = browser.new_context(viewport=viewport)  # type: ignore[attr-defined]
+        context.set_default_timeout(TIMEOUT_MS)
+        page = context.new_page()
+        sign_in_through_the_app(page, auth, app, expect)
+        page.goto(f"{app}/?theme={theme}")
+        page.locator(".cl-userButtonTrigger").click()
+        sign_out = page.get_by_role("menuitem", name="Sign out")
+        expect(sign_out).to_be_visible()  # type: ignore[attr-defined]
+        page.screenshot(path=str(artifacts / f"remote-app-user-button-{theme}"
+                                  f"{'-narrow' if viewport['width'] < 500 else ''}.png"),
+                        animations="disabled")
+        sign_out.click()
+        expect(page.get_by_role("heading", name="The app")).to_be_visible()  # type: ignore[attr-defined]
+        # Signed out at the instance too: its own pages ask to sign in again.
+        page.goto(auth + "/user")
+        expect(page).to_have_url(re.compile(re.escape(auth + "/sign-in")))  # type: ignore[attr-defined]
         context.close()

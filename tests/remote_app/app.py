@@ -7,13 +7,25 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from flask import Flask, jsonify, render_template_string
+from flask import Flask, jsonify, render_template_string, request
 
 from flask_clerk import ClerkAuth, current_user, login_required
 
-PAGE = """<!doctype html><title>App</title>
-{% if current_user %}<h1>Welcome, {{ current_user.first_name }}</h1>
-{% else %}<h1>The app</h1>{{ clerk.sign_in(text="Sign in") }}{% endif %}"""
+PAGE = """<!doctype html><html lang="en"><title>App</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+  body { margin: 0; font: 15px/1.5 system-ui, sans-serif; background: {{ '#111318' if dark else '#f6f7f9' }};
+         color: {{ '#eef0f4' if dark else '#1f2430' }}; }
+  header { display: flex; align-items: center; justify-content: space-between; gap: 12px;
+           padding: 10px 20px; border-bottom: 1px solid {{ '#2a2f3a' if dark else '#e3e6ec' }}; }
+  main { padding: 24px 20px; }
+</style>
+{% if current_user %}
+<header>{{ clerk.organization_switcher(appearance=appearance) }}
+        {{ clerk.user_button(appearance=appearance, show_name=True) }}</header>
+<main><h1>Welcome, {{ current_user.first_name }}</h1>
+<p>Organization: <span id="org">{{ auth().org_slug or "personal" }}</span></p></main>
+{% else %}<main><h1>The app</h1>{{ clerk.sign_in(text="Sign in") }}</main>{% endif %}"""
 
 
 def create_app() -> Flask:
@@ -27,14 +39,13 @@ def create_app() -> Flask:
     )
     ClerkAuth(app, mode="remote")
 
-    @app.get("/")
-    def home() -> str:
-        return render_template_string(PAGE, current_user=current_user)
+    def page() -> str:
+        dark = request.args.get("theme") == "dark"
+        return render_template_string(PAGE, current_user=current_user, dark=dark,
+                                      appearance={"theme": "dark" if dark else "light"})
 
-    @app.get("/dashboard")
-    @login_required
-    def dashboard() -> str:
-        return render_template_string(PAGE, current_user=current_user)
+    app.get("/")(page)
+    app.get("/dashboard", endpoint="dashboard")(login_required(page))
 
     @app.get("/api/me")
     @login_required

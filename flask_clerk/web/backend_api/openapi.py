@@ -153,6 +153,7 @@ WAITLIST_ENTRY = _object({
 })
 
 TOKEN = _object({"object": _const("token"), "jwt": STRING})
+HANDSHAKE_PAYLOAD = _object({"directives": STRINGS, "token": STRING})
 ACTOR_TOKEN = _object({
     "object": _const("actor_token"), "id": STRING,
     "status": {"type": "string", "enum": ["pending", "accepted", "revoked"]},
@@ -453,6 +454,10 @@ def _session_paths() -> dict[str, Schema]:
                            "mode. null is the personal account. Answers the session's new "
                            "token, which carries the organization.",
         }},
+        "/clients/handshake_payload": {"get": _operation(
+            "GetHandshakePayload", "Redeem a handshake answer", HANDSHAKE_PAYLOAD, 422,
+            parameters=[{**_query("nonce", STRING, "The __clerk_handshake_nonce of the "
+                                  "app's URL."), "required": True}])},
         "/invitations": {
             "get": _operation("ListInvitations", "List invitations", _array("Invitation"), 422,
                               parameters=[*PAGE, _query("status", STATUS),

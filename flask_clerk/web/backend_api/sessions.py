@@ -1,4 +1,4 @@
-"""``/v1/sessions`` and ``/v1/invitations``."""
+"""``/v1/sessions``, ``/v1/clients/handshake_payload`` and ``/v1/invitations``."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from ...core.sessions import end_session, sessions_of
 from ...core.user_import import clean_metadata
 from ...errors import ClerkError, NotFound
 from ...extension import db_session, state
+from ...tokens import own_token_claims
 from . import bp, json_response
 from .params import Body, check_query, page
 
@@ -72,6 +73,21 @@ def set_active_organization(session_id: str) -> Response:
         state().instance, db_session(), session.id, session.user_id, organization_id,
         RequestInfo(origin=origin))
     return json_response({"object": "token", "jwt": token})
+
+
+@bp.get("/clients/handshake_payload")
+def handshake_payload() -> Response:
+    """Clerk's: the directives of a handshake answer sealed in the browser's URL
+    (``format=nonce``). flask_clerk adds ``token``, the signed answer itself, which
+    ties it to the app's origin and to the browser that asked."""
+    from ..handshake import redeem
+
+    check_query({"nonce"})
+    try:
+        token = redeem(request.args.get("nonce", ""))
+    except ValueError:
+        raise ClerkError("form_param_format_invalid", field="nonce") from None
+    return json_response({"directives": own_token_claims(token)["handshake"], "token": token})
 
 
 @bp.get("/invitations")
