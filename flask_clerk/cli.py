@@ -383,7 +383,7 @@ def worker() -> None:
 
 @clerk.command("sync")
 @click.option("--api-url", help="A Clerk-compatible Backend API (e.g. https://api.clerk.com) "
-              "instead of this app's own engine.")
+              "instead of this app's own engine (in remote mode: the issuer's).")
 @click.option("--secret-key", envvar="CLERK_SYNC_SECRET_KEY",
               help="That API's secret key (sk_…); default: CLERK_SYNC_SECRET_KEY.")
 @with_appcontext
@@ -397,6 +397,9 @@ def sync(api_url: str | None, secret_key: str | None) -> None:
         raise click.ClickException(
             "Nothing to sync into: give ClerkWebhooks your functions with "
             "webhooks.sync_users(upsert=..., delete=..., known_ids=...).")
+    settings = current_app.extensions["clerk"].settings
+    if settings.remote and not api_url:  # the issuer, as the app reads it
+        api_url, secret_key = settings.api_url, secret_key or settings.secret_key
     if api_url and not secret_key:
         raise click.ClickException("--api-url needs --secret-key (or CLERK_SYNC_SECRET_KEY).")
     users = api_users(api_url, secret_key or "") if api_url else store_users(_state().instance)

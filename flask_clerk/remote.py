@@ -314,6 +314,7 @@ ANSWER_NAMES = (HANDSHAKE_PARAM, HANDSHAKE_NONCE_PARAM)
 CLIENT_UAT_COOKIE = "__client_uat"  # when the browser last signed in or out at the issuer
 REDIRECT_COUNT_COOKIE = "__clerk_redirect_count"
 NONCE_COOKIE = "__clerk_handshake_state"  # binds the issuer's answer to this browser
+NONCE_SHAPE = re.compile(r"[A-Za-z0-9_-]{32}")
 MAX_HANDSHAKES = 3  # in a row, a few seconds apart: then the request is signed out
 
 
@@ -327,17 +328,20 @@ def nonce_cookie_name(settings: RemoteSettings) -> str:
 
 
 def handshake_nonce() -> str:
-    """This browser's handshake nonce: made once per request, and set as a cookie
-    on the response (the issuer's answer must carry it back)."""
-    from flask import after_this_request, g
+    """This browser's handshake nonce, which the issuer's answer must carry back: the
+    one its cookie holds (tabs asking at once share it), else a new one, set as a
+    cookie on the response."""
+    from flask import after_this_request, g, request
+
+    from .extension import state
 
     if "_clerk_handshake_nonce" not in g:
-        nonce = g._clerk_handshake_nonce = secrets.token_urlsafe(24)
+        held = request.cookies.get(nonce_cookie_name(state().settings), "")
+        nonce = g._clerk_handshake_nonce = held if NONCE_SHAPE.fullmatch(held) else (
+            secrets.token_urlsafe(24))
 
         @after_this_request
         def remember(response: Any) -> Any:
-            from .extension import state
-
             settings = state().settings
             response.set_cookie(nonce_cookie_name(settings), nonce, max_age=600,  # type: ignore[arg-type]
                                 httponly=True, secure=settings.cookie_secure, samesite="Lax")
@@ -387,10 +391,9 @@ def handshake_hooks(clerk_state: RemoteState) -> tuple[Any, Any]:
             directives = answer_directives(clerk_state, carried, cookies,
                                            f"{request.scheme}://{request.host}")
             response.delete_cookie(REDIRECT_COUNT_COOKIE)  # (only an answer taken ends a run)
+            _set_directives(response, directives, settings.cookie_secure)
         except TokenInvalid:
-            directives = ["__session=; Max-Age=0"]  # a forged, stale or unbound answer: nobody
-        _set_directives(response, directives, settings.cookie_secure)
-        response.delete_cookie(nonce_cookie_name(settings))
+            pass  # a forged, stale or unbound answer: the browser stays who it was
         site = (urlsplit(settings.issuer).hostname or "").partition(".")[2] or None
         for name in cookies:  # (Clerk's cloud sets them for the site: clerk.<site>)
             response.delete_cookie(name)

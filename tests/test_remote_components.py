@@ -10,9 +10,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from test_remote import APP, handshake, issuer_app
 
 from conftest import CSRF, serve, sign_up
-from test_remote import APP, handshake, issuer_app
 
 BEARER = "Authorization"
 
@@ -134,8 +134,8 @@ def test_the_switcher_lists_the_organizations_and_switches_at_the_issuer(engine)
     # The issuer's session switched too: its next tokens carry Globex.
     engine["browser"].delete_cookie("__session")
     assert engine["browser"].get("/whoami").get_json()["org_slug"] == "globex"
-    trigger = re.search(r'<summary class="cl-organizationSwitcherTrigger[^"]*" aria-label="([^"]+)"',
-                        menu(browser)).group(1)
+    trigger = re.search(r'<summary class="cl-organizationSwitcherTrigger[^"]*" '
+                        r'aria-label="([^"]+)"', menu(browser)).group(1)
     assert trigger.startswith("Globex")
     # Back to the personal account.
     form_post(browser, "/__clerk/organizations/active", organization_id="")
@@ -171,3 +171,20 @@ def test_the_backend_api_switches_a_session_and_checks_its_input(engine):
     assert api.post("/v1/sessions/sess_missing/active_organization", headers=headers,
                     json={}).status_code == 404
     assert api.post(path, json={}).status_code == 401  # (the secret key, always)
+
+
+def test_flask_clerk_sync_reads_the_issuer_in_remote_mode(engine):
+    """The app's own users table, filled from the issuer's Backend API (the same
+    functions the webhooks use)."""
+    from flask_clerk import ClerkWebhooks
+    from flask_clerk.cli import clerk
+
+    app = issuer_app(engine)
+    rows: dict[str, str] = {"user_gone": "gone@example.com"}
+    ClerkWebhooks(app).sync_users(
+        upsert=lambda user: rows.__setitem__(user["id"], user["first_name"]) or "created",
+        delete=lambda user_id, at: rows.pop(user_id), known_ids=lambda: list(rows))
+    result = app.test_cli_runner().invoke(clerk, ["sync"])
+    assert result.exit_code == 0, result.output
+    assert "1 created, 0 updated, 0 unchanged, 1 deleted." in result.output
+    assert rows == {engine["user_id"]: "Ada"}

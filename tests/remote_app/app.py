@@ -14,7 +14,8 @@ from flask_clerk import ClerkAuth, current_user, login_required
 PAGE = """<!doctype html><html lang="en"><title>App</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>
-  body { margin: 0; font: 15px/1.5 system-ui, sans-serif; background: {{ '#111318' if dark else '#f6f7f9' }};
+  body { margin: 0; font: 15px/1.5 system-ui, sans-serif;
+         background: {{ '#111318' if dark else '#f6f7f9' }};
          color: {{ '#eef0f4' if dark else '#1f2430' }}; }
   header { display: flex; align-items: center; justify-content: space-between; gap: 12px;
            padding: 10px 20px; border-bottom: 1px solid {{ '#2a2f3a' if dark else '#e3e6ec' }}; }
