@@ -322,7 +322,7 @@ def handshake_url(settings: RemoteSettings) -> str:
     return settings.issuer + "/v1/client/handshake"
 
 
-def nonce_cookie_name(settings: RemoteSettings) -> str:
+def nonce_cookie_name(settings: RemoteSettings | Any) -> str:
     """``__Host-`` when Secure: a sibling host of the parent domain cannot plant one."""
     return "__Host-" + NONCE_COOKIE.lstrip("_") if settings.cookie_secure else NONCE_COOKIE
 
