@@ -184,6 +184,11 @@ def _init_remote(app: Flask) -> None:
     from .web.remote import register_remote_blueprints
 
     settings = RemoteSettings.from_config(app.config, debug=app.debug or app.testing)
+    if not settings.authorized_parties and not (app.debug or app.testing):
+        app.logger.warning(
+            "flask_clerk (remote mode): CLERK_AUTHORIZED_PARTIES is empty, so a session "
+            "token the issuer minted for another of its apps is good here too. Set it to "
+            "this app's origin(s), e.g. https://app.example.com.")
     instance = RemoteInstance(settings)
     instance.verifier.build = auth_from_claims
     users = RemoteUsers(instance.api)

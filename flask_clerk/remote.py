@@ -115,10 +115,11 @@ class RemoteSettings:
                 "Remote mode verifies sessions with the issuer's keys: set CLERK_JWT_KEY "
                 "(its PEM public key) or CLERK_SECRET_KEY (to read its /v1/jwks).")
         origin = f"{urlsplit(issuer).scheme}://{host}"
+        pages = account_portal(host) if clerk_cloud else origin
 
         def page(key: str) -> str:
             value = str(get(key))  # a path: the issuer's page (the app has none of its own)
-            return origin + value if value.startswith("/") else value
+            return pages + value if value.startswith("/") else value
 
         cookie_secure = get("CLERK_COOKIE_SECURE")
 
@@ -149,6 +150,15 @@ class RemoteSettings:
             application_name=get("CLERK_APPLICATION_NAME"),
             messages={**MESSAGES, **(get("CLERK_MESSAGES") or {})},
         )
+
+
+def account_portal(frontend_api_host: str) -> str:
+    """Where Clerk's cloud serves an instance's pages (its Account Portal): next to
+    the frontend API, ``clerk.example.com`` → ``accounts.example.com``, and
+    ``x.clerk.accounts.dev`` → ``x.accounts.dev`` for a development instance."""
+    if frontend_api_host.endswith(".clerk.accounts.dev"):
+        return "https://" + frontend_api_host.removesuffix(".clerk.accounts.dev") + ".accounts.dev"
+    return "https://accounts." + frontend_api_host.removeprefix("clerk.")
 
 
 def key_loader(settings: RemoteSettings) -> Any:

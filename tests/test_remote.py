@@ -536,3 +536,22 @@ def test_clerk_clouds_unbound_answers_in_the_url_are_refused(clerk_cloud, cloud)
         browser = clerk_cloud["app"].test_client()
         assert browser.get("/whoami?" + query).status_code == 307
         assert browser.get("/whoami").get_json()["user_id"] is None, query
+
+
+def test_clerk_clouds_pages_are_its_account_portal():
+    from flask_clerk.remote import RemoteSettings
+
+    def pages(host: str, **config: str) -> tuple[str, str]:
+        settings = RemoteSettings.from_config({
+            "CLERK_PUBLISHABLE_KEY": publishable_key(host), "CLERK_SECRET_KEY": "sk_x",
+            **config}, debug=True)
+        return settings.sign_in_url, settings.user_profile_url
+
+    assert pages(CLOUD_HOST) == ("https://clean-otter-42.accounts.dev/sign-in",
+                                 "https://clean-otter-42.accounts.dev/user")
+    assert pages("clerk.example.com") == ("https://accounts.example.com/sign-in",
+                                          "https://accounts.example.com/user")
+    assert pages("clerk.example.com", CLERK_SIGN_IN_URL="https://example.com/login")[0] == (
+        "https://example.com/login")
+    # A flask_clerk issuer serves its own pages.
+    assert pages("auth.example.com/__clerk")[0] == "https://auth.example.com/sign-in"
