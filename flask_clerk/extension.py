@@ -227,12 +227,16 @@ def _before_request_hook(clerk_state: ClerkState, handshake: Any = None,
     protected = clerk_state.protected
     apply, needed = handshake or (None, None)
     # Where an answer may be: the URL; and with Clerk's cloud, a cookie it set on the site.
-    answer_in = ("QUERY_STRING", "HTTP_COOKIE") if getattr(
-        clerk_state.settings, "clerk_cloud", False) else ("QUERY_STRING",)
+    if getattr(clerk_state.settings, "clerk_cloud", False):
+        def carries_answer(environ: dict[str, Any]) -> bool:
+            return "__clerk_handshake" in environ.get("QUERY_STRING", "") or (
+                "__clerk_handshake" in environ.get("HTTP_COOKIE", ""))
+    else:
+        def carries_answer(environ: dict[str, Any]) -> bool:
+            return "__clerk_handshake" in environ.get("QUERY_STRING", "")
 
     def before_request() -> Response | None:
-        environ = request.environ
-        if apply is not None and any("__clerk_handshake" in environ.get(k, "") for k in answer_in):
+        if apply is not None and carries_answer(request.environ):
             applied = apply()  # (None: the text was there, not the parameter)
             if applied is not None:
                 return applied  # type: ignore[no-any-return]
