@@ -10,9 +10,9 @@ short while. Signing in happens on the issuer's pages (``CLERK_SIGN_IN_URL``,
 absolute); the issuer's handshake (:mod:`flask_clerk.web.handshake`) brings the
 session back to this app, on any site, and renews it when its token runs out.
 
-Not here yet (issue 10): the user button and organization switcher rendered
-remotely, and Clerk's production handshake format (a one-time id, not the token in
-the URL).
+The user button and organization switcher render from the token and the Backend
+API (:mod:`flask_clerk.components.remote`); their forms act at the issuer
+(:mod:`flask_clerk.web.remote`).
 """
 
 from __future__ import annotations
@@ -42,6 +42,10 @@ from .user import ClerkObject, ClerkUser
 CLERK_CLOUD_API = "https://api.clerk.com"
 USER_CACHE_SECONDS = 30.0
 OUTAGE_CACHE_SECONDS = 3.0  # an issuer that did not answer is asked again this soon
+# The issuer's pages (an app in remote mode has none): these settings name them there.
+ISSUER_PAGES = ("sign_in_url", "sign_up_url", "choose_organization_url", "setup_mfa_url",
+                "reverify_url", "user_profile_url", "organization_profile_url",
+                "create_organization_url")
 # Settings that belong to the engine: an app in remote mode has none of them.
 ENGINE_ONLY = ("CLERK_DATABASE_URL", "CLERK_DASHBOARD_ADMINS", "CLERK_SMTP_URL",
                "CLERK_OAUTH_PROVIDERS", "CLERK_DOMAIN")
@@ -126,24 +130,18 @@ class RemoteSettings:
         def listed(key: str) -> tuple[str, ...]:
             return tuple(get(key) or ())  # (from the environment: apply_defaults split it)
 
+        issuer_pages: dict[str, Any] = {n: page(f"CLERK_{n.upper()}") for n in ISSUER_PAGES}
         return cls(
             publishable_key=publishable_key, secret_key=secret_key, issuer=issuer,
             api_url=api_url, jwt_key=jwt_key, clerk_cloud=clerk_cloud,
-            sign_in_url=page("CLERK_SIGN_IN_URL"),
-            sign_up_url=page("CLERK_SIGN_UP_URL"),
+            **issuer_pages,
             after_sign_in_url=get("CLERK_AFTER_SIGN_IN_URL"),
             authorized_parties=listed("CLERK_AUTHORIZED_PARTIES"),
             protected_routes=listed("CLERK_PROTECTED_ROUTES"),
             clock_skew=int(get("CLERK_CLOCK_SKEW")),
             token_cache_size=int(get("CLERK_TOKEN_CACHE_SIZE")),
             cookie_secure=(not debug) if cookie_secure is None else bool(cookie_secure),
-            allowed_redirect_origins=(origin,),
-            choose_organization_url=page("CLERK_CHOOSE_ORGANIZATION_URL"),
-            setup_mfa_url=page("CLERK_SETUP_MFA_URL"),
-            reverify_url=page("CLERK_REVERIFY_URL"),
-            user_profile_url=page("CLERK_USER_PROFILE_URL"),
-            organization_profile_url=page("CLERK_ORGANIZATION_PROFILE_URL"),
-            create_organization_url=page("CLERK_CREATE_ORGANIZATION_URL"),
+            allowed_redirect_origins=tuple(dict.fromkeys((origin, pages))),
             after_sign_out_url=get("CLERK_AFTER_SIGN_OUT_URL"),
             organization_membership=get("CLERK_ORGANIZATION_MEMBERSHIP"),
             create_organization_enabled=bool(get("CLERK_CREATE_ORGANIZATION_ENABLED")),
