@@ -99,6 +99,10 @@ MESSAGES: dict[str, str] = {
     "authentication_invalid": "You need to sign in to access this resource.",
     "authorization_invalid": "You are not authorized to access this resource.",
     "issuer_unavailable": "The sign-in service could not be reached. Try again in a moment.",
+    "issuer_refused": (
+        "The sign-in service refused to sign you out from here. Sign out on its own pages."
+    ),
+    "sign_out_reload": "This page has been open a while: reload it, then sign out.",
     "organization_switch_unsupported": (
         "Switch organizations on the sign-in service's pages: it cannot be done from here."
     ),

@@ -184,6 +184,11 @@ def _init_remote(app: Flask) -> None:
     from .web.remote import register_remote_blueprints
 
     settings = RemoteSettings.from_config(app.config, debug=app.debug or app.testing)
+    if not settings.secret_key:
+        app.logger.warning(
+            "flask_clerk (remote mode): without CLERK_SECRET_KEY, current_user, the user "
+            "button and organization switcher have nothing to read, and signing out "
+            "cannot end the session at the issuer.")
     if not settings.authorized_parties and not (app.debug or app.testing):
         app.logger.warning(
             "flask_clerk (remote mode): CLERK_AUTHORIZED_PARTIES is empty, so a session "
@@ -256,7 +261,8 @@ def _before_request_hook(clerk_state: ClerkState, handshake: Any = None,
     return before_request
 
 
-def set_cookie(response: Response, name: str, value: str, *, max_age: int, path: str = "/",
+def set_cookie(response: Response, name: str, value: str, *, max_age: int | None,
+               path: str = "/",
                shared: bool = False) -> None:
     """Set one of the engine's cookies: HttpOnly, SameSite=Lax, Secure outside
     development. ``shared`` ones (the session's) belong to the parent domain with a

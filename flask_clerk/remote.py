@@ -17,6 +17,8 @@ API (:mod:`flask_clerk.components.remote`); their forms act at the issuer
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 import json
 import re
@@ -199,7 +201,7 @@ class IssuerAPI:
                 "Accept": "application/json", "Content-Type": "application/json",
                 "User-Agent": "flask_clerk (remote mode)"})
         try:
-            with urllib.request.urlopen(request, timeout=5) as answer:  # noqa: S310
+            with _NO_REDIRECTS.open(request, timeout=5) as answer:
                 data = json.loads(answer.read())
         except urllib.error.HTTPError as exc:
             if 400 <= exc.code < 500 and exc.code != 429:
@@ -210,6 +212,16 @@ class IssuerAPI:
         if not isinstance(data, dict):
             raise IssuerUnavailable(f"{settings.api_url}{path}: not a JSON object")
         return data
+
+
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    """A 3xx is an error here: following it would take the secret key elsewhere."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_NO_REDIRECTS = urllib.request.build_opener(_RefuseRedirects())
 
 
 def _error_code(error: urllib.error.HTTPError) -> str:
@@ -258,11 +270,6 @@ class RemoteUsers:
 
         found: list[ClerkObject] | None = self._cached("memberships", user_id, fetch)
         return found
-
-    def forget(self, user_id: str) -> None:
-        with self._lock:
-            for kind in ("user", "memberships"):
-                self._cache.pop((kind, user_id), None)
 
     def _cached(self, kind: str, user_id: str, fetch: Callable[[], Any]) -> Any:
         now = time.monotonic()
@@ -323,6 +330,7 @@ CLIENT_UAT_COOKIE = "__client_uat"  # when the browser last signed in or out at 
 REDIRECT_COUNT_COOKIE = "__clerk_redirect_count"
 NONCE_COOKIE = "__clerk_handshake_state"  # binds the issuer's answer to this browser
 NONCE_SHAPE = re.compile(r"[A-Za-z0-9_-]{32}")
+SEALED_SHAPE = re.compile(r"gAAAAA[A-Za-z0-9_-]{80,1000}={0,2}")  # a Fernet token
 MAX_HANDSHAKES = 3  # in a row, a few seconds apart: then the request is signed out
 
 
@@ -359,8 +367,16 @@ def handshake_nonce() -> str:
 
 def handshake_query(target: str) -> str:
     """Clerk's handshake request, in its production form (``format=nonce``), with
-    this browser's nonce (which Clerk's cloud ignores)."""
-    return urlencode({"redirect_url": target, "format": "nonce", "nonce": handshake_nonce()})
+    the digest of this browser's nonce (which Clerk's cloud ignores): the nonce
+    itself stays between the browser and this app, out of pages, URLs and logs."""
+    return urlencode({"redirect_url": target, "format": "nonce",
+                      "nonce": nonce_digest(handshake_nonce())})
+
+
+def nonce_digest(nonce: str) -> str:
+    """What the issuer signs into its answer for the browser holding ``nonce``."""
+    return base64.urlsafe_b64encode(hashlib.sha256(nonce.encode()).digest()).decode().rstrip(
+        "=")
 
 
 def via_handshake(settings: RemoteSettings, target: str) -> str:
@@ -446,13 +462,16 @@ def answer_directives(clerk_state: RemoteState, carried: Mapping[str, str],
         return _directives(verifier.handshake_claims(token, audience=None).get("handshake"))
     token = carried.get(HANDSHAKE_PARAM)
     if token is None:
-        token = _redeem(clerk_state, carried[HANDSHAKE_NONCE_PARAM]).get("token")
+        sealed = carried[HANDSHAKE_NONCE_PARAM]
+        if not SEALED_SHAPE.fullmatch(sealed):  # (not worth asking the issuer about)
+            raise TokenInvalid("not a handshake nonce")
+        token = _redeem(clerk_state, sealed).get("token")
         if not isinstance(token, str):
             raise TokenInvalid("the issuer's answer is not bound to this browser")
     claims = verifier.handshake_claims(token, audience=origin)
     nonce = request.cookies.get(nonce_cookie_name(settings))
     if not nonce or not hmac.compare_digest(str(claims.get("nonce", "")).encode(),
-                                            nonce.encode()):
+                                            nonce_digest(nonce).encode()):
         raise TokenInvalid("not this browser's handshake")
     return _directives(claims.get("handshake"))
 
@@ -479,20 +498,13 @@ def _set_directives(response: Any, directives: list[str], secure: bool) -> None:
         name, _, value = directive.split(";", 1)[0].partition("=")
         name, value = name.strip(), value.strip()
         if name == "__session":
-            if value:
-                response.set_cookie("__session", value, max_age=_max_age(directive, 60),
-                                    httponly=True, secure=secure, samesite="Lax")
+            if value:  # kept for the browser's session (the token inside still runs out):
+                # a sign-out from a page left open names the session it ends
+                response.set_cookie("__session", value, httponly=True, secure=secure,
+                                    samesite="Lax")
             else:
                 response.delete_cookie("__session", httponly=True, secure=secure,
                                        samesite="Lax")
         elif name == CLIENT_UAT_COOKIE and value.isdigit():
             response.set_cookie(CLIENT_UAT_COOKIE, value, max_age=365 * 24 * 3600,
                                 httponly=True, secure=secure, samesite="Lax")
-
-
-def _max_age(directive: str, default: int) -> int:
-    for part in directive.split(";")[1:]:
-        key, _, value = part.strip().partition("=")
-        if key.lower() == "max-age" and value.strip().isdigit():
-            return int(value)
-    return default

@@ -206,12 +206,19 @@ def load_auth(state: ClerkState) -> Auth:
             update = ("set", token)
         else:
             update = ("clear", None)
-    elif cookie:
+    elif cookie and state.refreshes:  # (remote mode: the issuer's handshake replaces it)
         update = ("clear", None)
     if update is not None:
         ctx_g._clerk_cookie_update = update
         after_this_request(_apply_cookie_update)
     return ctx_g._clerk_auth  # type: ignore[no-any-return]
+
+
+def token_expiry(current: Auth) -> float | None:
+    """When ``current``'s session token expires (unix seconds): a token reissued in
+    its place expires no later (a token alone never renews itself)."""
+    exp = (current.session_claims or {}).get("exp")
+    return float(exp) if isinstance(exp, int | float) else None
 
 
 def auth_from_claims(claims: dict[str, Any], token: str) -> Auth:

@@ -282,6 +282,14 @@ class TokenVerifier:
             raise TokenInvalid("session revoked")
         return entry
 
+    def session_id_of(self, token: str) -> str | None:
+        """The session of a token this issuer signed, expired or not (to end that
+        session at sign-out), or None."""
+        try:
+            return str(self._verify_signature(token)["sid"])
+        except TokenInvalid:
+            return None
+
     def handshake_claims(self, token: str, *, audience: str | None) -> dict[str, Any]:
         """The claims of a handshake answer signed by the issuer's key: for
         ``audience`` (this app's origin) when given, expiring, or

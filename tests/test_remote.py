@@ -24,6 +24,7 @@ from flask import Flask, jsonify, render_template_string
 from conftest import serve, sign_up
 from flask_clerk import ClerkAuth, auth, current_user, login_required
 from flask_clerk.errors import ClerkConfigError
+from flask_clerk.remote import nonce_digest
 from flask_clerk.tokens import generate_key_pair
 
 CLOUD_HOST = "clean-otter-42.clerk.accounts.dev"
@@ -54,6 +55,12 @@ def remote_app(**config: Any) -> Flask:
     @app.get("/page")
     def page() -> str:
         return render_template_string("{{ clerk.sign_in() }}")
+
+    @app.get("/csrf")
+    def csrf() -> str:
+        from flask_wtf.csrf import generate_csrf
+
+        return generate_csrf()  # type: ignore[no-any-return]
 
     @app.get("/menu")
     def menu() -> str:
@@ -181,10 +188,12 @@ def test_a_protected_page_sends_to_the_issuers_sign_in_and_back(issuer):
     assert back.path == "/__clerk/v1/client/handshake"
     query = parse_qs(back.query)
     assert query["redirect_url"] == ["http://localhost/private"]
-    # The browser's nonce, in a cookie of the app's, for the answer to match.
+    # The browser's nonce, in a cookie of the app's, for the answer to match; the
+    # issuer (and the page) see only its digest.
     cookie = next(c for c in answer.headers.getlist("Set-Cookie")
                   if c.startswith("__clerk_handshake_state="))
-    assert cookie.startswith(f"__clerk_handshake_state={query['nonce'][0]};")
+    nonce = cookie.split(";", 1)[0].split("=", 1)[1]
+    assert query["nonce"] == [nonce_digest(nonce)] and nonce not in answer.location
     assert "HttpOnly" in cookie
     page = app.test_client().get("/page")
     href = re.search(r'href="([^"]+)"', page.get_data(as_text=True)).group(1)
@@ -192,7 +201,8 @@ def test_a_protected_page_sends_to_the_issuers_sign_in_and_back(issuer):
     assert (link.netloc, link.path) == ("localhost", "/sign-in")
     back = parse_qs(urlsplit(parse_qs(link.query)["redirect_url"][0]).query)
     assert back["redirect_url"] == ["http://localhost/page"]
-    assert f"__clerk_handshake_state={back['nonce'][0]};" in page.headers["Set-Cookie"]
+    held = page.headers["Set-Cookie"].split(";", 1)[0].split("=", 1)[1]
+    assert back["nonce"] == [nonce_digest(held)] and held not in page.get_data(as_text=True)
 
 
 def test_an_unreachable_issuer_signs_nobody_in_and_answers(issuer):
@@ -230,7 +240,8 @@ def engine(make_app):
         yield {"app": app, "browser": browser, "url": url}
 
 
-NONCE = "n0nce-of-this-browser-1234"
+NONCE = "n0nce-of-this-browser-1234"  # the app's cookie…
+SENT = nonce_digest(NONCE)  # …and what it sends the issuer, to sign into its answer
 
 
 def handshake(engine, page="/whoami", app_browser=None):
@@ -239,7 +250,7 @@ def handshake(engine, page="/whoami", app_browser=None):
     if app_browser is not None:
         app_browser.set_cookie("__clerk_handshake_state", NONCE, domain="app.example.test")
     answer = engine["browser"].get("/__clerk/v1/client/handshake?redirect_url="
-                                   + quote(APP + page, safe="") + f"&nonce={NONCE}")
+                                   + quote(APP + page, safe="") + f"&nonce={SENT}")
     assert answer.status_code == 307, answer.get_data(as_text=True)
     assert answer.headers["Referrer-Policy"] == "no-referrer"
     return answer.location
@@ -289,7 +300,7 @@ def test_a_handshake_for_another_origin_or_signed_by_another_key_signs_nobody_in
 
     forged = mint_handshake_token(
         key=generate_key_pair(), issuer=engine["app"].extensions["clerk"].settings.issuer,
-        audience=APP, directives=["__session=forged; Path=/; Max-Age=60"], nonce=NONCE)
+        audience=APP, directives=["__session=forged; Path=/; Max-Age=60"], nonce=SENT)
     browser = issuer_app(engine).test_client()
     browser.set_cookie("__clerk_handshake_state", NONCE, domain="app.example.test")
     answer = browser.get(f"{APP}/whoami?__clerk_handshake={forged}")
@@ -455,7 +466,7 @@ def test_the_app_asks_for_the_nonce_form_and_its_url_holds_no_token(engine):
 
 def nonce_answer(engine: dict[str, Any]) -> str:
     answer = engine["browser"].get("/__clerk/v1/client/handshake?format=nonce&redirect_url="
-                                   + quote(APP + "/whoami", safe="") + f"&nonce={NONCE}")
+                                   + quote(APP + "/whoami", safe="") + f"&nonce={SENT}")
     return parse_qs(urlsplit(answer.location).query)["__clerk_handshake_nonce"][0]
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import html
 import re
+import time
+from datetime import UTC
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -188,3 +190,123 @@ def test_flask_clerk_sync_reads_the_issuer_in_remote_mode(engine):
     assert result.exit_code == 0, result.output
     assert "1 created, 0 updated, 0 unchanged, 1 deleted." in result.output
     assert rows == {engine["user_id"]: "Ada"}
+
+
+# -- found by the review -------------------------------------------------------------------
+
+
+def test_a_page_left_open_past_its_token_still_signs_out_at_the_issuer(engine):
+    app, browser = signed_in_app(engine)
+    session_id = browser.get("/whoami", base_url=APP).get_json()["session_id"]
+    cookie = next(c for c in browser._cookies.values() if c.key == "__session")
+    assert cookie.expires is None  # kept for the browser's session, not the token's minute
+    csrf = browser.get("/csrf", base_url=APP).get_data(as_text=True)
+    verifier = app.extensions["clerk"].instance.verifier
+    later = time.time() + 600
+    verifier.clock = lambda: later  # ten minutes later, the token long expired
+    assert browser.get("/whoami", base_url=APP).get_json()["user_id"] is None
+    answer = browser.post("/__clerk/sign-out", base_url=APP, data={"csrf_token": csrf})
+    assert answer.status_code == 303
+    assert session_status(engine, session_id) == "revoked"
+
+
+def test_a_sign_out_that_cannot_name_its_session_says_so(engine):
+    app, browser = signed_in_app(engine)
+    session_id = browser.get("/whoami", base_url=APP).get_json()["session_id"]
+    csrf = browser.get("/csrf", base_url=APP).get_data(as_text=True)
+    browser.delete_cookie("__session", domain="app.example.test")
+    answer = browser.post("/__clerk/sign-out", base_url=APP, data={"csrf_token": csrf})
+    assert answer.status_code == 409 and "reload it" in answer.get_data(as_text=True)
+    assert session_status(engine, session_id) == "active"
+
+
+def test_a_sign_out_the_issuer_refuses_is_not_reported_as_done(engine):
+    """A wrong secret key (or none: CLERK_JWT_KEY alone) cannot revoke: the user is
+    told, not sent on as if signed out everywhere."""
+    pem = engine["app"].extensions["clerk"].instance.signing_key().private_key.public_key()
+    from cryptography.hazmat.primitives import serialization
+
+    app, browser = signed_in_app(engine, CLERK_SECRET_KEY="sk_test_wrong", CLERK_JWT_KEY=(
+        pem.public_bytes(serialization.Encoding.PEM,
+                         serialization.PublicFormat.SubjectPublicKeyInfo).decode()))
+    session_id = browser.get("/whoami", base_url=APP).get_json()["session_id"]
+    assert session_id
+    csrf = browser.get("/csrf", base_url=APP).get_data(as_text=True)
+    answer = browser.post("/__clerk/sign-out", base_url=APP, data={"csrf_token": csrf})
+    assert answer.status_code == 502 and "refused" in answer.get_data(as_text=True)
+    assert session_status(engine, session_id) == "active"
+
+
+def test_a_switch_never_extends_a_token_nor_an_ended_session(engine):
+    api, headers = engine["api"], engine["headers"]
+    session_id = engine["browser"].get("/whoami").get_json()["session_id"]
+    path = f"/v1/sessions/{session_id}/active_organization"
+    import jwt
+
+    soon = int(time.time()) + 7
+    answer = api.post(path, headers=headers, json={"organization_id": engine["orgs"][0]["id"],
+                                                   "not_after": soon})
+    assert jwt.decode(answer.get_json()["jwt"], options={"verify_signature": False})[
+        "exp"] <= soon
+    # Past its lifetime, the session cannot be switched (and so renewed) any more.
+    instance = engine["app"].extensions["clerk"].instance
+    from datetime import datetime, timedelta
+
+    from flask_clerk.core.models import Session
+
+    with instance.store.session() as db:
+        db.get(Session, session_id).expire_at = datetime.now(UTC) - timedelta(
+            seconds=1)
+        db.commit()
+    assert api.post(path, headers=headers, json={}).status_code == 404
+    assert session_status(engine, session_id) == "expired"
+
+
+def test_the_app_switches_without_extending_its_token(engine):
+    app, browser = signed_in_app(engine)
+    import jwt
+
+    def expiry() -> int:
+        token = next(c for c in browser._cookies.values() if c.key == "__session").value
+        return int(jwt.decode(token, options={"verify_signature": False})["exp"])
+
+    before = expiry()
+    time.sleep(1.1)
+    form_post(browser, "/__clerk/organizations/active", organization_id=engine["orgs"][0]["id"])
+    assert browser.get("/whoami", base_url=APP).get_json()["org_slug"] == "acme"
+    assert expiry() <= before
+
+
+def test_the_secret_key_never_follows_a_redirect():
+    from flask import Flask, redirect, request
+
+    from flask_clerk.remote import IssuerAPI, IssuerUnavailable, RemoteSettings
+
+    seen: list[str | None] = []
+    elsewhere = Flask("elsewhere")
+
+    @elsewhere.get("/<path:anything>")
+    def record(anything: str) -> str:
+        seen.append(request.headers.get("Authorization"))
+        return "{}"
+
+    with serve(elsewhere) as other:
+        mover = Flask("mover")
+
+        @mover.get("/<path:anything>")
+        def move(anything: str) -> Any:
+            return redirect(other + "/" + anything, 307)
+
+        with serve(mover) as url:
+            settings = RemoteSettings.from_config({
+                "CLERK_PUBLISHABLE_KEY": issuer_key(), "CLERK_SECRET_KEY": "sk_live_secret",
+                "CLERK_API_URL": url}, debug=True)
+            with pytest.raises(IssuerUnavailable):
+                IssuerAPI(settings).get("/v1/users/user_1")
+    assert seen == []
+
+
+def issuer_key() -> str:
+    from test_remote import publishable_key
+
+    return publishable_key("auth.example.test/__clerk")

@@ -209,19 +209,25 @@ class Instance:
 
     def mint_token(self, *, user_id: str, session_id: str, factor_ages: tuple[int, int],
                    azp: str | None, organization: OrganizationClaims | None = None,
-                   status: str | None = None, actor: dict[str, Any] | None = None) -> str:
+                   status: str | None = None, actor: dict[str, Any] | None = None,
+                   not_after: float | None = None) -> str:
+        """A session token; ``not_after`` (unix seconds) caps its expiry."""
+        now = clock.now().timestamp()
+        lifetime = self.settings.session_token_lifetime
+        if not_after is not None:
+            lifetime = max(1, min(lifetime, int(not_after - now)))
         return mint_session_token(
             key=self.signing_key(),
             issuer=self.settings.issuer,
             user_id=user_id,
             session_id=session_id,
-            lifetime=self.settings.session_token_lifetime,
+            lifetime=lifetime,
             azp=azp,
             factor_ages=factor_ages,
             organization=organization,
             status=status,
             actor=actor,
-            now=clock.now().timestamp(),
+            now=now,
         )
 
     def revoke_token_of(self, session_id: str) -> None:

@@ -51,7 +51,7 @@ from .roles import (
     role_key,
 )
 from .serializers import invitation_json, membership_json, organization_json, user_json
-from .sessions import SignedIn, create_session, reissue_token
+from .sessions import SignedIn, create_session, reissue_token, still_live
 from .sign_up import check_sign_up_allowed
 from .store import fetch_page
 from .user_search import contains_pattern
@@ -424,12 +424,13 @@ def _clean_image_url(value: str | None) -> str | None:
 
 def set_active_organization(
     instance: Instance, db: DbSession, session_id: str, user_id: str,
-    organization_id: str | None, request: RequestInfo,
+    organization_id: str | None, request: RequestInfo, *, not_after: float | None = None,
 ) -> str:
     """Switch the session to ``organization_id`` (None: the personal account) and
-    return its new token, which carries the organization at once."""
+    return its new token, which carries the organization at once (and expires no
+    later than ``not_after``, the one it replaces)."""
     session = db.get(Session, session_id)
-    if session is None or session.user_id != user_id or session.status != "active":
+    if session is None or session.user_id != user_id or not still_live(instance, db, session):
         raise NotFound("resource_not_found")
     if organization_id:
         membership_of(db, user_id, organization_id)
@@ -438,7 +439,7 @@ def set_active_organization(
     session.last_active_organization_id = organization_id or None
     session.last_active_at = clock.now()
     db.commit()
-    return reissue_token(instance, db, session, request)
+    return reissue_token(instance, db, session, request, not_after=not_after)
 
 
 # --- Members -------------------------------------------------------------------------

@@ -206,13 +206,7 @@ def _refresh_active(
     if row is None:
         return None
     session, membership, organization, mfa_enabled_at = row
-    if _ended_by_time(instance, session, now):
-        db.commit()
-        return None
-    if session.actor and not _actor_still_allowed(instance, db, session.actor):
-        # The administrator was banned, deleted or demoted: their impersonation ends.
-        end_session(instance, session, "revoked")
-        db.commit()
+    if not still_live(instance, db, session, now):
         return None
     _touch(instance, db, session, membership, now)
     db.commit()
@@ -282,13 +276,32 @@ def switch_session(instance: Instance, db: DbSession, client_token: str, session
 
 
 def reissue_token(instance: Instance, db: DbSession, session: Session,
-                  request: RequestInfo) -> str:
+                  request: RequestInfo, *, not_after: float | None = None) -> str:
     """A new token for ``session`` after something its claims carry changed (its
     organization, a factor just verified, a task done), to set at once rather
-    than at the next refresh."""
+    than at the next refresh. ``not_after``: the token it replaces expires then, and
+    so does this one (a token alone never renews itself: refreshing is
+    ``__client``'s)."""
     membership, organization = active_organization(db, session)
     return session_token(instance, session, membership, organization, request,
-                         has_mfa=session.user.mfa_enabled_at is not None)
+                         has_mfa=session.user.mfa_enabled_at is not None, not_after=not_after)
+
+
+def still_live(instance: Instance, db: DbSession, session: Session,
+               now: datetime | None = None) -> bool:
+    """Whether ``session`` may be used now: active, within its lifetime and
+    inactivity timeout, and (an impersonation) its administrator still allowed.
+    Ends it otherwise (committed)."""
+    if session.status != "active":
+        return False
+    if _ended_by_time(instance, session, now or clock.now()) or (
+            session.actor and not _actor_still_allowed(instance, db, session.actor)):
+        if session.status == "active":
+            # The administrator was banned, deleted or demoted: their impersonation ends.
+            end_session(instance, session, "revoked")
+        db.commit()
+        return False
+    return True
 
 
 def active_organization(
@@ -314,6 +327,7 @@ NEVER_VERIFIED_MINUTES = 1_000_000
 def session_token(
     instance: Instance, session: Session, membership: OrganizationMembership | None,
     organization: Organization | None, request: RequestInfo, *, has_mfa: bool,
+    not_after: float | None = None,
 ) -> str:
     """A token for ``session``, with its active organization's claims when it has one.
 
@@ -343,7 +357,7 @@ def session_token(
         user_id=session.user_id, session_id=session.id,
         factor_ages=(first_age, second_age),
         azp=request.origin, organization=claims, status="pending" if task else None,
-        actor=session.actor,
+        actor=session.actor, not_after=not_after,
     )
 
 

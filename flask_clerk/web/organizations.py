@@ -29,7 +29,7 @@ from ..core.roles import (
 from ..errors import AuthenticationError, NotFound
 from ..extension import db_session, request_info, state
 from ..redirects import safe_redirect_url
-from ..request import auth
+from ..request import auth, token_expiry
 from .forms import back, field, form_action, form_state
 from .pages import no_framing
 from .views import account_reverification, reissued, user_row, with_token
@@ -43,6 +43,15 @@ bp = Blueprint("clerk_organizations", __name__, url_prefix="/__clerk")
 @bp.after_request
 def _no_framing(response: Response) -> Response:
     return no_framing(response)
+
+
+def _activate(organization_id: str | None) -> str:
+    """Make ``organization_id`` (None: the personal account) the session's active
+    one; its new token, which expires when the current one does."""
+    current = auth(treat_pending_as_signed_out=False)
+    return orgs.set_active_organization(
+        state().instance, db_session(), current.session_id or "", _user_id(),
+        organization_id, request_info(), not_after=token_expiry(current))
 
 
 def _user_id() -> str:
@@ -83,10 +92,7 @@ def create() -> Response:
     organization = orgs.create_organization(
         instance, db_session(), user_row(), name=field("name"), slug=field("slug"),
     )
-    token = orgs.set_active_organization(
-        instance, db_session(), auth(treat_pending_as_signed_out=False).session_id or "",
-        _user_id(), organization.id, request_info(),
-    )
+    token = _activate(organization.id)
     target = _redirect_field(state().settings.after_create_organization_url)
     return with_token(redirect(target, 303), token)
 
@@ -94,10 +100,7 @@ def create() -> Response:
 @bp.post("/organizations/active")
 @form_action("organization.switch", fallback="after_sign_in_url")
 def switch() -> Response:
-    token = orgs.set_active_organization(
-        state().instance, db_session(), auth(treat_pending_as_signed_out=False).session_id or "",
-        _user_id(), field("organization_id") or None, request_info(),
-    )
+    token = _activate(field("organization_id") or None)
     target = field("redirect_url")
     response = redirect(_redirect_field("/"), 303) if target else back("/")
     return with_token(response, token)
@@ -280,10 +283,7 @@ def accept_user_invitation(invitation_id: str) -> Response:
 
 def _joined(organization_id: str) -> Response:
     """Make the organization just joined the active one and go on."""
-    token = orgs.set_active_organization(
-        state().instance, db_session(), auth(treat_pending_as_signed_out=False).session_id or "",
-        _user_id(), organization_id, request_info(),
-    )
+    token = _activate(organization_id)
     return with_token(redirect(_redirect_field(state().settings.after_sign_in_url), 303),
                        token)
 

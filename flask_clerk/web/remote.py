@@ -4,7 +4,6 @@ organization switcher, which act at the issuer through its Backend API."""
 
 from __future__ import annotations
 
-import time
 from urllib.parse import quote
 
 from flask import Blueprint, Flask, current_app, redirect, request, session
@@ -13,8 +12,8 @@ from werkzeug.wrappers import Response
 from ..errors import AuthenticationError, ClerkError
 from ..extension import delete_cookie, set_cookie, state
 from ..redirects import safe_redirect_url
-from ..remote import CLIENT_UAT_COOKIE, IssuerAPI, IssuerRefused, IssuerUnavailable, RemoteState
-from ..request import SESSION_COOKIE, auth, cancel_cookie_update
+from ..remote import CLIENT_UAT_COOKIE, IssuerRefused, IssuerUnavailable, RemoteState
+from ..request import SESSION_COOKIE, auth, cancel_cookie_update, token_expiry
 from ..tokens import TokenInvalid
 from .forms import field, form_action
 
@@ -23,9 +22,9 @@ bp = Blueprint("clerk", __name__, url_prefix="/__clerk",
 organizations_bp = Blueprint("clerk_organizations", __name__, url_prefix="/__clerk")
 
 
-def _issuer() -> IssuerAPI:
+def _remote() -> RemoteState:
     remote: RemoteState = current_app.extensions["clerk"]
-    return remote.instance.api
+    return remote
 
 
 def register_remote_blueprints(app: Flask) -> None:
@@ -37,15 +36,22 @@ def register_remote_blueprints(app: Flask) -> None:
 @form_action("sign_out", fallback="after_sign_out_url")
 def sign_out() -> Response:
     """End the session at the issuer (every app, and the issuer's own pages, are
-    signed out with it), then forget its token here."""
-    session_id = auth(treat_pending_as_signed_out=False).session_id
+    signed out with it), then forget its token here. A page left open past its
+    token's minute still names its session: the cookie outlives the token."""
+    remote = _remote()
+    token = request.cookies.get(SESSION_COOKIE)
+    session_id = auth(treat_pending_as_signed_out=False).session_id or (
+        remote.instance.verifier.session_id_of(token) if token else None)
     if session_id:
         try:
-            _issuer().post(f"/v1/sessions/{quote(session_id, safe='')}/revoke")
-        except IssuerRefused:
-            pass  # (ended already)
+            remote.instance.api.post(f"/v1/sessions/{quote(session_id, safe='')}/revoke")
+        except IssuerRefused as refused:
+            if refused.status != 404:  # (404: it has ended already)
+                raise ClerkError("issuer_refused", status=502) from None
         except IssuerUnavailable:
             raise ClerkError("issuer_unavailable", status=503) from None
+    elif request.cookies.get(CLIENT_UAT_COOKIE, "0") not in {"", "0"}:
+        raise ClerkError("sign_out_reload", status=409)  # signed in there, but as whom?
     settings = state().settings
     response = redirect(safe_redirect_url(field("redirect_url"),
                                           fallback=settings.after_sign_out_url), 303)
@@ -65,10 +71,11 @@ def switch() -> Response:
     if not current.session_id:
         raise AuthenticationError("authentication_invalid")
     try:
-        answer = _issuer().post(
+        answer = _remote().instance.api.post(
             f"/v1/sessions/{quote(current.session_id, safe='')}/active_organization",
             {"organization_id": field("organization_id") or None,
-             "request_origin": f"{request.scheme}://{request.host}"})
+             "request_origin": f"{request.scheme}://{request.host}",
+             "not_after": int(token_expiry(current) or 0) or None})
     except IssuerRefused as refused:
         code = refused.code if refused.code in state().settings.messages else (
             "organization_switch_unsupported" if refused.status == 404 else "resource_not_found")
@@ -77,7 +84,7 @@ def switch() -> Response:
         raise ClerkError("issuer_unavailable", status=503) from None
     token = str(answer.get("jwt") or "")
     try:
-        claims = state().instance.verifier.verify(token)
+        claims = _remote().instance.verifier.verify(token)
     except TokenInvalid:
         raise ClerkError("issuer_unavailable", status=502) from None
     if claims.get("sid") != current.session_id or claims.get("sub") != current.user_id:
@@ -85,7 +92,6 @@ def switch() -> Response:
     settings = state().settings
     response = redirect(safe_redirect_url(field("redirect_url"),
                                           fallback=settings.after_sign_in_url), 303)
-    set_cookie(response, SESSION_COOKIE, token,
-               max_age=max(1, int(claims.get("exp", 0)) - int(time.time())))
+    set_cookie(response, SESSION_COOKIE, token, max_age=None)  # (see sign_out)
     cancel_cookie_update()
     return response

@@ -45,6 +45,7 @@ from ..request import (
     cancel_cookie_update,
     reverification_required,
     task_url,
+    token_expiry,
 )
 from ..tokens import own_token_claims
 from ..user import ClerkUser
@@ -440,8 +441,9 @@ def reissued(response: Response) -> Response:
     if session is None:
         return response
     db_session().refresh(session)
-    return with_token(response, sessions.reissue_token(state().instance, db_session(),
-                                                       session, request_info()))
+    return with_token(response, sessions.reissue_token(
+        state().instance, db_session(), session, request_info(),
+        not_after=token_expiry(auth(treat_pending_as_signed_out=False))))
 
 
 def with_token(response: Response, token: str) -> Response:

@@ -449,10 +449,12 @@ def _session_paths() -> dict[str, Schema]:
         "/sessions/{session_id}/active_organization": {"parameters": [session_id], "post": {
             **_post("SetActiveOrganization", "Switch a session's active organization",
                     TOKEN, 404, body=_body({"organization_id": N_STRING,
-                                            "request_origin": N_STRING})),
+                                            "request_origin": N_STRING,
+                                            "not_after": _null(INTEGER)})),
             "description": "flask_clerk's own (not in Clerk's API): for an app in remote "
                            "mode. null is the personal account. Answers the session's new "
-                           "token, which carries the organization.",
+                           "token, which carries the organization and expires no later "
+                           "than not_after (unix seconds: the app's current token's exp).",
         }},
         "/clients/handshake_payload": {"get": _operation(
             "GetHandshakePayload", "Redeem a handshake answer", HANDSHAKE_PAYLOAD, 422,

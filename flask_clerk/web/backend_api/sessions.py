@@ -60,10 +60,13 @@ def set_active_organization(session_id: str) -> Response:
     """flask_clerk's own: switch a session's active organization (None: the personal
     account) for an app in remote mode, whose organization switcher cannot reach
     this instance's cookies. (Clerk's cloud does it in the browser, ``setActive``.)
-    Answers the session's new token, as Clerk's ``/sessions/{id}/tokens`` does."""
+    Answers the session's new token, as Clerk's ``/sessions/{id}/tokens`` does,
+    expiring no later than ``not_after`` (the token the app holds: switching never
+    extends a token's life)."""
     body = Body.from_request()
     organization_id = body.take("organization_id", str)
     origin = body.take("request_origin", str)
+    not_after = body.take("not_after", int)
     body.done()
     if origin is not None and not (origin.startswith(("https://", "http://"))
                                    and len(origin) <= 300 and origin.isprintable()):
@@ -71,7 +74,7 @@ def set_active_organization(session_id: str) -> Response:
     session = _session(session_id)
     token = organizations.set_active_organization(
         state().instance, db_session(), session.id, session.user_id, organization_id,
-        RequestInfo(origin=origin))
+        RequestInfo(origin=origin), not_after=not_after)
     return json_response({"object": "token", "jwt": token})
 
 
