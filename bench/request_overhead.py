@@ -110,7 +110,9 @@ from flask_clerk.core.users import create_user
 
 CLERK_TARGET = 1.3
 PERMISSION_TARGET = 1.1  # permission_required in an organization, against login_required
-REMOTE_TARGET = 1.2  # an app in remote mode (issue 10), against the bare route
+# An app in remote mode (issue 10), against the bare route sent the same request: the
+# same Cookie header, which Flask's own session parses in any app with a SECRET_KEY.
+REMOTE_TARGET = 1.2
 SIGN_IN_TARGET = 1.15
 EMAIL = "bench.user@example.com"
 PASSWORD = "correct horse battery staple 42"
@@ -435,6 +437,8 @@ def main() -> int:
                            clerk.org_id),
             "remote": (remote_app(clerk).wsgi_app,
                        make_environ({"__session": clerk.cookies["__session"]}), clerk.user_id),
+            "bare_cookies": (bare.wsgi_app, make_environ({"__session": clerk.cookies[
+                "__session"]}), bare_body),
         }
 
         def check_all() -> None:
@@ -505,7 +509,7 @@ def main() -> int:
     si_wall = {name: median(v, 0) for name, v in sign_in.items()}
     si_cpu = {name: median(v, 1) for name, v in sign_in.items()}
     clerk_ratio = wall["flask_clerk"] / wall["bare"]
-    remote_ratio = wall["remote"] / wall["bare"]
+    remote_ratio = wall["remote"] / wall["bare_cookies"]
     ok_remote = remote_ratio <= REMOTE_TARGET
     permission_ratio = wall["permission"] / wall["login_required"]
     sign_in_ratio = si_wall["attempt_password"] / si_wall["argon2_verify"]
@@ -525,7 +529,8 @@ def main() -> int:
               "flask_login": "Flask-Login + Flask-SQLAlchemy",
               "login_required": "flask_clerk, @login_required",
               "permission": "flask_clerk, @permission_required (org)",
-              "remote": "remote mode (CLERK_JWT_KEY), valid __session"}
+              "remote": "remote mode (CLERK_JWT_KEY), valid __session",
+              "bare_cookies": "bare Flask route, remote's Cookie header"}
     for name, label in labels.items():
         print(f"  {label:<40}{wall[name]:>9.1f}{wall[name] / wall['bare']:>7.2f}x"
               f"{spread(requests[name]):>6.0f}%{cpu[name]:>9.1f}"
@@ -533,9 +538,11 @@ def main() -> int:
     print(f"  flask_clerk target <= {CLERK_TARGET}x: {'met' if ok_clerk else 'MISSED'} "
           f"({clerk_ratio:.2f}x wall, {cpu['flask_clerk'] / cpu['bare']:.2f}x CPU; "
           f"+{wall['flask_clerk'] - wall['bare']:.1f} us/request)")
-    print(f"  remote mode target <= {REMOTE_TARGET}x: {'met' if ok_remote else 'MISSED'} "
-          f"({remote_ratio:.2f}x wall, {cpu['remote'] / cpu['bare']:.2f}x CPU; "
-          f"+{wall['remote'] - wall['bare']:.1f} us/request)")
+    print(f"  remote mode target <= {REMOTE_TARGET}x the bare route sent the same cookies: "
+          f"{'met' if ok_remote else 'MISSED'} ({remote_ratio:.2f}x wall, "
+          f"{cpu['remote'] / cpu['bare_cookies']:.2f}x CPU; "
+          f"+{wall['remote'] - wall['bare_cookies']:.1f} us/request; "
+          f"{wall['remote'] / wall['bare']:.2f}x the cookie-less bare route)")
     print(f"  permission_required target <= {PERMISSION_TARGET}x login_required: "
           f"{'met' if ok_permission else 'MISSED'} ({permission_ratio:.2f}x wall, "
           f"{cpu['permission'] / cpu['login_required']:.2f}x CPU; "
@@ -574,6 +581,7 @@ def main() -> int:
         "cpu_ratio_to_bare": {k: round(cpu[k] / cpu["bare"], 3)
                               for k in ("flask_clerk", "flask_login", "login_required",
                                         "permission", "remote")},
+        "remote_ratio_to_bare_same_cookies": round(remote_ratio, 3),
         "permission_ratio_to_login_required": round(permission_ratio, 3),
         "permission_cpu_ratio_to_login_required": round(
             cpu["permission"] / cpu["login_required"], 3),
