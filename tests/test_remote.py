@@ -566,3 +566,14 @@ def test_clerk_clouds_pages_are_its_account_portal():
         "https://example.com/login")
     # A flask_clerk issuer serves its own pages.
     assert pages("auth.example.com/__clerk")[0] == "https://auth.example.com/sign-in"
+
+
+def test_with_clerks_cloud_the_switcher_says_where_to_switch(clerk_cloud):
+    browser = clerk_cloud["app"].test_client()
+    browser.set_cookie("__session", clerk_cloud["token"])
+    csrf = browser.get("/csrf").get_data(as_text=True)
+    answer = browser.post("/__clerk/organizations/active",
+                          data={"csrf_token": csrf, "organization_id": "org_2"})
+    assert answer.status_code == 422
+    assert "sign-in service" in answer.get_data(as_text=True)
+    assert browser.get("/whoami").get_json()["org_slug"] == "acme"  # unchanged

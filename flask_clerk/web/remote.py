@@ -10,7 +10,7 @@ from flask import Blueprint, Flask, current_app, redirect, request, session
 from werkzeug.wrappers import Response
 
 from ..errors import AuthenticationError, ClerkError
-from ..extension import delete_cookie, set_cookie, state
+from ..extension import delete_cookie, set_cookie
 from ..redirects import safe_redirect_url
 from ..remote import CLIENT_UAT_COOKIE, IssuerRefused, IssuerUnavailable, RemoteState
 from ..request import SESSION_COOKIE, auth, cancel_cookie_update, token_expiry
@@ -52,9 +52,8 @@ def sign_out() -> Response:
             raise ClerkError("issuer_unavailable", status=503) from None
     elif request.cookies.get(CLIENT_UAT_COOKIE, "0") not in {"", "0"}:
         raise ClerkError("sign_out_reload", status=409)  # signed in there, but as whom?
-    settings = state().settings
     response = redirect(safe_redirect_url(field("redirect_url"),
-                                          fallback=settings.after_sign_out_url), 303)
+                                          fallback=remote.settings.after_sign_out_url), 303)
     delete_cookie(response, SESSION_COOKIE)
     set_cookie(response, CLIENT_UAT_COOKIE, "0", max_age=365 * 24 * 3600)
     cancel_cookie_update()
@@ -67,31 +66,32 @@ def sign_out() -> Response:
 def switch() -> Response:
     """Make another of the user's organizations (or the personal account) the
     session's active one, at the issuer; its new token carries it here at once."""
-    current = auth(treat_pending_as_signed_out=False)
+    remote, current = _remote(), auth(treat_pending_as_signed_out=False)
     if not current.session_id:
         raise AuthenticationError("authentication_invalid")
+    if remote.settings.clerk_cloud:  # (Clerk switches in the browser: no server-side call)
+        raise ClerkError("organization_switch_unsupported", status=422)
     try:
-        answer = _remote().instance.api.post(
+        answer = remote.instance.api.post(
             f"/v1/sessions/{quote(current.session_id, safe='')}/active_organization",
             {"organization_id": field("organization_id") or None,
              "request_origin": f"{request.scheme}://{request.host}",
              "not_after": int(token_expiry(current) or 0) or None})
     except IssuerRefused as refused:
-        code = refused.code if refused.code in state().settings.messages else (
-            "organization_switch_unsupported" if refused.status == 404 else "resource_not_found")
+        code = refused.code if refused.code in remote.settings.messages else (
+            "resource_not_found")
         raise ClerkError(code, status=min(refused.status, 422)) from None
     except IssuerUnavailable:
         raise ClerkError("issuer_unavailable", status=503) from None
     token = str(answer.get("jwt") or "")
     try:
-        claims = _remote().instance.verifier.verify(token)
+        claims = remote.instance.verifier.verify(token)
     except TokenInvalid:
         raise ClerkError("issuer_unavailable", status=502) from None
     if claims.get("sid") != current.session_id or claims.get("sub") != current.user_id:
         raise ClerkError("issuer_unavailable", status=502)
-    settings = state().settings
     response = redirect(safe_redirect_url(field("redirect_url"),
-                                          fallback=settings.after_sign_in_url), 303)
+                                          fallback=remote.settings.after_sign_in_url), 303)
     set_cookie(response, SESSION_COOKIE, token, max_age=None)  # (see sign_out)
     cancel_cookie_update()
     return response
