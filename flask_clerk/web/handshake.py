@@ -5,8 +5,9 @@ instance's cookies. When its session token is missing or stale it sends the brow
 here, with ``redirect_url`` naming where to come back (an origin of
 ``CLERK_ALLOWED_REDIRECT_ORIGINS``). This instance looks at the browser's
 ``__client`` and sends it back with ``__clerk_handshake``: a JWT, signed with the
-instance's key for that app's origin and for the asking browser (the ``nonce`` the
-app put in a cookie of its own and in the URL), holding the ``Set-Cookie``
+instance's key for that app's origin and for the asking browser (the ``nonce`` in
+the URL: the digest of a value the app keeps in a cookie of its own), holding the
+``Set-Cookie``
 directives of a fresh session token and ``__client_uat`` (or of signing out). The
 app verifies it with the keys it already trusts.
 
