@@ -7,9 +7,8 @@ here, with ``redirect_url`` naming where to come back (an origin of
 ``__client`` and sends it back with ``__clerk_handshake``: a JWT, signed with the
 instance's key for that app's origin and for the asking browser (the ``nonce`` in
 the URL: the digest of a value the app keeps in a cookie of its own), holding the
-``Set-Cookie``
-directives of a fresh session token and ``__client_uat`` (or of signing out). The
-app verifies it with the keys it already trusts.
+``Set-Cookie`` directives of a fresh session token and ``__client_uat`` (or of
+signing out). The app verifies it with the keys it already trusts.
 
 That is Clerk's handshake as its development instances carry it, in the URL. With
 ``format=nonce`` (Clerk's production form, which an app in remote mode asks for)
