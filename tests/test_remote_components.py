@@ -310,3 +310,26 @@ def issuer_key() -> str:
     from test_remote import publishable_key
 
     return publishable_key("auth.example.test/__clerk")
+
+
+def test_while_the_issuer_cannot_be_read_the_menus_step_aside(engine):
+    """No user to show: the page renders without its menus (not a 500), and the
+    issuer is asked again a few seconds later, not at every render."""
+    app, browser = signed_in_app(engine)
+    assert "cl-userButton-root" in menu(browser)
+    state = app.extensions["clerk"]
+    state.instance.api._settings = state.settings.__class__(
+        **{**state.settings.__dict__, "api_url": "http://127.0.0.1:9"})
+    state.users._cache.clear()
+    page = menu(browser)
+    assert "cl-userButton-root" not in page and "cl-organizationSwitcher-root" not in page
+    assert browser.get("/whoami", base_url=APP).get_json()["user_id"]  # still signed in
+
+
+def test_the_issuers_pages_are_links_not_components(engine):
+    app, _ = signed_in_app(engine)
+    with app.test_request_context("/", base_url=APP):
+        from flask import render_template_string
+
+        with pytest.raises(RuntimeError, match="page of the issuer's.*http://localhost/user"):
+            render_template_string("{{ clerk.user_profile() }}")

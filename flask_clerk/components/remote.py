@@ -19,7 +19,6 @@ from markupsafe import Markup
 
 from ..remote import RemoteInstance, RemoteSettings, RemoteUsers, via_handshake
 from ..request import auth
-from ..user import ClerkObject
 from ..web.forms import form_state
 from . import Components
 from .appearance import Appearance
@@ -59,16 +58,10 @@ class RemoteComponents(Components):
 
     def organization_switcher(self, **props: Any) -> Markup:
         """The user's organizations from the Backend API; the active one from the
-        token (named by its slug alone while the issuer cannot be read)."""
+        token. (Nothing, like the user button, while the issuer cannot be read.)"""
         current = auth(treat_pending_as_signed_out=False)
-        found = self.users.memberships(current.user_id) if current.user_id else []
-        memberships = found or []
+        memberships = (self.users.memberships(current.user_id) or []) if current.user_id else []
         active = next((m for m in memberships if m.organization_id == current.org_id), None)
-        if active is None and current.org_id and found is None:
-            active = ClerkObject({
-                "id": "", "role": current.org_role or "", "organization_id": current.org_id,
-                "organization": {"object": "organization", "id": current.org_id,
-                                 "name": current.org_slug or current.org_id, "image_url": None}})
         for key in ("organization_profile_url", "create_organization_url"):
             props.setdefault(key, self.issuer_page(getattr(self.settings, key)))
         return self._render(
