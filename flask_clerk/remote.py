@@ -194,6 +194,7 @@ class IssuerAPI:
     def _call(self, method: str, path: str, body: Mapping[str, Any] | None = None
               ) -> dict[str, Any]:
         settings = self._settings
+        where = settings.api_url + path.partition("?")[0]  # (a query may hold a sealed nonce)
         request = urllib.request.Request(  # noqa: S310 - http(s) only (checked at start)
             settings.api_url + path, method=method,
             data=None if body is None else json.dumps(body).encode(), headers={
@@ -206,11 +207,11 @@ class IssuerAPI:
         except urllib.error.HTTPError as exc:
             if 400 <= exc.code < 500 and exc.code != 429:
                 raise IssuerRefused(exc.code, _error_code(exc)) from exc
-            raise IssuerUnavailable(f"{settings.api_url}{path}: {exc}") from exc
+            raise IssuerUnavailable(f"{where}: {exc.code}") from exc
         except (urllib.error.URLError, TimeoutError, ValueError) as exc:
-            raise IssuerUnavailable(f"{settings.api_url}{path}: {exc}") from exc
+            raise IssuerUnavailable(f"{where}: {exc}") from exc
         if not isinstance(data, dict):
-            raise IssuerUnavailable(f"{settings.api_url}{path}: not a JSON object")
+            raise IssuerUnavailable(f"{where}: not a JSON object")
         return data
 
 
@@ -327,6 +328,7 @@ HANDSHAKE_PARAM = "__clerk_handshake"  # the answer: a signed token of cookie di
 HANDSHAKE_NONCE_PARAM = "__clerk_handshake_nonce"  # or what stands for it, to redeem
 ANSWER_NAMES = (HANDSHAKE_PARAM, HANDSHAKE_NONCE_PARAM)
 CLIENT_UAT_COOKIE = "__client_uat"  # when the browser last signed in or out at the issuer
+CLIENT_UAT_MAX_AGE = 365 * 24 * 3600
 REDIRECT_COUNT_COOKIE = "__clerk_redirect_count"
 NONCE_COOKIE = "__clerk_handshake_state"  # binds the issuer's answer to this browser
 NONCE_SHAPE = re.compile(r"[A-Za-z0-9_-]{32}")
@@ -338,9 +340,9 @@ def handshake_url(settings: RemoteSettings) -> str:
     return settings.issuer + "/v1/client/handshake"
 
 
-def nonce_cookie_name(settings: RemoteSettings | Any) -> str:
+def nonce_cookie_name(secure: bool) -> str:
     """``__Host-`` when Secure: a sibling host of the parent domain cannot plant one."""
-    return "__Host-" + NONCE_COOKIE.lstrip("_") if settings.cookie_secure else NONCE_COOKIE
+    return "__Host-" + NONCE_COOKIE.lstrip("_") if secure else NONCE_COOKIE
 
 
 def handshake_nonce() -> str:
@@ -349,18 +351,17 @@ def handshake_nonce() -> str:
     cookie on the response."""
     from flask import after_this_request, g, request
 
-    from .extension import state
+    from .extension import set_cookie, state
 
     if "_clerk_handshake_nonce" not in g:
-        held = request.cookies.get(nonce_cookie_name(state().settings), "")
+        name = nonce_cookie_name(state().settings.cookie_secure)
+        held = request.cookies.get(name, "")
         nonce = g._clerk_handshake_nonce = held if NONCE_SHAPE.fullmatch(held) else (
             secrets.token_urlsafe(24))
 
         @after_this_request
         def remember(response: Any) -> Any:
-            settings = state().settings
-            response.set_cookie(nonce_cookie_name(settings), nonce, max_age=600,  # type: ignore[arg-type]
-                                httponly=True, secure=settings.cookie_secure, samesite="Lax")
+            set_cookie(response, name, nonce, max_age=600)
             return response
     return str(g._clerk_handshake_nonce)
 
@@ -396,6 +397,7 @@ def handshake_hooks(clerk_state: RemoteState) -> tuple[Any, Any]:
     from flask import redirect, request
     from werkzeug.wrappers import Response
 
+    from .extension import set_cookie
     from .request import wants_html
 
     settings = clerk_state.settings
@@ -415,7 +417,7 @@ def handshake_hooks(clerk_state: RemoteState) -> tuple[Any, Any]:
             directives = answer_directives(clerk_state, carried, cookies,
                                            f"{request.scheme}://{request.host}")
             response.delete_cookie(REDIRECT_COUNT_COOKIE)  # (only an answer taken ends a run)
-            _set_directives(response, directives, settings.cookie_secure)
+            _set_directives(response, directives)
         except TokenInvalid:
             pass  # a forged, stale or unbound answer: the browser stays who it was
         site = (urlsplit(settings.issuer).hostname or "").partition(".")[2] or None
@@ -433,8 +435,7 @@ def handshake_hooks(clerk_state: RemoteState) -> tuple[Any, Any]:
         if count_value >= MAX_HANDSHAKES:
             return None  # the issuer keeps not answering: signed out, not a loop
         response = redirect(handshake_url(settings) + "?" + handshake_query(request.url), 307)
-        response.set_cookie(REDIRECT_COUNT_COOKIE, str(count_value + 1), max_age=3,
-                            httponly=True, secure=settings.cookie_secure, samesite="Lax")
+        set_cookie(response, REDIRECT_COUNT_COOKIE, str(count_value + 1), max_age=3)
         return response
 
     return apply, needed
@@ -469,7 +470,7 @@ def answer_directives(clerk_state: RemoteState, carried: Mapping[str, str],
         if not isinstance(token, str):
             raise TokenInvalid("the issuer's answer is not bound to this browser")
     claims = verifier.handshake_claims(token, audience=origin)
-    nonce = request.cookies.get(nonce_cookie_name(settings))
+    nonce = request.cookies.get(nonce_cookie_name(settings.cookie_secure))
     if not nonce or not hmac.compare_digest(str(claims.get("nonce", "")).encode(),
                                             nonce_digest(nonce).encode()):
         raise TokenInvalid("not this browser's handshake")
@@ -491,20 +492,19 @@ def _directives(value: object) -> list[str]:
     return value
 
 
-def _set_directives(response: Any, directives: list[str], secure: bool) -> None:
+def _set_directives(response: Any, directives: list[str]) -> None:
     """The issuer's ``Set-Cookie`` directives, as this app's own cookies: only
     ``__session`` and ``__client_uat``, with this app's attributes."""
+    from .extension import delete_cookie, set_cookie
+
     for directive in directives:
         name, _, value = directive.split(";", 1)[0].partition("=")
         name, value = name.strip(), value.strip()
         if name == "__session":
             if value:  # kept for the browser's session (the token inside still runs out):
                 # a sign-out from a page left open names the session it ends
-                response.set_cookie("__session", value, httponly=True, secure=secure,
-                                    samesite="Lax")
+                set_cookie(response, "__session", value, max_age=None)
             else:
-                response.delete_cookie("__session", httponly=True, secure=secure,
-                                       samesite="Lax")
+                delete_cookie(response, "__session")
         elif name == CLIENT_UAT_COOKIE and value.isdigit():
-            response.set_cookie(CLIENT_UAT_COOKIE, value, max_age=365 * 24 * 3600,
-                                httponly=True, secure=secure, samesite="Lax")
+            set_cookie(response, CLIENT_UAT_COOKIE, value, max_age=CLIENT_UAT_MAX_AGE)

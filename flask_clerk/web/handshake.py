@@ -68,7 +68,8 @@ def client_handshake() -> Response:
             "sid": refreshed.session.id if refreshed else None, "aud": origin,
             "nonce": nonce}), info=SEAL_INFO)}
     else:
-        carried = {HANDSHAKE_PARAM: _answer(origin, nonce, refreshed.token if refreshed else None)}
+        carried = {HANDSHAKE_PARAM: _answer(
+            origin, nonce, _directives(refreshed.token if refreshed else None))}
     query = (parts.query + "&" if parts.query else "") + urlencode(carried)
     # (never in a fragment, where the page's scripts would read it)
     response = redirect(urlunsplit(parts._replace(query=query, fragment="")), 307)
@@ -77,10 +78,11 @@ def client_handshake() -> Response:
     return response
 
 
-def redeem(sealed: str) -> str:
+def redeem(sealed: str) -> tuple[list[str], str]:
     """The answer a ``__clerk_handshake_nonce`` stands for, with a token of the
-    session minted now (or "signed out", if it has ended since); ValueError when
-    this instance did not seal it in the last minute."""
+    session minted now (or "signed out", if it has ended since): its cookie
+    directives and the signed answer. ValueError when this instance did not seal
+    it in the last minute."""
     try:
         claims = json.loads(open_sealed(state().settings, sealed, info=SEAL_INFO,
                                         ttl=HANDSHAKE_LIFETIME))
@@ -90,19 +92,22 @@ def redeem(sealed: str) -> str:
     token = sessions.refresh_session_by_id(
         state().instance, db_session(), session_id, RequestInfo(origin=origin)
     ) if session_id else None
-    return _answer(origin, claims["nonce"], token)
+    directives = _directives(token)
+    return directives, _answer(origin, claims["nonce"], directives)
 
 
-def _answer(origin: str, nonce: str, session_token: str | None) -> str:
-    """The signed answer for the app at ``origin`` and its browser's ``nonce``: the
-    cookie directives of ``session_token``, or of signing out."""
-    settings = state().settings
-    if session_token is not None:
-        directives = [f"__session={session_token}; Path=/; "
-                      f"Max-Age={settings.session_token_lifetime}",
-                      f"{CLIENT_UAT_COOKIE}={int(time.time())}; Path=/; Max-Age=31536000"]
-    else:
-        directives = ["__session=; Path=/; Max-Age=0",
-                      f"{CLIENT_UAT_COOKIE}=0; Path=/; Max-Age=31536000"]
-    return mint_handshake_token(key=state().instance.signing_key(), issuer=settings.issuer,
-                                audience=origin, directives=directives, nonce=nonce)
+def _directives(session_token: str | None) -> list[str]:
+    """The cookie directives of ``session_token``, or of signing out."""
+    if session_token is None:
+        return ["__session=; Path=/; Max-Age=0",
+                f"{CLIENT_UAT_COOKIE}=0; Path=/; Max-Age=31536000"]
+    return [f"__session={session_token}; Path=/; "
+            f"Max-Age={state().settings.session_token_lifetime}",
+            f"{CLIENT_UAT_COOKIE}={int(time.time())}; Path=/; Max-Age=31536000"]
+
+
+def _answer(origin: str, nonce: str, directives: list[str]) -> str:
+    """The answer signed for the app at ``origin`` and its browser's ``nonce``."""
+    return mint_handshake_token(key=state().instance.signing_key(),
+                                issuer=state().settings.issuer, audience=origin,
+                                directives=directives, nonce=nonce)

@@ -12,7 +12,13 @@ from werkzeug.wrappers import Response
 from ..errors import AuthenticationError, ClerkError
 from ..extension import delete_cookie, set_cookie
 from ..redirects import safe_redirect_url
-from ..remote import CLIENT_UAT_COOKIE, IssuerRefused, IssuerUnavailable, RemoteState
+from ..remote import (
+    CLIENT_UAT_COOKIE,
+    CLIENT_UAT_MAX_AGE,
+    IssuerRefused,
+    IssuerUnavailable,
+    RemoteState,
+)
 from ..request import SESSION_COOKIE, auth, cancel_cookie_update, token_expiry
 from ..tokens import TokenInvalid
 from .forms import field, form_action
@@ -55,7 +61,7 @@ def sign_out() -> Response:
     response = redirect(safe_redirect_url(field("redirect_url"),
                                           fallback=remote.settings.after_sign_out_url), 303)
     delete_cookie(response, SESSION_COOKIE)
-    set_cookie(response, CLIENT_UAT_COOKIE, "0", max_age=365 * 24 * 3600)
+    set_cookie(response, CLIENT_UAT_COOKIE, "0", max_age=CLIENT_UAT_MAX_AGE)
     cancel_cookie_update()
     session.pop("csrf_token", None)  # a new one for whoever signs in next
     return response

@@ -17,7 +17,6 @@ from ...core.sessions import end_session, sessions_of
 from ...core.user_import import clean_metadata
 from ...errors import ClerkError, NotFound
 from ...extension import db_session, state
-from ...tokens import own_token_claims
 from . import bp, json_response
 from .params import Body, check_query, page
 
@@ -87,10 +86,10 @@ def handshake_payload() -> Response:
 
     check_query({"nonce"})
     try:
-        token = redeem(request.args.get("nonce", ""))
+        directives, token = redeem(request.args.get("nonce", ""))
     except ValueError:
         raise ClerkError("form_param_format_invalid", field="nonce") from None
-    return json_response({"directives": own_token_claims(token)["handshake"], "token": token})
+    return json_response({"directives": directives, "token": token})
 
 
 @bp.get("/invitations")

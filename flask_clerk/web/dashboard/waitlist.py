@@ -3,14 +3,26 @@ actions on them: invite (the invitation mails its link), reject, delete."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import request, url_for
+from sqlalchemy.orm import Session as DbSession
 from werkzeug.wrappers import Response
 
 from ...core import waitlist as flows
+from ...core.instance import Instance
 from ...core.models import WaitlistEntry
 from ...extension import db_session, state
 from ..forms import back, form_state
-from . import PAGE_SIZE, admin_view, audited, bp, dashboard_action, page_number, render_page
+from . import (
+    PAGE_SIZE,
+    admin_view,
+    audited,
+    bp,
+    dashboard_action,
+    page_number,
+    render_page,
+)
 
 STATUS_FILTERS = {"": "All", "pending": "Pending", "invited": "Invited",
                   "completed": "Completed", "rejected": "Rejected"}
@@ -32,40 +44,29 @@ def waitlist() -> Response:
                        form=form_state("dashboard.waitlist"))
 
 
-def _entry(entry_id: str) -> WaitlistEntry:
-    return flows.get_entry(db_session(), entry_id)
-
-
-def _back() -> Response:
-    """To the list as it was (its filters and page)."""
+def _act(entry_id: str, event: str,
+         flow: Callable[[Instance, DbSession, WaitlistEntry], object]) -> Response:
+    """``flow`` on the entry, audited as ``event``; back to the list as it was (its
+    filters and page)."""
+    entry = flows.get_entry(db_session(), entry_id)
+    with audited(event, ("waitlist_entry", entry.id), email=entry.email_address):
+        flow(state().instance, db_session(), entry)
     return back(url_for(".waitlist"))
 
 
 @bp.post("/waitlist/<entry_id>/invite")
 @dashboard_action("waitlist")
 def invite_waitlist_entry(entry_id: str) -> Response:
-    entry = _entry(entry_id)
-    with audited("waitlist_entry.invited", ("waitlist_entry", entry.id),
-                 email=entry.email_address):
-        flows.invite_entry(state().instance, db_session(), entry)
-    return _back()
+    return _act(entry_id, "waitlist_entry.invited", flows.invite_entry)
 
 
 @bp.post("/waitlist/<entry_id>/reject")
 @dashboard_action("waitlist")
 def reject_waitlist_entry(entry_id: str) -> Response:
-    entry = _entry(entry_id)
-    with audited("waitlist_entry.rejected", ("waitlist_entry", entry.id),
-                 email=entry.email_address):
-        flows.reject_entry(state().instance, db_session(), entry)
-    return _back()
+    return _act(entry_id, "waitlist_entry.rejected", flows.reject_entry)
 
 
 @bp.post("/waitlist/<entry_id>/delete")
 @dashboard_action("waitlist")
 def delete_waitlist_entry(entry_id: str) -> Response:
-    entry = _entry(entry_id)
-    with audited("waitlist_entry.deleted", ("waitlist_entry", entry.id),
-                 email=entry.email_address):
-        flows.delete_entry(state().instance, db_session(), entry)
-    return _back()
+    return _act(entry_id, "waitlist_entry.deleted", flows.delete_entry)
